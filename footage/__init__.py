@@ -1,0 +1,3 @@
+"""Footage: self-hostable website visitor recordings."""
+
+__version__ = "0.1.0"

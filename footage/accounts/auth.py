@@ -1,0 +1,89 @@
+"""Who is asking: API tokens (Bearer) and dashboard login sessions (cookie + CSRF)."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from typing import Any
+
+from fastapi import Request
+
+from footage.accounts.passwords import secret_hash, verify_password
+from footage.accounts.service import account_for_token
+from footage.errors import Forbidden, Unauthorized
+from footage.store.db import Database
+
+SESSION_COOKIE = "footage_session"
+CSRF_COOKIE = "footage_csrf"
+SESSION_DAYS = 14
+
+
+def services(request: Request) -> Any:
+    return request.app.state.services
+
+
+def login(db: Database, now_ms: int, email: str, password: str) -> str | None:
+    """Check a login; on success start a session and return its cookie value."""
+    user = db.one("SELECT * FROM users WHERE email = :e", {"e": email.strip().lower()})
+    if user is None or not verify_password(user["password_hash"], password):
+        return None
+    token = secrets.token_urlsafe(32)
+    db.run(
+        "INSERT INTO login_sessions (token_hash, user_id, csrf_token, created_at, expires_at) "
+        "VALUES (:h, :u, '', :now, :exp)",
+        {"h": secret_hash(token), "u": user["id"], "now": now_ms,
+         "exp": now_ms + SESSION_DAYS * 86_400_000},
+    )
+    return token
+
+
+def logout(db: Database, token: str | None) -> None:
+    if token:
+        db.run("DELETE FROM login_sessions WHERE token_hash = :h", {"h": secret_hash(token)})
+
+
+def session_user(request: Request) -> dict[str, Any] | None:
+    """The logged-in dashboard user, or None."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    svc = services(request)
+    return svc.db.one(
+        "SELECT u.id, u.email, u.role, u.account_id, a.name AS account_name, a.plan "
+        "FROM login_sessions s JOIN users u ON u.id = s.user_id "
+        "JOIN accounts a ON a.id = u.account_id "
+        "WHERE s.token_hash = :h AND s.expires_at > :now",
+        {"h": secret_hash(token), "now": svc.clock.now_ms()},
+    )
+
+
+def api_account(request: Request) -> dict[str, Any]:
+    """The account an API request acts for: a Bearer token, or (reads only) a login cookie."""
+    header = request.headers.get("authorization", "")
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("send the API token as 'Authorization: Bearer <token>'")
+        account = account_for_token(services(request).db, token.strip())
+        if account is None:
+            raise Unauthorized("the API token is not valid; create one with `footage accounts`")
+        return account
+    if request.method in ("GET", "HEAD"):
+        user = session_user(request)
+        if user is not None:
+            return {"id": user["account_id"], "name": user["account_name"], "plan": user["plan"]}
+    raise Unauthorized("this endpoint needs 'Authorization: Bearer <api_token>'")
+
+
+def csrf_token(request: Request) -> str:
+    """The CSRF token for forms on this page (double-submit cookie, set by middleware)."""
+    return str(request.state.csrf_token)
+
+
+def check_csrf(request: Request, submitted: str | None) -> None:
+    expected = request.cookies.get(CSRF_COOKIE, "")
+    if not expected or not submitted or not hmac.compare_digest(expected, submitted):
+        raise Forbidden(
+            "the form expired or came from another site; reload the page and try again",
+            code="csrf_failed",
+        )

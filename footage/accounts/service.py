@@ -1,0 +1,153 @@
+"""Creating and looking up accounts, users, sites and API tokens."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import Connection
+
+from footage.accounts.passwords import hash_password, new_secret, secret_hash
+from footage.accounts.plans import get_plan
+from footage.clock import Clock
+from footage.store.db import Database, new_id, q
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class AccountError(ValueError):
+    """Input for an account, user or site that cannot be used; the message says why."""
+
+
+@dataclass(frozen=True)
+class NewAccount:
+    account_id: str
+    user_id: str
+    site_id: str
+    site_key: str
+    api_token: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "account_id": self.account_id,
+            "user_id": self.user_id,
+            "site_id": self.site_id,
+            "site_key": self.site_key,
+            "api_token": self.api_token,
+        }
+
+
+def origin_of(url: str) -> str:
+    """`https://shop.example:8443/x` → `https://shop.example:8443`; raises on a non-URL."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise AccountError(f"site URL must look like https://www.example.com, not {url!r}")
+    default_port = {"http": 80, "https": 443}[parts.scheme]
+    port = f":{parts.port}" if parts.port and parts.port != default_port else ""
+    return f"{parts.scheme}://{parts.hostname.lower()}{port}"
+
+
+def create_account(
+    db: Database,
+    clock: Clock,
+    *,
+    name: str,
+    plan: str,
+    email: str,
+    password: str,
+    site_url: str = "",
+    site_name: str = "",
+    is_demo: bool = False,
+) -> NewAccount:
+    """Create an account with its owner, a first site and an API token."""
+    get_plan(plan)  # raises on unknown plans
+    if not name.strip():
+        raise AccountError("account name must not be empty")
+    if not _EMAIL.match(email):
+        raise AccountError(f"{email!r} is not an e-mail address")
+    if len(password) < 8:
+        raise AccountError("password must be at least 8 characters long")
+    origins = origin_of(site_url) if site_url else ""
+    now = clock.now_ms()
+    account_id, user_id, site_id = new_id("acc"), new_id("usr"), new_id("site")
+    site_key = "s_" + secrets.token_urlsafe(15)
+    token = new_secret("ft")
+    with db.write() as conn:
+        if q(conn, "SELECT 1 FROM users WHERE email = :e", e=email.lower()):
+            raise AccountError(f"a user with e-mail {email} already exists")
+        q(
+            conn,
+            "INSERT INTO accounts (id, name, plan, created_at) VALUES (:id, :n, :p, :t)",
+            id=account_id,
+            n=name.strip(),
+            p=plan,
+            t=now,
+        )
+        q(
+            conn,
+            "INSERT INTO users (id, account_id, email, password_hash, role, created_at) "
+            "VALUES (:id, :a, :e, :h, 'owner', :t)",
+            id=user_id,
+            a=account_id,
+            e=email.lower(),
+            h=hash_password(password),
+            t=now,
+        )
+        q(
+            conn,
+            "INSERT INTO sites (id, account_id, name, url, site_key, allowed_origins, "
+            "recording_enabled, is_demo, created_at) "
+            "VALUES (:id, :a, :n, :u, :k, :o, 1, :demo, :t)",
+            id=site_id,
+            a=account_id,
+            n=site_name or (urlsplit(site_url).hostname if site_url else name.strip()),
+            u=site_url,
+            k=site_key,
+            o=origins,
+            demo=int(is_demo),
+            t=now,
+        )
+        _insert_token(conn, account_id, token, "default", now)
+    return NewAccount(account_id, user_id, site_id, site_key, token)
+
+
+def _insert_token(conn: Connection, account_id: str, token: str, name: str, now: int) -> None:
+    q(
+        conn,
+        "INSERT INTO api_tokens (id, account_id, token_hash, name, created_at) "
+        "VALUES (:id, :a, :h, :n, :t)",
+        id=new_id("tok"),
+        a=account_id,
+        h=secret_hash(token),
+        n=name,
+        t=now,
+    )
+
+
+def account_for_token(db: Database, token: str) -> dict[str, Any] | None:
+    return db.one(
+        "SELECT a.* FROM api_tokens t JOIN accounts a ON a.id = t.account_id "
+        "WHERE t.token_hash = :h",
+        {"h": secret_hash(token)},
+    )
+
+
+def site_by_key(db: Database, site_key: str) -> dict[str, Any] | None:
+    return db.one(
+        "SELECT s.*, a.plan FROM sites s JOIN accounts a ON a.id = s.account_id "
+        "WHERE s.site_key = :k",
+        {"k": site_key},
+    )
+
+
+def sites_of(db: Database, account_id: str) -> list[dict[str, Any]]:
+    return db.all(
+        "SELECT * FROM sites WHERE account_id = :a ORDER BY created_at", {"a": account_id}
+    )
+
+
+def demo_site(db: Database) -> dict[str, Any] | None:
+    return db.one("SELECT * FROM sites WHERE is_demo = 1 ORDER BY created_at LIMIT 1")

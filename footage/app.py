@@ -1,0 +1,169 @@
+"""create_app(settings): wires the features into one ASGI app."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from footage import __version__
+from footage.accounts.auth import CSRF_COOKIE
+from footage.clock import Clock
+from footage.dashboard import routes as dashboard
+from footage.demo import routes as demo
+from footage.errors import FootageError
+from footage.ingest import routes as ingest_routes
+from footage.ingest.writer import Ingest
+from footage.recordings import routes as recording_routes
+from footage.sessions.finalizer import Finalizer, Timings
+from footage.sessions.geo import CountryLookup
+from footage.settings import Settings
+from footage.store import Database, open_blob_store
+from footage.store.blobs import BlobStore
+
+log = logging.getLogger("footage")
+STATIC = Path(__file__).resolve().parent / "dashboard" / "static"
+
+
+@dataclass
+class Services:
+    settings: Settings
+    clock: Clock
+    db: Database
+    blobs: BlobStore
+    ingest: Ingest
+    finalizer: Finalizer
+
+
+def build_services(settings: Settings, clock: Clock | None = None) -> Services:
+    """Open storage (migrating the database) and build the features on it."""
+    clock = clock or Clock()
+    settings.data_path.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.db_url)
+    db.migrate()
+    blobs = open_blob_store(settings.data_path)
+    geo = CountryLookup(settings.geoip_database)
+    timings = Timings(
+        leave_grace_ms=int(settings.leave_grace_seconds * 1000),
+        heartbeat_timeout_ms=int(settings.heartbeat_timeout_seconds * 1000),
+    )
+    return Services(
+        settings=settings,
+        clock=clock,
+        db=db,
+        blobs=blobs,
+        ingest=Ingest(db, blobs, clock, geo),
+        finalizer=Finalizer(db, blobs, clock, timings),
+    )
+
+
+async def finalizer_loop(svc: Services) -> None:
+    while True:
+        try:
+            await run_in_threadpool(svc.finalizer.run_once)
+        except Exception:
+            log.exception("finalizer pass failed")
+        await asyncio.sleep(svc.settings.finalizer_interval_seconds)
+
+
+def is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
+    svc = build_services(settings, clock)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(finalizer_loop(svc)) if settings.background else None
+        yield
+        if task:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        svc.db.dispose()
+
+    app = FastAPI(
+        title="Footage",
+        version=__version__,
+        description="Website visitor recordings. API for recordings; see docs/api.md.",
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.services = svc
+
+    @app.middleware("http")
+    async def csrf_cookie(request: Request, call_next: Any) -> Response:
+        # Double-submit CSRF token: every page gets one, forms echo it back.
+        token = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
+        request.state.csrf_token = token
+        response: Response = await call_next(request)
+        if CSRF_COOKIE not in request.cookies and not is_api(request):
+            response.set_cookie(
+                CSRF_COOKIE, token, httponly=True, samesite="lax",
+                secure=settings.secure_cookies,
+            )
+        return response
+
+    @app.exception_handler(FootageError)
+    async def footage_error(request: Request, exc: FootageError) -> Response:
+        if is_api(request):
+            return JSONResponse(exc.as_dict(), status_code=exc.status)
+        return dashboard.templates.TemplateResponse(
+            request,
+            "error.html",
+            {"user": None, "title": "Something is not right", "message": exc.message,
+             "csrf_token": request.state.csrf_token},
+            status_code=exc.status,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'][1:]) or e['loc'][0]}: {e['msg']}"
+            for e in exc.errors()
+        )
+        return JSONResponse(
+            {"error": {"code": "bad_request", "message": problems}}, status_code=400
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")
+        message = "no such endpoint" if exc.status_code == 404 else str(exc.detail)
+        if is_api(request):
+            return JSONResponse(
+                {"error": {"code": code, "message": message}}, status_code=exc.status_code
+            )
+        return HTMLResponse(
+            f"<!doctype html><title>{exc.status_code}</title><h1>{exc.status_code}</h1>"
+            f"<p>{'Page not found.' if exc.status_code == 404 else 'Error.'}</p>"
+            '<p><a href="/">Back to Footage</a></p>',
+            status_code=exc.status_code,
+        )
+
+    app.include_router(ingest_routes.router)
+    app.include_router(recording_routes.router)
+    app.include_router(dashboard.router)
+    app.include_router(demo.router)
+    app.mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static")
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    return app

@@ -1,0 +1,154 @@
+"""The `footage` command. `serve` is the main job; admin commands sit beside it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import secrets
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from footage import __version__
+from footage.accounts.service import AccountError, create_account, demo_site
+from footage.clock import Clock
+from footage.settings import SETTINGS, Settings, SettingsError
+from footage.store import Database
+
+DEMO_EMAIL = "demo@example.com"
+
+
+def _add_setting_flags(parser: argparse.ArgumentParser, names: Sequence[str] | None = None) -> None:
+    for s in SETTINGS:
+        if names is not None and s.name not in names:
+            continue
+        if s.type is bool:
+            parser.add_argument(
+                s.option, dest=s.name, action=argparse.BooleanOptionalAction, default=None,
+                help=f"{s.help} [env {s.env}, default {'on' if s.default else 'off'}]",
+            )
+        else:
+            parser.add_argument(
+                s.option, dest=s.name, type=str, default=None, metavar=s.name.upper(),
+                help=f"{s.help} [env {s.env}, default {s.default!r}]",
+            )
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {s.name: getattr(args, s.name, None) for s in SETTINGS}
+    return Settings.load(os.environ, overrides)
+
+
+def ensure_demo(settings: Settings, db: Database, clock: Clock) -> dict[str, str] | None:
+    """On the first start, create the demo account, owner and site; return the login."""
+    login_file = settings.data_path / "demo-login.json"
+    if demo_site(db) is None:
+        if db.one("SELECT id FROM accounts LIMIT 1") is not None:
+            return None  # a real installation: never add a demo to it
+        password = secrets.token_urlsafe(12)
+        created = create_account(
+            db, clock, name="Demo shop", plan="pro", email=DEMO_EMAIL, password=password,
+            site_name="Demo shop", is_demo=True,
+        )
+        login_file.write_text(json.dumps({"email": DEMO_EMAIL, "password": password,
+                                          "api_token": created.api_token}))
+        login_file.chmod(0o600)
+    if login_file.exists():
+        return dict(json.loads(login_file.read_text()))
+    return None
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from footage.app import create_app
+
+    settings = _settings(args)
+    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    app = create_app(settings)
+    svc = app.state.services
+    base = settings.base_url
+    print(f"Footage {__version__} — data in {settings.data_path}")
+    print(f"  Dashboard:  {base}/recordings")
+    if settings.demo:
+        login = ensure_demo(settings, svc.db, svc.clock)
+        if login:
+            print(f"  Log in as:  {login['email']}  password: {login['password']}")
+            print(f"  Demo shop:  {base}/demo/   (click around, then close the tab;")
+            print("              the recording appears in the dashboard within a minute)")
+    print(f"  API docs:   {base}/api/docs")
+    sys.stdout.flush()
+    uvicorn.run(
+        app, host=settings.host, port=settings.port, log_level=settings.log_level.lower(),
+        proxy_headers=True, timeout_graceful_shutdown=10,
+    )
+    return 0
+
+
+def cmd_accounts_create(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    db = Database(settings.db_url)
+    db.migrate()
+    created = create_account(
+        db, Clock(), name=args.name, plan=args.plan, email=args.email,
+        password=args.password, site_url=args.site_url or "",
+    )
+    result: dict[str, Any] = created.as_dict()
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for key, value in result.items():
+            print(f"{key}: {value}")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    settings.data_path.mkdir(parents=True, exist_ok=True)
+    applied = Database(settings.db_url).migrate()
+    print(f"applied migrations: {applied}" if applied else "database is up to date")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="footage", description="Self-hostable website visitor recordings."
+    )
+    parser.add_argument("--version", action="version", version=f"footage {__version__}")
+    sub = parser.add_subparsers(dest="command")
+
+    serve = sub.add_parser("serve", help="run the server: dashboard, API, ingest, finalizer")
+    _add_setting_flags(serve)
+    serve.set_defaults(func=cmd_serve)
+
+    migrate = sub.add_parser("migrate", help="create or upgrade the database schema")
+    _add_setting_flags(migrate, ["data_dir", "database_url"])
+    migrate.set_defaults(func=cmd_migrate)
+
+    accounts = sub.add_parser("accounts", help="manage accounts")
+    acc_sub = accounts.add_subparsers(dest="accounts_command", required=True)
+    create = acc_sub.add_parser("create", help="create an account with its owner, site and API token")
+    create.add_argument("--name", required=True, help="account name")
+    create.add_argument("--plan", required=True, choices=["free", "standard", "pro"])
+    create.add_argument("--email", required=True, help="the owner's e-mail (their login)")
+    create.add_argument("--password", required=True, help="the owner's password (8+ characters)")
+    create.add_argument("--site-url", help="the site's address; its origin may send recordings")
+    create.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_setting_flags(create, ["data_dir", "database_url"])
+    create.set_defaults(func=cmd_accounts_create)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:  # `footage` alone serves, like `footage serve`
+        args = parser.parse_args(["serve", *(argv or sys.argv[1:])])
+    try:
+        sys.exit(args.func(args))
+    except (SettingsError, AccountError, ValueError) as exc:
+        print(f"footage: error: {exc}", file=sys.stderr)
+        sys.exit(2)

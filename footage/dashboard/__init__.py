@@ -1,0 +1,1 @@
+"""The dashboard: server-rendered HTML pages for site owners."""

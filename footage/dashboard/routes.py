@@ -1,0 +1,171 @@
+"""Dashboard pages: login, recordings list, player, install snippet."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.templating import Jinja2Templates
+
+from footage.accounts import auth
+from footage.accounts.service import sites_of
+from footage.errors import NotFound
+from footage.recordings.queries import (
+    get_recording,
+    iter_events_json,
+    list_recordings,
+    live_count,
+)
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
+
+
+def fmt_duration(ms: int | None) -> str:
+    if ms is None:
+        return "–"
+    seconds = int(ms // 1000)
+    if seconds >= 3600:
+        return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+templates.env.filters["duration"] = fmt_duration
+
+
+def snippet(site_key: str, base_url: str) -> str:
+    return (
+        "<script>\n"
+        "  window.footage = window.footage || function () "
+        "{ (footage.q = footage.q || []).push(arguments); };\n"
+        f"  footage('init', '{site_key}', {{ host: '{base_url}' }});\n"
+        "</script>\n"
+        f'<script async src="{base_url}/footage.js"></script>'
+    )
+
+
+def render(request: Request, name: str, user: dict[str, Any] | None, **ctx: Any) -> Response:
+    svc = request.app.state.services
+    if user is not None:
+        ctx.setdefault("live_now", live_count(svc.db, user["account_id"]))
+    return templates.TemplateResponse(
+        request,
+        name,
+        {"user": user, "csrf_token": auth.csrf_token(request), **ctx},
+    )
+
+
+def to_login(request: Request) -> Response:
+    target = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+    return RedirectResponse(f"/login?next={target}", status_code=303)
+
+
+@router.get("/")
+def home(request: Request) -> Response:
+    return RedirectResponse("/recordings" if auth.session_user(request) else "/login", 303)
+
+
+@router.get("/login")
+def login_page(request: Request, next: str = "/recordings") -> Response:
+    return render(request, "login.html", None, next=next, error=None)
+
+
+@router.post("/login")
+def login_submit(
+    request: Request,
+    email: str = Form(""),
+    password: str = Form(""),
+    csrf: str = Form(""),
+    next: str = Form("/recordings"),
+) -> Response:
+    auth.check_csrf(request, csrf)
+    svc = request.app.state.services
+    token = auth.login(svc.db, svc.clock.now_ms(), email, password)
+    if token is None:
+        response = render(
+            request, "login.html", None, next=next, error="Wrong e-mail or password."
+        )
+        response.status_code = 401
+        return response
+    target = next if next.startswith("/") and not next.startswith("//") else "/recordings"
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        auth.SESSION_COOKIE,
+        token,
+        max_age=auth.SESSION_DAYS * 86400,
+        httponly=True,
+        samesite="lax",
+        secure=svc.settings.secure_cookies,
+    )
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, csrf: str = Form("")) -> Response:
+    auth.check_csrf(request, csrf)
+    auth.logout(request.app.state.services.db, request.cookies.get(auth.SESSION_COOKIE))
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(auth.SESSION_COOKIE)
+    return response
+
+
+@router.get("/recordings")
+def recordings_page(request: Request, cursor: str | None = None) -> Response:
+    user = auth.session_user(request)
+    if user is None:
+        return to_login(request)
+    svc = request.app.state.services
+    page = list_recordings(svc.db, user["account_id"], limit=50, cursor=cursor)
+    sites = sites_of(svc.db, user["account_id"])
+    return render(
+        request,
+        "recordings.html",
+        user,
+        page=page,
+        sites=sites,
+        cursor=cursor,
+        demo_url=f"{svc.settings.base_url}/demo/" if any(s["is_demo"] for s in sites) else None,
+    )
+
+
+@router.get("/recordings/{recording_id}")
+def player_page(request: Request, recording_id: str, t: int = 0) -> Response:
+    user = auth.session_user(request)
+    if user is None:
+        return to_login(request)
+    try:
+        recording = get_recording(request.app.state.services.db, user["account_id"], recording_id)
+    except NotFound:
+        response = render(request, "error.html", user, title="Recording not found",
+                          message="It may have been deleted, or it belongs to another account.")
+        response.status_code = 404
+        return response
+    return render(request, "player.html", user, rec=recording, start_ms=max(0, t))
+
+
+@router.get("/recordings/{recording_id}/events.json")
+def player_events(request: Request, recording_id: str) -> Response:
+    user = auth.session_user(request)
+    if user is None:
+        return Response(status_code=401)
+    svc = request.app.state.services
+    get_recording(svc.db, user["account_id"], recording_id)
+    return StreamingResponse(
+        iter_events_json(svc.db, svc.blobs, recording_id), media_type="application/json"
+    )
+
+
+@router.get("/install")
+def install_page(request: Request) -> Response:
+    user = auth.session_user(request)
+    if user is None:
+        return to_login(request)
+    svc = request.app.state.services
+    sites = [
+        {**s, "snippet": snippet(s["site_key"], svc.settings.base_url)}
+        for s in sites_of(svc.db, user["account_id"])
+    ]
+    return render(request, "install.html", user, sites=sites, base_url=svc.settings.base_url)

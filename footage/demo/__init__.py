@@ -1,0 +1,1 @@
+"""A small demo shop served by Footage itself, with the snippet installed."""

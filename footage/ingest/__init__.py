@@ -1,0 +1,1 @@
+"""Ingest: decode and validate recorder batches, check the site, store each batch once."""

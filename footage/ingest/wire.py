@@ -1,0 +1,173 @@
+"""Decoding and validating recorder batches (the format is in docs/wire.md)."""
+
+from __future__ import annotations
+
+import json
+import re
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from footage.errors import BadRequest, PayloadTooLarge
+
+_ID = re.compile(r"^[A-Za-z0-9_\-]{8,64}$")
+_MAX_EVENTS = 100_000
+_MAX_URL = 4096
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+@dataclass(frozen=True)
+class Batch:
+    site_key: str
+    visitor_id: str
+    session_id: str
+    page_id: str
+    seq: int
+    events: list[dict[str, Any]]
+    url: str
+    title: str
+    referrer: str
+    left: bool = False
+    screen: tuple[int, int] | None = None
+    viewport: tuple[int, int] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def inflate(body: bytes, max_inflated: int) -> bytes:
+    """Gunzip, refusing to produce more than max_inflated bytes (zip bombs stop early)."""
+    inflater = zlib.decompressobj(wbits=31)
+    out = bytearray()
+    data = body
+    try:
+        while data:
+            out += inflater.decompress(data, max_inflated + 1 - len(out))
+            if len(out) > max_inflated:
+                raise PayloadTooLarge(
+                    f"the batch is larger than {max_inflated} bytes after decompression; "
+                    "send smaller batches"
+                )
+            data = inflater.unconsumed_tail
+            if inflater.eof:
+                break
+        if not inflater.eof:
+            raise BadRequest("the gzip body is truncated", code="bad_gzip")
+    except zlib.error as exc:
+        raise BadRequest(f"the body is not valid gzip ({exc})", code="bad_gzip") from None
+    return bytes(out)
+
+
+def decode_body(body: bytes, max_inflated: int) -> dict[str, Any]:
+    """Bytes of a request (gzip or plain JSON) → the JSON object."""
+    if not body:
+        raise BadRequest("the body is empty; send a JSON batch (optionally gzip-compressed)")
+    raw = inflate(body, max_inflated) if body[:2] == GZIP_MAGIC else body
+    if len(raw) > max_inflated:
+        raise PayloadTooLarge(f"the batch is larger than {max_inflated} bytes")
+    try:
+        data = json.loads(raw)
+    except UnicodeDecodeError:
+        raise BadRequest("the body is neither gzip nor UTF-8 JSON", code="bad_json") from None
+    except json.JSONDecodeError as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc}", code="bad_json") from None
+    except RecursionError:
+        raise BadRequest("the JSON is nested too deeply", code="bad_json") from None
+    if not isinstance(data, dict):
+        raise BadRequest("the body must be a JSON object", code="bad_json")
+    return data
+
+
+def _id(data: dict[str, Any], name: str) -> str:
+    value = data.get(name)
+    if not isinstance(value, str) or not _ID.match(value):
+        raise BadRequest(
+            f"'{name}' must be a string of 8–64 letters, digits, '-' or '_'", code="bad_field"
+        )
+    return value
+
+
+def _text(data: dict[str, Any], name: str, limit: int = _MAX_URL) -> str:
+    value = data.get(name, "")
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise BadRequest(f"'{name}' must be a string", code="bad_field")
+    return value[:limit]
+
+
+def _size(data: Any, name: str) -> tuple[int, int] | None:
+    if data is None:
+        return None
+    if not isinstance(data, dict):
+        raise BadRequest(f"'{name}' must be an object {{width, height}}", code="bad_field")
+    w, h = data.get("width"), data.get("height")
+    if not all(isinstance(v, int | float) and 0 <= v < 100_000 for v in (w, h)):
+        raise BadRequest(f"'{name}.width' and '{name}.height' must be numbers", code="bad_field")
+    return int(w), int(h)  # type: ignore[arg-type]
+
+
+def _events(value: Any) -> list[dict[str, Any]]:
+    if not isinstance(value, list):
+        raise BadRequest("'events' must be an array of rrweb events", code="bad_field")
+    if len(value) > _MAX_EVENTS:
+        raise PayloadTooLarge(f"a batch may hold at most {_MAX_EVENTS} events")
+    for i, event in enumerate(value):
+        if not isinstance(event, dict):
+            raise BadRequest(f"events[{i}] must be an object", code="bad_event")
+        kind, ts = event.get("type"), event.get("timestamp")
+        if not isinstance(kind, int) or isinstance(kind, bool) or not 0 <= kind <= 6:
+            raise BadRequest(f"events[{i}].type must be an rrweb event type (0–6)", code="bad_event")
+        if not isinstance(ts, int | float) or isinstance(ts, bool) or not 0 < ts < 1e14:
+            raise BadRequest(
+                f"events[{i}].timestamp must be milliseconds since 1970", code="bad_event"
+            )
+    return value
+
+
+def parse_batch(data: dict[str, Any]) -> Batch:
+    """Validate a decoded batch; raises BadRequest naming the first field that is wrong."""
+    version = data.get("v", 1)
+    if version != 1:
+        raise BadRequest(f"unsupported batch version {version!r}; this server speaks v=1")
+    site_key = data.get("site_key")
+    if not isinstance(site_key, str) or not 1 <= len(site_key) <= 64:
+        raise BadRequest("'site_key' is missing; send the key from your snippet")
+    seq = data.get("seq")
+    if not isinstance(seq, int) or isinstance(seq, bool) or not 0 <= seq < 10_000_000:
+        raise BadRequest("'seq' must be a whole number from 0 up", code="bad_field")
+    page = data.get("page") or {}
+    if not isinstance(page, dict):
+        raise BadRequest("'page' must be an object {url, title, referrer}", code="bad_field")
+    left = data.get("left", False)
+    if not isinstance(left, bool):
+        raise BadRequest("'left' must be true or false", code="bad_field")
+    return Batch(
+        site_key=site_key,
+        visitor_id=_id(data, "visitor_id"),
+        session_id=_id(data, "session_id"),
+        page_id=_id(data, "page_id"),
+        seq=seq,
+        events=_events(data.get("events")),
+        url=_text(page, "url"),
+        title=_text(page, "title", 500),
+        referrer=_text(page, "referrer"),
+        left=left,
+        screen=_size(data.get("screen"), "screen"),
+        viewport=_size(data.get("viewport"), "viewport"),
+    )
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    site_key: str
+    visitor_id: str
+    session_id: str
+    page_id: str
+
+
+def parse_heartbeat(data: dict[str, Any]) -> Heartbeat:
+    site_key = data.get("site_key")
+    if not isinstance(site_key, str) or not 1 <= len(site_key) <= 64:
+        raise BadRequest("'site_key' is missing; send the key from your snippet")
+    return Heartbeat(
+        site_key, _id(data, "visitor_id"), _id(data, "session_id"), _id(data, "page_id")
+    )

@@ -1,0 +1,282 @@
+"""The write path: one accepted batch → one compressed chunk in the blob store + its row.
+
+Order matters for "acknowledge only when durable": the chunk file is written and fsynced
+first, then the rows are committed; the HTTP answer goes out only after both. A crash in
+between leaves at most an unreferenced file, never a row without its data.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import zstandard
+
+from footage.accounts.plans import get_plan
+from footage.accounts.service import site_by_key
+from footage.clock import Clock
+from footage.errors import Conflict, Forbidden, NotFound
+from footage.ingest.wire import Batch, Heartbeat
+from footage.sessions.geo import CountryLookup
+from footage.store.blobs import BlobStore
+from footage.store.db import Database, new_id, q
+
+CHUNK_ZSTD_LEVEL = 3
+
+
+@dataclass(frozen=True)
+class Visit:
+    """What the request itself says about the visitor (not the body)."""
+
+    origin: str | None
+    server_origin: str
+    ip: str | None
+    user_agent: str
+
+
+@dataclass(frozen=True)
+class Accepted:
+    recording_id: str | None
+    duplicate: bool
+
+
+def encode_chunk(events: list[dict[str, Any]]) -> tuple[bytes, int]:
+    """Events → zstd-compressed NDJSON (one event per line), and the uncompressed size."""
+    ndjson = "\n".join(json.dumps(e, separators=(",", ":")) for e in events).encode()
+    return zstandard.ZstdCompressor(level=CHUNK_ZSTD_LEVEL).compress(ndjson), len(ndjson)
+
+
+def decode_chunk(data: bytes) -> list[bytes]:
+    """zstd NDJSON → one JSON text (bytes) per event."""
+    raw = zstandard.ZstdDecompressor().decompressobj().decompress(data)
+    return [line for line in raw.split(b"\n") if line]
+
+
+def origin_allowed(site: dict[str, Any], visit: Visit) -> bool:
+    allowed = [o.strip() for o in site["allowed_origins"].splitlines() if o.strip()]
+    if site["is_demo"]:
+        # The demo pages are served by this server, at whatever address it is reached.
+        allowed.append(visit.server_origin)
+    if not allowed:
+        return True
+    return visit.origin is not None and visit.origin.rstrip("/").lower() in allowed
+
+
+class Ingest:
+    def __init__(self, db: Database, blobs: BlobStore, clock: Clock, geo: CountryLookup):
+        self.db, self.blobs, self.clock, self.geo = db, blobs, clock, geo
+
+    def site_for(self, site_key: str, visit: Visit) -> dict[str, Any]:
+        """The site a batch is for, once it may record from this origin; raises otherwise."""
+        site = site_by_key(self.db, site_key)
+        if site is None:
+            raise NotFound(
+                "unknown site key; copy the snippet again from the dashboard",
+                code="unknown_site",
+            )
+        if not get_plan(site["plan"]).records:
+            raise Forbidden(
+                "this account's plan does not include recordings", code="recording_disabled"
+            )
+        if not site["recording_enabled"]:
+            raise Forbidden("recording is switched off for this site", code="recording_disabled")
+        if not origin_allowed(site, visit):
+            raise Forbidden(
+                f"origin {visit.origin or '(none)'} may not send recordings for this site; "
+                "add it to the site's allowed origins",
+                code="origin_not_allowed",
+            )
+        return site
+
+    def accept(self, batch: Batch, visit: Visit) -> Accepted:
+        site = self.site_for(batch.site_key, visit)
+        known = self.db.one(
+            "SELECT p.recording_id, r.status FROM recording_pages p "
+            "JOIN recordings r ON r.id = p.recording_id "
+            "WHERE p.site_id = :s AND p.page_id = :p",
+            {"s": site["id"], "p": batch.page_id},
+        )
+        if known and self._stored(known["recording_id"], batch):
+            return Accepted(known["recording_id"], duplicate=True)
+        if known and known["status"] != "live":
+            raise Conflict(
+                "this page view belongs to a recording that has ended; start a new page view",
+                code="recording_ended",
+            )
+        blob_key, size, raw = None, 0, 0
+        if batch.events:
+            blob_key = f"chunks/{site['id']}/{batch.page_id}/{batch.seq}.ndjson.zst"
+            data, raw = encode_chunk(batch.events)
+            size = len(data)
+            self.blobs.put(blob_key, data)
+        return self._commit(site, batch, visit, blob_key, size, raw)
+
+    def _stored(self, recording_id: str, batch: Batch) -> bool:
+        return (
+            self.db.one(
+                "SELECT 1 AS x FROM chunks WHERE recording_id = :r AND page_id = :p AND seq = :s",
+                {"r": recording_id, "p": batch.page_id, "s": batch.seq},
+            )
+            is not None
+        )
+
+    def _commit(
+                self,
+        site: dict[str, Any],
+        batch: Batch,
+        visit: Visit,
+        blob_key: str | None,
+        size: int,
+        raw: int,
+    ) -> Accepted:
+        now = self.clock.now_ms()
+        with self.db.write() as conn:
+            rec = self._touch_live(conn, site["id"], batch.session_id, now)
+            if rec is None and not batch.events:
+                # Nothing recorded yet and nothing to record (an empty leave beacon).
+                return Accepted(None, duplicate=False)
+            if rec is None:
+                self._create(conn, site, batch, visit, now)
+                rec = self._touch_live(conn, site["id"], batch.session_id, now)
+            assert rec is not None
+            page = q(
+                conn,
+                "SELECT recording_id FROM recording_pages WHERE site_id = :s AND page_id = :p",
+                s=site["id"],
+                p=batch.page_id,
+            )
+            if page and page[0]["recording_id"] != rec:
+                raise Conflict(
+                    "this page view belongs to a recording that has ended; "
+                    "start a new page view",
+                    code="recording_ended",
+                )
+            left_at = now if batch.left else None
+            if not page:
+                q(
+                    conn,
+                    "INSERT INTO recording_pages (site_id, page_id, recording_id, url, title, "
+                    "referrer, viewport_width, viewport_height, first_seen_at, last_seen_at, "
+                    "left_at) VALUES (:s, :p, :r, :u, :t, :ref, :vw, :vh, :now, :now, :left)",
+                    s=site["id"],
+                    p=batch.page_id,
+                    r=rec,
+                    u=batch.url,
+                    t=batch.title,
+                    ref=batch.referrer,
+                    vw=batch.viewport[0] if batch.viewport else None,
+                    vh=batch.viewport[1] if batch.viewport else None,
+                    now=now,
+                    left=left_at,
+                )
+            else:
+                q(
+                    conn,
+                    "UPDATE recording_pages SET last_seen_at = :now, "
+                    "left_at = COALESCE(:left, left_at), "
+                    "title = CASE WHEN title = '' OR title IS NULL THEN :t ELSE title END "
+                    "WHERE site_id = :s AND page_id = :p",
+                    now=now,
+                    left=left_at,
+                    t=batch.title,
+                    s=site["id"],
+                    p=batch.page_id,
+                )
+            if blob_key is not None:
+                timestamps = [e["timestamp"] for e in batch.events]
+                q(
+                    conn,
+                    "INSERT INTO chunks (recording_id, page_id, seq, blob_key, blob_offset, "
+                    "blob_length, event_count, raw_bytes, first_ts, last_ts, received_at) "
+                    "VALUES (:r, :p, :seq, :k, 0, :len, :n, :raw, :first, :last, :now) "
+                    "ON CONFLICT (recording_id, page_id, seq) DO NOTHING",
+                    r=rec,
+                    p=batch.page_id,
+                    seq=batch.seq,
+                    k=blob_key,
+                    len=size,
+                    n=len(batch.events),
+                    raw=raw,
+                    first=int(min(timestamps)),
+                    last=int(max(timestamps)),
+                    now=now,
+                )
+            q(
+                conn,
+                "INSERT INTO visitors (site_id, id, first_seen_at, last_seen_at) "
+                "VALUES (:s, :v, :now, :now) "
+                "ON CONFLICT (site_id, id) DO UPDATE SET last_seen_at = :now",
+                s=site["id"],
+                v=batch.visitor_id,
+                now=now,
+            )
+        return Accepted(rec, duplicate=False)
+
+    @staticmethod
+    def _touch_live(conn: Any, site_id: str, session_id: str, now: int) -> str | None:
+        rows = q(
+            conn,
+            "UPDATE recordings SET last_seen_at = :now "
+            "WHERE site_id = :s AND session_id = :sess AND status = 'live' RETURNING id",
+            now=now,
+            s=site_id,
+            sess=session_id,
+        )
+        return rows[0]["id"] if rows else None
+
+    def _create(
+        self, conn: Any, site: dict[str, Any], batch: Batch, visit: Visit, now: int
+    ) -> None:
+        q(
+            conn,
+            "INSERT INTO recordings (id, account_id, site_id, visitor_id, session_id, status, "
+            "created_at, last_seen_at, user_agent, country, screen_width, screen_height) "
+            "VALUES (:id, :a, :s, :v, :sess, 'live', :now, :now, :ua, :c, :sw, :sh) "
+            "ON CONFLICT (site_id, session_id) WHERE status = 'live' DO NOTHING",
+            id=new_id("rec"),
+            a=site["account_id"],
+            s=site["id"],
+            v=batch.visitor_id,
+            sess=batch.session_id,
+            now=now,
+            ua=visit.user_agent[:1000],
+            # The IP is used for the country and then dropped: it is never stored.
+            c=self.geo.country(visit.ip),
+            sw=batch.screen[0] if batch.screen else None,
+            sh=batch.screen[1] if batch.screen else None,
+        )
+
+    def heartbeat(self, beat: Heartbeat, visit: Visit) -> None:
+        site = self.site_for(beat.site_key, visit)
+        now = self.clock.now_ms()
+        with self.db.write() as conn:
+            page = q(
+                conn,
+                "SELECT p.recording_id, r.status FROM recording_pages p "
+                "JOIN recordings r ON r.id = p.recording_id "
+                "WHERE p.site_id = :s AND p.page_id = :p",
+                s=site["id"],
+                p=beat.page_id,
+            )
+            if not page:
+                return  # nothing sent from this page yet; nothing to keep alive
+            if page[0]["status"] != "live":
+                raise Conflict(
+                    "this page view belongs to a recording that has ended; "
+                    "start a new page view",
+                    code="recording_ended",
+                )
+            q(
+                conn,
+                "UPDATE recording_pages SET last_seen_at = :now WHERE site_id = :s AND page_id = :p",
+                now=now,
+                s=site["id"],
+                p=beat.page_id,
+            )
+            q(
+                conn,
+                "UPDATE recordings SET last_seen_at = :now WHERE id = :r AND status = 'live'",
+                now=now,
+                r=page[0]["recording_id"],
+            )

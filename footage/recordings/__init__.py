@@ -1,0 +1,1 @@
+"""Recordings: listing, one recording, its events for the player."""

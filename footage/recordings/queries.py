@@ -1,0 +1,159 @@
+"""Read side: what the list, the player and the API show."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from footage.clock import iso
+from footage.errors import BadRequest, NotFound
+from footage.ingest.writer import decode_chunk
+from footage.store.blobs import BlobStore
+from footage.store.db import Database
+
+MAX_LIMIT = 200
+
+
+def encode_cursor(started_at: int, recording_id: str) -> str:
+    raw = json.dumps([started_at, recording_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[int, str]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        started_at, recording_id = json.loads(base64.urlsafe_b64decode(padded))
+        return int(started_at), str(recording_id)
+    except (ValueError, TypeError):
+        raise BadRequest(
+            "'cursor' is not valid; pass the next_cursor of the previous page unchanged",
+            code="bad_cursor",
+        ) from None
+
+
+def pages_of(db: Database, recording_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    if not recording_ids:
+        return {}
+    names = {f"r{i}": rid for i, rid in enumerate(recording_ids)}
+    rows = db.all(
+        "SELECT recording_id, url, title, started_at, first_seen_at FROM recording_pages "
+        f"WHERE recording_id IN ({', '.join(':' + n for n in names)})",
+        names,
+    )
+    out: dict[str, list[dict[str, Any]]] = {rid: [] for rid in recording_ids}
+    for row in sorted(rows, key=lambda r: r["started_at"] or r["first_seen_at"]):
+        out[row["recording_id"]].append(row)
+    return out
+
+
+def as_item(rec: dict[str, Any], pages: list[dict[str, Any]]) -> dict[str, Any]:
+    """A recording as the API shows it."""
+    return {
+        "id": rec["id"],
+        "status": rec["status"],
+        "site_id": rec["site_id"],
+        "started_at": iso(rec["started_at"]),
+        "ended_at": iso(rec["ended_at"]),
+        "duration_ms": rec["duration_ms"],
+        "active_ms": rec["active_ms"],
+        "pages": [
+            {
+                "url": p["url"],
+                "title": p["title"] or "",
+                "started_at": iso(p["started_at"] or p["first_seen_at"]),
+                "offset_ms": max(0, (p["started_at"] or 0) - (rec["started_at"] or 0))
+                if p["started_at"]
+                else None,
+            }
+            for p in pages
+        ],
+        "page_count": rec["page_count"],
+        "click_count": rec["click_count"],
+        "rage_click_count": rec["rage_click_count"],
+        "error_count": rec["error_count"],
+        "device": rec["device"],
+        "browser": rec["browser"],
+        "os": rec["os"],
+        "country": rec["country"],
+        "referrer": rec["referrer"] or None,
+        "utm": {
+            k: rec[f"utm_{k}"]
+            for k in ("source", "medium", "campaign", "term", "content")
+            if rec[f"utm_{k}"]
+        },
+        "screen": {"width": rec["screen_width"], "height": rec["screen_height"]}
+        if rec["screen_width"]
+        else None,
+        "visitor": {
+            "id": rec["visitor_id"],
+            "name": rec.get("visitor_name"),
+            "email": rec.get("visitor_email"),
+        },
+        "conversation_id": rec["conversation_id"],
+    }
+
+
+_SELECT = (
+    "SELECT r.*, v.name AS visitor_name, v.email AS visitor_email FROM recordings r "
+    "LEFT JOIN visitors v ON v.site_id = r.site_id AND v.id = r.visitor_id "
+)
+
+
+def list_recordings(
+    db: Database, account_id: str, *, limit: int = 50, cursor: str | None = None
+) -> dict[str, Any]:
+    """Ready recordings of an account, newest first, with a cursor for the next page."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise BadRequest(f"'limit' must be between 1 and {MAX_LIMIT}", code="bad_limit")
+    params: dict[str, Any] = {"a": account_id, "n": limit + 1}
+    where = "r.account_id = :a AND r.status = 'ready'"
+    if cursor:
+        started_at, rid = decode_cursor(cursor)
+        where += " AND (r.started_at < :cs OR (r.started_at = :cs AND r.id < :cid))"
+        params.update(cs=started_at, cid=rid)
+    rows = db.all(f"{_SELECT} WHERE {where} ORDER BY r.started_at DESC, r.id DESC LIMIT :n", params)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    pages = pages_of(db, [r["id"] for r in rows])
+    return {
+        "items": [as_item(r, pages[r["id"]]) for r in rows],
+        "next_cursor": encode_cursor(rows[-1]["started_at"], rows[-1]["id"]) if more else None,
+    }
+
+
+def get_recording(db: Database, account_id: str, recording_id: str) -> dict[str, Any]:
+    """One ready recording of the account; NotFound for others' and unfinished ones alike."""
+    rec = db.one(
+        f"{_SELECT} WHERE r.id = :id AND r.account_id = :a AND r.status = 'ready'",
+        {"id": recording_id, "a": account_id},
+    )
+    if rec is None:
+        raise NotFound("no such recording", code="recording_not_found")
+    return as_item(rec, pages_of(db, [recording_id])[recording_id])
+
+
+def live_count(db: Database, account_id: str) -> int:
+    row = db.one(
+        "SELECT COUNT(*) AS n FROM recordings WHERE account_id = :a AND status != 'ready'",
+        {"a": account_id},
+    )
+    return int(row["n"]) if row else 0
+
+
+def iter_events_json(db: Database, blobs: BlobStore, recording_id: str) -> Iterator[bytes]:
+    """The recording's events as one JSON array, produced piece by piece."""
+    chunks = db.all(
+        "SELECT * FROM chunks WHERE recording_id = :id ORDER BY first_ts, page_id, seq",
+        {"id": recording_id},
+    )
+    yield b"["
+    first = True
+    for chunk in chunks:
+        data = blobs.get(chunk["blob_key"], chunk["blob_offset"], chunk["blob_length"])
+        lines = decode_chunk(data)
+        if lines:
+            yield (b"" if first else b",") + b",".join(lines)
+            first = False
+    yield b"]"

@@ -1,0 +1,1 @@
+"""Sessions: the recording lifecycle (live → ready) and the summary computed at finalize."""

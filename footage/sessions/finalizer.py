@@ -1,0 +1,185 @@
+"""The finalizer: turns *live* recordings into *ready* ones once the visitor has left.
+
+A recording is due when every page view it has was left (the leave beacon arrived) and no
+batch came during the grace period, or when nothing at all arrived for the heartbeat timeout
+(the tab crashed or the computer slept). Finalizing merges the chunks into one compressed
+blob, computes the summary and makes the recording visible.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import zstandard
+
+from footage.clock import Clock
+from footage.ingest.writer import decode_chunk
+from footage.sessions.summary import external_referrer, summarize, utm_params
+from footage.sessions.useragent import parse_agent
+from footage.store.blobs import BlobStore
+from footage.store.db import Database, q
+
+log = logging.getLogger(__name__)
+
+COMPACT_ZSTD_LEVEL = 12
+STALE_CLAIM_MS = 5 * 60_000  # a claim older than this was left by a finalizer that died
+
+_DUE = """
+    (r.status = 'live' AND (
+        r.last_seen_at <= :timeout_before
+        OR (r.last_seen_at <= :grace_before AND NOT EXISTS (
+            SELECT 1 FROM recording_pages p WHERE p.recording_id = r.id AND p.left_at IS NULL))
+    ))
+    OR (r.status = 'finalizing' AND r.claimed_at <= :stale_before)
+"""
+
+
+@dataclass(frozen=True)
+class Timings:
+    leave_grace_ms: int
+    heartbeat_timeout_ms: int
+
+
+class Finalizer:
+    def __init__(self, db: Database, blobs: BlobStore, clock: Clock, timings: Timings):
+        self.db, self.blobs, self.clock, self.timings = db, blobs, clock, timings
+
+    def _window(self) -> dict[str, int]:
+        now = self.clock.now_ms()
+        return {
+            "timeout_before": now - self.timings.heartbeat_timeout_ms,
+            "grace_before": now - self.timings.leave_grace_ms,
+            "stale_before": now - STALE_CLAIM_MS,
+        }
+
+    def due(self, limit: int = 100) -> list[str]:
+        rows = self.db.all(
+            f"SELECT r.id FROM recordings r WHERE {_DUE} ORDER BY r.last_seen_at LIMIT :n",
+            {**self._window(), "n": limit},
+        )
+        return [r["id"] for r in rows]
+
+    def run_once(self) -> int:
+        """Finalize every recording that is due; returns how many became ready."""
+        done = 0
+        for recording_id in self.due():
+            try:
+                if self.finalize(recording_id):
+                    done += 1
+            except Exception:
+                log.exception("finalizing recording %s failed; it will be retried", recording_id)
+        return done
+
+    def claim(self, recording_id: str) -> bool:
+        with self.db.write() as conn:
+            rows = q(
+                conn,
+                f"UPDATE recordings SET status = 'finalizing', claimed_at = :now "
+                f"WHERE id = :id AND id IN (SELECT r.id FROM recordings r WHERE {_DUE}) "
+                f"RETURNING id",
+                id=recording_id,
+                now=self.clock.now_ms(),
+                **self._window(),
+            )
+        return bool(rows)
+
+    def finalize(self, recording_id: str) -> bool:
+        if not self.claim(recording_id):
+            return False  # another finalizer has it, or a batch just arrived
+        rec = self.db.one("SELECT * FROM recordings WHERE id = :id", {"id": recording_id})
+        assert rec is not None
+        chunks = self.db.all(
+            "SELECT * FROM chunks WHERE recording_id = :id ORDER BY first_ts, page_id, seq",
+            {"id": recording_id},
+        )
+        lines: list[bytes] = []
+        for chunk in chunks:
+            data = self.blobs.get(chunk["blob_key"], chunk["blob_offset"], chunk["blob_length"])
+            lines.extend(decode_chunk(data))
+        events = [json.loads(line) for line in lines]
+        order = sorted(range(len(events)), key=lambda i: events[i]["timestamp"])
+        events = [events[i] for i in order]
+        lines = [lines[i] for i in order]
+        summary = summarize(events)
+        page_starts = self._page_starts(chunks)
+        pages = self.db.all(
+            "SELECT * FROM recording_pages WHERE recording_id = :id", {"id": recording_id}
+        )
+        pages.sort(key=lambda p: page_starts.get(p["page_id"], p["first_seen_at"]))
+        entry = pages[0] if pages else None
+        agent = parse_agent(rec["user_agent"])
+        blob_key = f"recordings/{rec['site_id']}/{recording_id}.ndjson.zst"
+        blob = zstandard.ZstdCompressor(level=COMPACT_ZSTD_LEVEL).compress(b"\n".join(lines))
+        self.blobs.put(blob_key, blob)
+        entry_url = entry["url"] if entry else ""
+        with self.db.write() as conn:
+            for page in pages:
+                q(
+                    conn,
+                    "UPDATE recording_pages SET started_at = :t WHERE site_id = :s AND page_id = :p",
+                    t=page_starts.get(page["page_id"]),
+                    s=page["site_id"],
+                    p=page["page_id"],
+                )
+            q(conn, "DELETE FROM chunks WHERE recording_id = :id", id=recording_id)
+            q(
+                conn,
+                "INSERT INTO chunks (recording_id, page_id, seq, blob_key, blob_offset, "
+                "blob_length, event_count, raw_bytes, first_ts, last_ts, received_at) "
+                "VALUES (:r, '*', 0, :k, 0, :len, :n, :raw, :first, :last, :now)",
+                r=recording_id,
+                k=blob_key,
+                len=len(blob),
+                n=len(events),
+                raw=sum(len(line) + 1 for line in lines),
+                first=summary.started_at,
+                last=summary.ended_at,
+                now=self.clock.now_ms(),
+            )
+            q(
+                conn,
+                "UPDATE recordings SET status = 'ready', finalized_at = :now, "
+                "started_at = :started, ended_at = :ended, duration_ms = :duration, "
+                "active_ms = :active, page_count = :pages, click_count = :clicks, "
+                "rage_click_count = :rage, error_count = :errors, event_count = :events, "
+                "entry_url = :entry, exit_url = :exit, device = :device, browser = :browser, "
+                "os = :os, referrer = :referrer, utm_source = :utm_source, "
+                "utm_medium = :utm_medium, utm_campaign = :utm_campaign, utm_term = :utm_term, "
+                "utm_content = :utm_content, stored_bytes = :bytes "
+                "WHERE id = :id AND status = 'finalizing'",
+                id=recording_id,
+                now=self.clock.now_ms(),
+                started=summary.started_at,
+                ended=summary.ended_at,
+                duration=summary.duration_ms,
+                active=summary.active_ms,
+                pages=len(pages),
+                clicks=summary.click_count,
+                rage=summary.rage_click_count,
+                errors=summary.error_count,
+                events=summary.event_count,
+                entry=entry_url,
+                exit=pages[-1]["url"] if pages else "",
+                device=agent.device,
+                browser=agent.browser,
+                os=agent.os,
+                referrer=external_referrer(entry["referrer"] or "", entry_url) if entry else "",
+                bytes=len(blob),
+                **utm_params(entry_url),
+            )
+        for chunk in chunks:
+            if chunk["blob_key"] != blob_key:
+                self.blobs.delete(chunk["blob_key"])
+        return True
+
+    @staticmethod
+    def _page_starts(chunks: list[dict[str, Any]]) -> dict[str, int]:
+        starts: dict[str, int] = {}
+        for chunk in chunks:
+            if chunk["first_ts"] is not None and chunk["page_id"] != "*":
+                page = chunk["page_id"]
+                starts[page] = min(starts.get(page, chunk["first_ts"]), chunk["first_ts"])
+        return starts

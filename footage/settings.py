@@ -1,0 +1,188 @@
+"""Every setting in one declarative list: name, default, help.
+
+Precedence: command-line flag > environment (FOOTAGE_*) > default. The environment is passed
+in, so tests never patch os.environ. `docs/settings.md` must list every entry (a test checks).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+
+class SettingsError(ValueError):
+    """A setting has a value that cannot be used."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+    type: type = str
+    flag: bool = True  # offered as a `footage serve` flag too
+
+    @property
+    def env(self) -> str:
+        return "FOOTAGE_" + self.name.upper()
+
+    @property
+    def option(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+SETTINGS: list[Setting] = [
+    Setting("host", "127.0.0.1", "Address the server listens on."),
+    Setting("port", 8000, "Port the server listens on.", int),
+    Setting(
+        "public_url",
+        "",
+        "URL visitors' browsers use to reach this server (used in the snippet). "
+        "Default: http://HOST:PORT.",
+    ),
+    Setting("data_dir", "./footage-data", "Folder for the database and recording files."),
+    Setting(
+        "database_url",
+        "",
+        "Database URL. Default: a SQLite file footage.db in the data dir.",
+    ),
+    Setting(
+        "leave_grace_seconds",
+        15.0,
+        "After a visitor's last page is closed, wait this long for another page view "
+        "before the recording is finished.",
+        float,
+    ),
+    Setting(
+        "heartbeat_timeout_seconds",
+        120.0,
+        "A recording whose browser sent nothing for this long (tab crashed, laptop closed) "
+        "is finished.",
+        float,
+    ),
+    Setting(
+        "finalizer_interval_seconds",
+        5.0,
+        "How often the finalizer looks for recordings whose visitor has left.",
+        float,
+    ),
+    Setting("max_body_bytes", 1_000_000, "Largest accepted ingest body, compressed.", int),
+    Setting(
+        "max_inflated_bytes",
+        20_000_000,
+        "Largest accepted ingest body after decompression.",
+        int,
+    ),
+    Setting(
+        "geoip_database",
+        "",
+        "Optional MaxMind-format (.mmdb) country database. Default: the database bundled "
+        "with the geoip2fast package.",
+    ),
+    Setting("demo", True, "Create a demo account, site and pages on first start.", bool),
+    Setting(
+        "background",
+        True,
+        "Run the finalizer inside `footage serve` (turn off with --no-background).",
+        bool,
+    ),
+    Setting("log_level", "info", "Log level: debug, info, warning, error."),
+    Setting(
+        "secure_cookies",
+        False,
+        "Mark the dashboard's session cookie Secure (turn on behind HTTPS).",
+        bool,
+    ),
+]
+
+
+def _parse(setting: Setting, raw: Any) -> Any:
+    if raw is None or isinstance(raw, setting.type) and not isinstance(raw, str):
+        return raw
+    text = str(raw).strip()
+    try:
+        if setting.type is bool:
+            if text.lower() in ("1", "true", "yes", "on"):
+                return True
+            if text.lower() in ("0", "false", "no", "off", ""):
+                return False
+            raise ValueError(text)
+        return setting.type(text)
+    except ValueError:
+        raise SettingsError(
+            f"{setting.env} / {setting.option}: {text!r} is not a valid "
+            f"{setting.type.__name__}"
+        ) from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str = ""
+    data_dir: str = "./footage-data"
+    database_url: str = ""
+    leave_grace_seconds: float = 15.0
+    heartbeat_timeout_seconds: float = 120.0
+    finalizer_interval_seconds: float = 5.0
+    max_body_bytes: int = 1_000_000
+    max_inflated_bytes: int = 20_000_000
+    geoip_database: str = ""
+    demo: bool = True
+    background: bool = True
+    log_level: str = "info"
+    secure_cookies: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def load(
+        cls,
+        env: Mapping[str, str] | None = None,
+        overrides: Mapping[str, Any] | None = None,
+    ) -> Settings:
+        """Build settings from the environment and explicit overrides (flags)."""
+        env = os.environ if env is None else env
+        overrides = overrides or {}
+        values: dict[str, Any] = {}
+        for setting in SETTINGS:
+            if overrides.get(setting.name) is not None:
+                values[setting.name] = _parse(setting, overrides[setting.name])
+            elif setting.env in env:
+                values[setting.name] = _parse(setting, env[setting.env])
+            else:
+                values[setting.name] = setting.default
+        settings = cls(**values)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        for name in ("leave_grace_seconds", "heartbeat_timeout_seconds"):
+            if getattr(self, name) < 0:
+                raise SettingsError(f"FOOTAGE_{name.upper()} must be 0 or more")
+        if self.finalizer_interval_seconds <= 0:
+            raise SettingsError("FOOTAGE_FINALIZER_INTERVAL_SECONDS must be more than 0")
+        if not 1 <= self.port <= 65535:
+            raise SettingsError("FOOTAGE_PORT must be between 1 and 65535")
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir).expanduser().resolve()
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_path / 'footage.db'}"
+
+    @property
+    def base_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+        return f"http://{host}:{self.port}"
+
+    def replace(self, **changes: Any) -> Settings:
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values.update(changes)
+        return Settings(**values)

@@ -1,0 +1,134 @@
+"""Database engine, transactions and migrations.
+
+SQLite runs in WAL mode. Writers start with BEGIN IMMEDIATE so that two writers never both
+read and then fail to upgrade their lock; readers use plain deferred transactions and never
+block writers.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+
+from footage.store.migrations import MIGRATIONS
+
+
+def new_id(prefix: str) -> str:
+    """A random, URL-safe id such as `r_3kQ…`; the prefix says what it names."""
+    return f"{prefix}_{secrets.token_urlsafe(12)}"
+
+
+class Database:
+    """One database, with separate read and write transactions."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.is_sqlite = make_url(url).get_backend_name() == "sqlite"
+        if self.is_sqlite:
+            path = make_url(url).database
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self._write = self._sqlite_engine(url, "BEGIN IMMEDIATE")
+            self._read = self._sqlite_engine(url, "BEGIN")
+        else:
+            self._write = create_engine(url, pool_pre_ping=True, pool_size=10)
+            self._read = self._write
+
+    @staticmethod
+    def _sqlite_engine(url: str, begin: str) -> Engine:
+        engine = create_engine(
+            url,
+            connect_args={"timeout": 30, "check_same_thread": False},
+            pool_size=8,
+            max_overflow=16,
+        )
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            # Let SQLAlchemy's "begin" event decide how transactions start.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            # FULL: a batch is acknowledged only once it survives a power loss.
+            cur.execute("PRAGMA synchronous=FULL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            conn.exec_driver_sql(begin)
+
+        return engine
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A transaction that may write; commits on success, rolls back on error."""
+        with self._write.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self._read.connect() as conn:
+            yield conn
+            conn.rollback()
+
+    def one(self, sql: str, params: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+        with self.read() as conn:
+            row = conn.execute(text(sql), dict(params or {})).mappings().first()
+            return dict(row) if row else None
+
+    def all(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        with self.read() as conn:
+            return [dict(r) for r in conn.execute(text(sql), dict(params or {})).mappings()]
+
+    def run(self, sql: str, params: Mapping[str, Any] | None = None) -> int:
+        """Execute one writing statement in its own transaction; returns rows affected."""
+        with self.write() as conn:
+            return conn.execute(text(sql), dict(params or {})).rowcount
+
+    def migrate(self) -> list[int]:
+        """Apply the migrations not applied yet; returns their numbers."""
+        applied: list[int] = []
+        with self.write() as conn:
+            conn.execute(
+                text(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations "
+                    "(version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)"
+                )
+            )
+            done = {r[0] for r in conn.execute(text("SELECT version FROM schema_migrations"))}
+            for version, statements in MIGRATIONS:
+                if version in done:
+                    continue
+                for statement in statements:
+                    conn.execute(text(statement))
+                conn.execute(
+                    text(
+                        "INSERT INTO schema_migrations (version, applied_at) "
+                        "VALUES (:v, CAST(strftime('%s','now') AS INTEGER))"
+                        if self.is_sqlite
+                        else "INSERT INTO schema_migrations (version, applied_at) "
+                        "VALUES (:v, CAST(EXTRACT(EPOCH FROM now()) AS BIGINT))"
+                    ),
+                    {"v": version},
+                )
+                applied.append(version)
+        return applied
+
+    def dispose(self) -> None:
+        self._write.dispose()
+        if self._read is not self._write:
+            self._read.dispose()
+
+
+def q(conn: Connection, sql: str, **params: Any) -> list[dict[str, Any]]:
+    """Run a statement on an open connection and return its rows as dicts."""
+    result = conn.execute(text(sql), params)
+    return [dict(r) for r in result.mappings()] if result.returns_rows else []

@@ -1,0 +1,137 @@
+"""Schema migrations, in order. Plain SQL that SQLite and PostgreSQL both accept.
+
+Times are BIGINT milliseconds since the epoch (UTC); flags are INTEGER 0/1. Never edit a
+migration that has shipped: add a new one.
+"""
+
+MIGRATIONS: list[tuple[int, list[str]]] = [
+    (
+        1,
+        [
+            """CREATE TABLE accounts (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL,
+                plan TEXT NOT NULL,
+                created_at BIGINT NOT NULL
+            )""",
+            """CREATE TABLE users (
+                id TEXT PRIMARY KEY,
+                account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+                email TEXT NOT NULL UNIQUE,
+                password_hash TEXT NOT NULL,
+                role TEXT NOT NULL,
+                created_at BIGINT NOT NULL
+            )""",
+            """CREATE TABLE api_tokens (
+                id TEXT PRIMARY KEY,
+                account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+                token_hash TEXT NOT NULL UNIQUE,
+                name TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                last_used_at BIGINT
+            )""",
+            """CREATE TABLE login_sessions (
+                token_hash TEXT PRIMARY KEY,
+                user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                csrf_token TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                expires_at BIGINT NOT NULL
+            )""",
+            """CREATE TABLE sites (
+                id TEXT PRIMARY KEY,
+                account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+                name TEXT NOT NULL,
+                url TEXT NOT NULL,
+                site_key TEXT NOT NULL UNIQUE,
+                allowed_origins TEXT NOT NULL,
+                recording_enabled INTEGER NOT NULL,
+                is_demo INTEGER NOT NULL,
+                created_at BIGINT NOT NULL
+            )""",
+            """CREATE TABLE visitors (
+                site_id TEXT NOT NULL REFERENCES sites(id) ON DELETE CASCADE,
+                id TEXT NOT NULL,
+                name TEXT,
+                email TEXT,
+                first_seen_at BIGINT NOT NULL,
+                last_seen_at BIGINT NOT NULL,
+                PRIMARY KEY (site_id, id)
+            )""",
+            """CREATE TABLE recordings (
+                id TEXT PRIMARY KEY,
+                account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+                site_id TEXT NOT NULL REFERENCES sites(id) ON DELETE CASCADE,
+                visitor_id TEXT NOT NULL,
+                session_id TEXT NOT NULL,
+                status TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                last_seen_at BIGINT NOT NULL,
+                claimed_at BIGINT,
+                finalized_at BIGINT,
+                user_agent TEXT,
+                ip TEXT,
+                country TEXT,
+                screen_width INTEGER,
+                screen_height INTEGER,
+                started_at BIGINT,
+                ended_at BIGINT,
+                duration_ms BIGINT,
+                active_ms BIGINT,
+                page_count INTEGER,
+                click_count INTEGER,
+                rage_click_count INTEGER,
+                error_count INTEGER,
+                event_count INTEGER,
+                entry_url TEXT,
+                exit_url TEXT,
+                device TEXT,
+                browser TEXT,
+                os TEXT,
+                referrer TEXT,
+                utm_source TEXT,
+                utm_medium TEXT,
+                utm_campaign TEXT,
+                utm_term TEXT,
+                utm_content TEXT,
+                stored_bytes BIGINT,
+                conversation_id TEXT
+            )""",
+            # At most one live recording per browser session: the first batches of two tabs
+            # that arrive at once must join the same recording.
+            """CREATE UNIQUE INDEX recordings_one_live_per_session
+                ON recordings (site_id, session_id) WHERE status = 'live'""",
+            "CREATE INDEX recordings_list ON recordings (account_id, status, started_at, id)",
+            "CREATE INDEX recordings_lifecycle ON recordings (status, last_seen_at)",
+            """CREATE TABLE recording_pages (
+                site_id TEXT NOT NULL,
+                page_id TEXT NOT NULL,
+                recording_id TEXT NOT NULL REFERENCES recordings(id) ON DELETE CASCADE,
+                url TEXT NOT NULL,
+                title TEXT,
+                referrer TEXT,
+                viewport_width INTEGER,
+                viewport_height INTEGER,
+                first_seen_at BIGINT NOT NULL,
+                last_seen_at BIGINT NOT NULL,
+                left_at BIGINT,
+                started_at BIGINT,
+                PRIMARY KEY (site_id, page_id)
+            )""",
+            "CREATE INDEX recording_pages_recording ON recording_pages (recording_id)",
+            """CREATE TABLE chunks (
+                recording_id TEXT NOT NULL REFERENCES recordings(id) ON DELETE CASCADE,
+                page_id TEXT NOT NULL,
+                seq INTEGER NOT NULL,
+                blob_key TEXT NOT NULL,
+                blob_offset BIGINT NOT NULL,
+                blob_length BIGINT NOT NULL,
+                event_count INTEGER NOT NULL,
+                raw_bytes BIGINT NOT NULL,
+                first_ts BIGINT,
+                last_ts BIGINT,
+                received_at BIGINT NOT NULL,
+                PRIMARY KEY (recording_id, page_id, seq)
+            )""",
+        ],
+    ),
+]

@@ -1,0 +1,258 @@
+// One page view: its ids, the rrweb events not yet sent, and the batches
+// waiting for the server. See docs/wire.md for the format and the answers.
+//
+// Events are kept as JSON strings, serialised once when rrweb emits them:
+// that gives their size for free and a batch body is a plain string join.
+
+import { gzip, post, byteLength, sendOnLeave, utf8Length, KEEPALIVE_MAX_BYTES } from './transport';
+
+/** Above this, the oldest batches waiting for the server are dropped. */
+const MAX_PENDING_BYTES = 5 * 1024 * 1024;
+const RETRY_MIN_MS = 1000;
+const RETRY_MAX_MS = 30_000;
+
+export interface PageInfo {
+  url: string;
+  title: string;
+  referrer: string;
+}
+
+interface Batch {
+  /** Given when the batch is first sent, so batches not yet sent can be merged or dropped without a gap. */
+  seq?: number;
+  events: string[];
+  bytes: number;
+  page: PageInfo;
+  left: boolean;
+  /** Set while a request for this batch is on its way that survives the page (keepalive). */
+  keepalive?: boolean;
+}
+
+export interface PageViewContext {
+  ingestUrl: string;
+  siteKey: string;
+  visitorId: string;
+  sessionId: string;
+  batchMaxBytes: number;
+  /** A batch reached the server. */
+  onSent(): void;
+  /** 403 / 404: the server does not want recordings from this page. */
+  onRefused(): void;
+  /** 409: the page view belongs to a finished recording. */
+  onEnded(view: PageView): void;
+}
+
+export function pageInfo(): PageInfo {
+  return { url: location.href, title: document.title, referrer: document.referrer };
+}
+
+export class PageView {
+  readonly id: string;
+  private seq = 0;
+  private buffer: string[] = [];
+  private bufferBytes = 0;
+  private outbox: Batch[] = [];
+  private inFlight: Batch | null = null;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private retryDelay = RETRY_MIN_MS;
+  /** No more requests: refused, ended, left or replaced. */
+  private closed = false;
+
+  constructor(id: string, private readonly ctx: PageViewContext) {
+    this.id = id;
+  }
+
+  get sessionId(): string {
+    return this.ctx.sessionId;
+  }
+
+  /** Adds one rrweb event, already serialised. */
+  add(eventJson: string): void {
+    if (this.closed) return;
+    this.buffer.push(eventJson);
+    this.bufferBytes += eventJson.length;
+    if (this.bufferBytes >= this.ctx.batchMaxBytes) this.flush();
+    else this.enforceLimit();
+  }
+
+  /** Turns the events collected so far into a batch and sends it (in order). */
+  flush(left = false): void {
+    if (this.closed) return;
+    if (this.buffer.length || left) {
+      this.outbox.push({ events: this.buffer, bytes: this.bufferBytes, page: pageInfo(), left });
+      this.buffer = [];
+      this.bufferBytes = 0;
+      this.enforceLimit();
+    }
+    this.pump();
+  }
+
+  /** Ends the page view while the page stays open (the session changed): the last batch says `left`. */
+  end(): void {
+    if (this.closed) return;
+    this.flush(true);
+    // Batches already queued are still sent; nothing new is accepted.
+    this.closed = true;
+  }
+
+  /** Forgets everything not yet sent (after 403 / 404 / 409). */
+  discard(): void {
+    this.closed = true;
+    this.buffer = [];
+    this.outbox = [];
+    clearTimeout(this.retryTimer);
+  }
+
+  /**
+   * The page is going away (pagehide): sends everything still pending as
+   * uncompressed JSON with sendBeacon, in pieces small enough for it. The last
+   * piece says `left: true`.
+   */
+  leave(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.retryTimer);
+
+    const batches = this.outbox;
+    this.outbox = [];
+    let events: string[] = [];
+    for (const batch of batches) {
+      // A keepalive request outlives the page: it will arrive by itself.
+      if (batch === this.inFlight && batch.keepalive) continue;
+      if (batch.seq !== undefined) {
+        // Already tried under this seq: resend it unchanged, the server keeps one copy.
+        sendOnLeave(this.ctx.ingestUrl, this.body(batch, batch.seq));
+      } else {
+        events = events.concat(batch.events);
+      }
+    }
+    events = events.concat(this.buffer);
+    this.buffer = [];
+
+    const page = pageInfo();
+    // Room for the fields around the events (the URL and title can be long).
+    const envelope = utf8Length(this.body({ events: [], bytes: 0, page, left: true }, this.seq)) + 64;
+    const pieces = splitForBeacon(events, KEEPALIVE_MAX_BYTES - envelope);
+    pieces.forEach((piece, i) => {
+      const batch: Batch = { events: piece, bytes: 0, page, left: i === pieces.length - 1 };
+      sendOnLeave(this.ctx.ingestUrl, this.body(batch, this.seq++));
+    });
+  }
+
+  /** Sends the oldest batch, one request at a time, retrying with backoff. */
+  private pump(): void {
+    if (this.inFlight || this.retryTimer !== undefined || !this.outbox.length) return;
+    const batch = this.outbox[0];
+    if (batch.seq === undefined) batch.seq = this.seq++;
+    this.inFlight = batch;
+    void this.send(batch, batch.seq);
+  }
+
+  private async send(batch: Batch, seq: number): Promise<void> {
+    let status = 0;
+    try {
+      const body = await gzip(this.body(batch, seq));
+      batch.keepalive = byteLength(body) < KEEPALIVE_MAX_BYTES;
+      status = await post(this.ctx.ingestUrl, body, batch.keepalive);
+    } catch {
+      status = 0;
+    }
+    this.inFlight = null;
+    batch.keepalive = false;
+    try {
+      this.answer(batch, status);
+    } catch {
+      // never let a bug here reach the host page
+    }
+  }
+
+  /** What to do with the server's answer, as in the table of docs/wire.md. */
+  private answer(batch: Batch, status: number): void {
+    if (status === 403 || status === 404) {
+      this.discard();
+      this.ctx.onRefused();
+      return;
+    }
+    if (status === 409) {
+      this.discard();
+      this.ctx.onEnded(this);
+      return;
+    }
+    const delivered = status >= 200 && status < 300;
+    // Other 4xx (400, 413, 415, …): the batch itself is wrong, retrying cannot help.
+    const hopeless = status >= 400 && status < 500 && status !== 429;
+    if (delivered || hopeless) {
+      this.remove(batch);
+      this.retryDelay = RETRY_MIN_MS;
+      if (delivered) this.ctx.onSent();
+      this.pump();
+      return;
+    }
+    // 429, 5xx, network error: try again later, with growing delays.
+    if (this.closed && !this.outbox.length) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.pump();
+    }, this.retryDelay);
+    this.retryDelay = Math.min(this.retryDelay * 2, RETRY_MAX_MS);
+  }
+
+  private remove(batch: Batch): void {
+    const i = this.outbox.indexOf(batch);
+    if (i >= 0) this.outbox.splice(i, 1);
+  }
+
+  /** Keeps at most ~5 MB waiting: the oldest batches go first (never the one on its way). */
+  private enforceLimit(): void {
+    let total = this.bufferBytes;
+    for (const batch of this.outbox) total += batch.bytes;
+    while (total > MAX_PENDING_BYTES && this.outbox.length) {
+      const i = this.outbox[0] === this.inFlight ? 1 : 0;
+      if (i >= this.outbox.length) break;
+      total -= this.outbox[i].bytes;
+      this.outbox.splice(i, 1);
+    }
+  }
+
+  /** The JSON body of a batch (docs/wire.md §2). */
+  private body(batch: Batch, seq: number): string {
+    const head = {
+      v: 1,
+      site_key: this.ctx.siteKey,
+      visitor_id: this.ctx.visitorId,
+      session_id: this.ctx.sessionId,
+      page_id: this.id,
+      seq,
+      page: batch.page,
+      screen: { width: screen.width, height: screen.height },
+      viewport: { width: window.innerWidth, height: window.innerHeight },
+      left: batch.left,
+      sent_at: Date.now(),
+    };
+    // The events are already JSON: splice them in instead of serialising twice.
+    return JSON.stringify(head).slice(0, -1) + ',"events":[' + batch.events.join(',') + ']}';
+  }
+}
+
+/**
+ * Splits events into pieces that each fit a beacon. An event too large for
+ * any beacon gets a piece of its own (sent by a plain fetch as a last try).
+ * Always returns at least one piece, so the `left` flag is always sent.
+ */
+function splitForBeacon(events: string[], limit: number): string[][] {
+  const pieces: string[][] = [];
+  let current: string[] = [];
+  let size = 0;
+  for (const event of events) {
+    const bytes = utf8Length(event) + 1;
+    if (current.length && size + bytes > limit) {
+      pieces.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(event);
+    size += bytes;
+  }
+  if (current.length || !pieces.length) pieces.push(current);
+  return pieces;
+}

@@ -1,0 +1,648 @@
+// player.js — the recording player of the Footage dashboard.
+//
+// The page has `<div id="player" data-events-url="…" data-start-ms="0">`; we
+// fetch the rrweb events, replay them with rrweb's Replayer in a sandboxed
+// iframe (no scripts), and draw our own controls around it. Elements anywhere
+// on the page with `data-seek-ms` seek the player when clicked.
+//
+// For end-to-end tests, `window.footagePlayer` exposes the player, and
+// #player gets `data-state="ready"` (or "error") once it is usable.
+
+import { Replayer } from 'rrweb';
+import type { eventWithTime } from 'rrweb';
+
+// rrweb's numeric constants (kept local: importing rrweb's enums drags in more code).
+const EV_FULL_SNAPSHOT = 2;
+const EV_INCREMENTAL = 3;
+const EV_META = 4;
+const EV_CUSTOM = 5;
+const SRC_MOUSE_INTERACTION = 2;
+const CLICK_TYPES: Record<number, string> = { 2: 'Click', 3: 'Right click', 4: 'Double click', 9: 'Tap' };
+/** Incremental sources that are the visitor's own input (mouse, scroll, resize, input, touch). */
+const INPUT_SOURCES = new Set([1, 2, 3, 4, 5, 6]);
+
+/** Stretches without input longer than this are shown (and skipped) as inactive. */
+const INACTIVE_MS = 5000;
+const SPEEDS = [1, 2, 4, 8];
+const KEY_SEEK_MS = 5000;
+
+interface RawEvent {
+  type: number;
+  timestamp: number;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  data?: any;
+}
+
+export type MarkerKind = 'click' | 'page' | 'error';
+
+export interface Marker {
+  kind: MarkerKind;
+  /** ms from the first event. */
+  time: number;
+  label: string;
+}
+
+interface Span {
+  start: number;
+  end: number;
+}
+
+// ---- small DOM helpers ------------------------------------------------------
+
+function el<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs: Record<string, string> = {},
+  children: (Node | string)[] = [],
+): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, value);
+  for (const child of children) node.append(child);
+  return node;
+}
+
+const ICONS = {
+  play: '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M8 5.14v13.72a1 1 0 0 0 1.52.85l10.6-6.86a1 1 0 0 0 0-1.7L9.52 4.29A1 1 0 0 0 8 5.14z"/></svg>',
+  pause: '<svg viewBox="0 0 24 24" aria-hidden="true"><rect x="6" y="5" width="4" height="14" rx="1"/><rect x="14" y="5" width="4" height="14" rx="1"/></svg>',
+  replay: '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M12 5V2L7 6l5 4V7a5 5 0 1 1-5 5H5a7 7 0 1 0 7-7z"/></svg>',
+  error: '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M12 2a10 10 0 1 0 0 20 10 10 0 0 0 0-20zm1 15h-2v-2h2v2zm0-4h-2V7h2v6z"/></svg>',
+};
+
+function icon(name: keyof typeof ICONS): HTMLElement {
+  const span = el('span', { class: 'fp-icon' });
+  span.innerHTML = ICONS[name];
+  return span;
+}
+
+/** 75_000 → "1:15", 3_725_000 → "1:02:05". */
+export function formatTime(ms: number): string {
+  const total = Math.max(0, Math.floor(ms / 1000));
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = total % 60;
+  const ss = String(s).padStart(2, '0');
+  return h ? `${h}:${String(m).padStart(2, '0')}:${ss}` : `${m}:${ss}`;
+}
+
+// ---- reading the events -----------------------------------------------------
+
+/** Clicks, page changes and errors, as timeline markers. */
+export function findMarkers(events: RawEvent[], start: number): Marker[] {
+  const markers: Marker[] = [];
+  for (const e of events) {
+    const time = e.timestamp - start;
+    if (e.type === EV_INCREMENTAL && e.data && e.data.source === SRC_MOUSE_INTERACTION && CLICK_TYPES[e.data.type]) {
+      markers.push({ kind: 'click', time, label: `${CLICK_TYPES[e.data.type]} at ${formatTime(time)}` });
+    } else if (e.type === EV_META && e.data) {
+      markers.push({ kind: 'page', time, label: String(e.data.href || 'Page view') });
+    } else if (e.type === EV_CUSTOM && e.data && e.data.tag === 'footage.error') {
+      const payload = e.data.payload || {};
+      markers.push({ kind: 'error', time, label: `Error: ${String(payload.message || 'unknown error')}` });
+    }
+  }
+  return markers;
+}
+
+/** Stretches longer than INACTIVE_MS with no input from the visitor. */
+export function findInactive(events: RawEvent[], start: number, total: number): Span[] {
+  const spans: Span[] = [];
+  let last = 0;
+  const consider = (time: number) => {
+    if (time - last > INACTIVE_MS) spans.push({ start: last, end: time });
+    last = Math.max(last, time);
+  };
+  for (const e of events) {
+    if (e.type === EV_INCREMENTAL && e.data && INPUT_SOURCES.has(e.data.source)) consider(e.timestamp - start);
+  }
+  consider(total);
+  return spans;
+}
+
+/** The page URL shown above the replay at `time`: the last page view started before it. */
+function urlAt(markers: Marker[], time: number): string {
+  let url = '';
+  for (const m of markers) {
+    if (m.kind !== 'page') continue;
+    if (m.time > time + 1) break;
+    url = m.label;
+  }
+  return url;
+}
+
+// ---- the player -------------------------------------------------------------
+
+class Player {
+  private replayer!: Replayer;
+  private total = 0;
+  private markers: Marker[] = [];
+  private playing = false;
+  private ended = false;
+  private dragging = false;
+  private speed = 1;
+  private skipInactive = true;
+  private dims = { width: 1280, height: 720 };
+  private raf = 0;
+
+  // elements
+  private readonly frame = el('div', { class: 'fp' });
+  private readonly url = el('span', { class: 'fp-url-text' });
+  private readonly sizeLabel = el('span', { class: 'fp-size' });
+  private readonly skipBadge = el('span', { class: 'fp-badge', hidden: '' }, ['Skipping inactivity…']);
+  private readonly stage = el('div', { class: 'fp-stage' });
+  private readonly screen = el('div', { class: 'fp-screen' });
+  private readonly overlay = el('div', { class: 'fp-overlay' });
+  private readonly controls = el('div', { class: 'fp-controls' });
+  private readonly timeline = el('div', {
+    class: 'fp-timeline',
+    role: 'slider',
+    tabindex: '0',
+    'aria-label': 'Seek',
+    'aria-valuemin': '0',
+  });
+  private readonly track = el('div', { class: 'fp-track' });
+  private readonly progress = el('div', { class: 'fp-progress' });
+  private readonly handle = el('div', { class: 'fp-handle' });
+  private readonly hoverTime = el('div', { class: 'fp-hover-time', 'aria-hidden': 'true' });
+  private readonly markerLayer = el('div', { class: 'fp-markers' });
+  private readonly playButton = el('button', { type: 'button', class: 'fp-btn fp-play', 'aria-label': 'Play' });
+  private readonly currentLabel = el('span', { class: 'fp-current' }, ['0:00']);
+  private readonly totalLabel = el('span', { class: 'fp-total' }, ['0:00']);
+  private readonly skipButton = el('button', {
+    type: 'button',
+    class: 'fp-switch',
+    role: 'switch',
+    'aria-checked': 'true',
+    'aria-label': 'Skip inactivity',
+  });
+  private readonly speedButtons: HTMLButtonElement[] = [];
+
+  constructor(private readonly root: HTMLElement) {}
+
+  /** Builds the frame, loads the events and shows the first frame. */
+  async load(): Promise<void> {
+    this.buildFrame();
+    this.setState('loading');
+    this.showMessage('loading', 'Loading recording…');
+    const url = this.root.dataset.eventsUrl;
+    if (!url) return this.fail('This recording has no events URL.');
+    let events: RawEvent[];
+    try {
+      const response = await fetch(url, { credentials: 'same-origin', headers: { Accept: 'application/json' } });
+      if (!response.ok) return this.fail(`The recording could not be loaded (HTTP ${response.status}).`);
+      const body: unknown = await response.json();
+      events = Array.isArray(body) ? body.filter(isEvent) : [];
+    } catch {
+      return this.fail('The recording could not be loaded. Check your connection and reload the page.');
+    }
+    if (events.length < 2 || !events.some((e) => e.type === EV_FULL_SNAPSHOT)) {
+      return this.fail('This recording has no playable events');
+    }
+    try {
+      this.start(events);
+    } catch (error) {
+      console.error('footage player:', error);
+      this.fail('This recording could not be played.');
+    }
+  }
+
+  // ---- public API (window.footagePlayer) ----
+
+  play(): void {
+    if (this.ended || this.currentTime() >= this.total) this.replayer.play(0);
+    else this.replayer.play(this.currentTime());
+    this.ended = false;
+    this.playing = true;
+    this.hideOverlay();
+    this.loop();
+    this.render();
+  }
+
+  pause(): void {
+    if (this.playing) this.replayer.pause();
+    this.playing = false;
+    this.render();
+  }
+
+  /** Moves to `ms` from the recording's start; keeps playing if it was. */
+  seek(ms: number): void {
+    const time = Math.min(this.total, Math.max(0, Number(ms) || 0));
+    this.ended = false;
+    this.hideOverlay();
+    if (this.playing) {
+      this.replayer.play(time);
+      this.loop();
+    } else {
+      this.replayer.pause(time);
+    }
+    this.render(time);
+  }
+
+  currentTime(): number {
+    if (this.ended) return this.total;
+    return Math.min(this.total, Math.max(0, this.replayer.getCurrentTime()));
+  }
+
+  api() {
+    return {
+      replayer: this.replayer,
+      play: () => this.play(),
+      pause: () => this.pause(),
+      seek: (ms: number) => this.seek(ms),
+      getCurrentTime: () => this.currentTime(),
+      getTotalTime: () => this.total,
+      markers: this.markers,
+    };
+  }
+
+  // ---- setup ----
+
+  private start(events: RawEvent[]): void {
+    const first = events.reduce((min, e) => Math.min(min, e.timestamp), Infinity);
+    const meta = events.find((e) => e.type === EV_META);
+    if (meta && meta.data && meta.data.width > 0 && meta.data.height > 0) {
+      this.dims = { width: meta.data.width, height: meta.data.height };
+    }
+    this.replayer = new Replayer(events as unknown as eventWithTime[], {
+      root: this.screen,
+      skipInactive: this.skipInactive,
+      inactivePeriodThreshold: INACTIVE_MS,
+      mouseTail: { duration: 600, lineCap: 'round', lineWidth: 2, strokeStyle: 'rgba(79, 70, 229, 0.3)' },
+      UNSAFE_replayCanvas: false,
+      showWarning: false,
+      speed: this.speed,
+    });
+    this.total = Math.max(0, this.replayer.getMetaData().totalTime);
+    this.markers = findMarkers(events, first);
+    this.drawTimeline(findInactive(events, first, this.total));
+    this.wireReplayer();
+    this.rescale();
+
+    const startMs = Number(this.root.dataset.startMs) || 0;
+    this.replayer.pause(Math.min(this.total, Math.max(0, startMs)));
+    this.render();
+    (window as unknown as { footagePlayer: unknown }).footagePlayer = this.api();
+
+    // The first frame is drawn by the Replayer asynchronously: wait for it before saying "ready".
+    this.whenFirstFrame(() => {
+      this.showStartButton();
+      this.setState('ready');
+    });
+  }
+
+  private whenFirstFrame(done: () => void, tries = 0): void {
+    const doc = this.replayer.iframe.contentDocument;
+    if ((doc && doc.body) || tries > 100) {
+      requestAnimationFrame(() => requestAnimationFrame(done));
+      return;
+    }
+    setTimeout(() => this.whenFirstFrame(done, tries + 1), 30);
+  }
+
+  private wireReplayer(): void {
+    this.replayer.on('resize', (payload) => {
+      const d = payload as { width?: number; height?: number };
+      if (d && d.width && d.height) {
+        this.dims = { width: d.width, height: d.height };
+        this.rescale();
+      }
+    });
+    this.replayer.on('finish', () => {
+      this.playing = false;
+      this.ended = true;
+      this.skipBadge.hidden = true;
+      this.render(this.total);
+      this.showReplayButton();
+    });
+    this.replayer.on('skip-start', () => {
+      this.skipBadge.hidden = false;
+    });
+    this.replayer.on('skip-end', () => {
+      this.skipBadge.hidden = true;
+    });
+  }
+
+  private buildFrame(): void {
+    this.root.textContent = '';
+    this.root.classList.add('fp-root');
+
+    const lock = el('span', { class: 'fp-url-dot', 'aria-hidden': 'true' });
+    const topBar = el('div', { class: 'fp-topbar' }, [
+      el('span', { class: 'fp-dots', 'aria-hidden': 'true' }, [el('i'), el('i'), el('i')]),
+      el('div', { class: 'fp-url' }, [lock, this.url]),
+      this.skipBadge,
+      this.sizeLabel,
+    ]);
+
+    this.stage.append(this.screen, this.overlay);
+    this.stage.addEventListener('click', (e) => {
+      if (e.target === this.overlay || this.screen.contains(e.target as Node)) this.toggle();
+    });
+
+    this.track.append(this.progress);
+    this.timeline.append(this.track, this.markerLayer, this.handle, this.hoverTime);
+    this.wireTimeline();
+
+    this.playButton.append(icon('play'));
+    this.playButton.addEventListener('click', () => this.toggle());
+
+    const speeds = el('div', { class: 'fp-speeds', role: 'group', 'aria-label': 'Playback speed' });
+    for (const speed of SPEEDS) {
+      const button = el('button', {
+        type: 'button',
+        class: 'fp-btn fp-speed',
+        'aria-label': `Speed ${speed}×`,
+        'aria-pressed': String(speed === this.speed),
+      }, [`${speed}×`]);
+      button.addEventListener('click', () => this.setSpeed(speed));
+      this.speedButtons.push(button);
+      speeds.append(button);
+    }
+
+    this.skipButton.append(el('span', { class: 'fp-switch-knob', 'aria-hidden': 'true' }));
+    this.skipButton.addEventListener('click', () => this.setSkipInactive(!this.skipInactive));
+    const skip = el('div', { class: 'fp-skip' }, [this.skipButton, el('span', { 'aria-hidden': 'true' }, ['Skip inactivity'])]);
+    skip.lastElementChild!.addEventListener('click', () => this.setSkipInactive(!this.skipInactive));
+
+    const time = el('span', { class: 'fp-time', 'aria-live': 'off' }, [this.currentLabel, ' / ', this.totalLabel]);
+    const legend = el('div', { class: 'fp-legend', 'aria-label': 'Timeline legend' }, [
+      legendItem('click', 'Clicks'),
+      legendItem('page', 'Page views'),
+      legendItem('error', 'Errors'),
+      legendItem('inactive', 'Inactive'),
+    ]);
+
+    this.controls.append(
+      this.timeline,
+      el('div', { class: 'fp-row' }, [
+        this.playButton,
+        time,
+        legend,
+        el('div', { class: 'fp-spacer' }),
+        skip,
+        speeds,
+      ]),
+    );
+    this.frame.append(topBar, this.stage, this.controls);
+    this.root.append(this.frame);
+    this.setControlsEnabled(false);
+
+    window.addEventListener('resize', () => this.rescale());
+    if (typeof ResizeObserver !== 'undefined') new ResizeObserver(() => this.rescale()).observe(this.root);
+    document.addEventListener('keydown', (e) => this.onKey(e));
+    document.addEventListener('click', (e) => this.onSeekLink(e));
+  }
+
+  private drawTimeline(inactive: Span[]): void {
+    const pct = (t: number) => `${this.total ? (t / this.total) * 100 : 0}%`;
+    for (const span of inactive) {
+      const band = el('div', {
+        class: 'fp-inactive',
+        title: `Inactive for ${formatTime(span.end - span.start)}`,
+      });
+      band.style.left = pct(span.start);
+      band.style.width = pct(span.end - span.start);
+      this.track.insertBefore(band, this.progress);
+    }
+    for (const marker of this.markers) {
+      const button = el('button', {
+        type: 'button',
+        class: `fp-marker fp-marker-${marker.kind}`,
+        title: marker.kind === 'page' ? `Page: ${marker.label}` : marker.label,
+        'aria-label': `${marker.kind === 'page' ? `Page: ${marker.label}` : marker.label} (${formatTime(marker.time)})`,
+        tabindex: '-1',
+      });
+      button.style.left = pct(marker.time);
+      button.addEventListener('pointerdown', (e) => e.stopPropagation());
+      button.addEventListener('click', (e) => {
+        e.stopPropagation();
+        this.seek(marker.time);
+      });
+      this.markerLayer.append(button);
+    }
+    this.timeline.setAttribute('aria-valuemax', String(Math.round(this.total)));
+    this.totalLabel.textContent = formatTime(this.total);
+  }
+
+  // ---- timeline interaction ----
+
+  private wireTimeline(): void {
+    const timeAt = (clientX: number) => {
+      const rect = this.track.getBoundingClientRect();
+      const ratio = rect.width ? (clientX - rect.left) / rect.width : 0;
+      return Math.min(1, Math.max(0, ratio)) * this.total;
+    };
+    this.timeline.addEventListener('pointerdown', (e) => {
+      if (!this.replayer || e.button !== 0) return;
+      this.dragging = true;
+      this.timeline.setPointerCapture(e.pointerId);
+      this.timeline.classList.add('fp-dragging');
+      this.render(timeAt(e.clientX));
+      e.preventDefault();
+      this.timeline.focus();
+    });
+    this.timeline.addEventListener('pointermove', (e) => {
+      const time = timeAt(e.clientX);
+      const rect = this.track.getBoundingClientRect();
+      this.hoverTime.textContent = formatTime(time);
+      this.hoverTime.style.left = `${Math.min(rect.width, Math.max(0, e.clientX - rect.left))}px`;
+      if (this.dragging) this.render(time);
+    });
+    const release = (e: PointerEvent) => {
+      if (!this.dragging) return;
+      this.dragging = false;
+      this.timeline.classList.remove('fp-dragging');
+      this.seek(timeAt(e.clientX));
+    };
+    this.timeline.addEventListener('pointerup', release);
+    this.timeline.addEventListener('pointercancel', () => {
+      this.dragging = false;
+      this.timeline.classList.remove('fp-dragging');
+      this.render();
+    });
+    this.timeline.addEventListener('keydown', (e) => {
+      if (!this.replayer) return;
+      const keys: Record<string, () => number> = {
+        ArrowLeft: () => this.currentTime() - KEY_SEEK_MS,
+        ArrowRight: () => this.currentTime() + KEY_SEEK_MS,
+        PageDown: () => this.currentTime() - KEY_SEEK_MS * 6,
+        PageUp: () => this.currentTime() + KEY_SEEK_MS * 6,
+        Home: () => 0,
+        End: () => this.total,
+      };
+      if (!keys[e.key]) return;
+      e.preventDefault();
+      this.seek(keys[e.key]());
+    });
+  }
+
+  // ---- keyboard & page links ----
+
+  private onKey(e: KeyboardEvent): void {
+    if (e.key !== ' ' && e.code !== 'Space') return;
+    if (!this.replayer || e.defaultPrevented || e.altKey || e.ctrlKey || e.metaKey) return;
+    const target = e.target as HTMLElement | null;
+    // Space already means something in form fields and on buttons (which click themselves).
+    if (target && target.closest('input, textarea, select, button, a[href], [contenteditable=""], [contenteditable="true"]')) {
+      return;
+    }
+    e.preventDefault();
+    this.toggle();
+  }
+
+  private onSeekLink(e: MouseEvent): void {
+    const target = (e.target as Element | null)?.closest?.('[data-seek-ms]');
+    if (!target || !this.replayer || this.root.contains(target)) return;
+    e.preventDefault();
+    const ms = Number(target.getAttribute('data-seek-ms'));
+    if (!isFinite(ms)) return;
+    this.seek(ms);
+    this.play();
+    const rect = this.root.getBoundingClientRect();
+    if (rect.top < 0 || rect.bottom > window.innerHeight) this.root.scrollIntoView({ behavior: 'smooth', block: 'nearest' });
+  }
+
+  // ---- settings ----
+
+  private toggle(): void {
+    if (!this.replayer) return;
+    if (this.playing) this.pause();
+    else this.play();
+  }
+
+  private setSpeed(speed: number): void {
+    this.speed = speed;
+    this.replayer.setConfig({ speed });
+    for (const [i, button] of this.speedButtons.entries()) {
+      button.setAttribute('aria-pressed', String(SPEEDS[i] === speed));
+    }
+  }
+
+  private setSkipInactive(on: boolean): void {
+    this.skipInactive = on;
+    this.replayer.setConfig({ skipInactive: on });
+    this.skipButton.setAttribute('aria-checked', String(on));
+    if (!on) this.skipBadge.hidden = true;
+  }
+
+  // ---- rendering ----
+
+  /** Scales the recorded viewport to the container's width (never taller than most of the window). */
+  private rescale(): void {
+    const { width, height } = this.dims;
+    const available = this.stage.clientWidth || this.root.clientWidth;
+    if (!available) return;
+    const maxHeight = Math.max(240, window.innerHeight * 0.75);
+    const scale = Math.min(available / width, maxHeight / height);
+    this.stage.style.height = `${Math.round(height * scale)}px`;
+    this.screen.style.width = `${width}px`;
+    this.screen.style.height = `${height}px`;
+    this.screen.style.transform = `translateX(${Math.max(0, (available - width * scale) / 2)}px) scale(${scale})`;
+    this.sizeLabel.textContent = `${width} × ${height}`;
+  }
+
+  /** Updates time, progress and buttons; `time` overrides the replayer's clock (while dragging). */
+  private render(time?: number): void {
+    if (!this.replayer) return;
+    const now = time !== undefined ? time : this.currentTime();
+    const ratio = this.total ? Math.min(1, now / this.total) : 0;
+    this.progress.style.width = `${ratio * 100}%`;
+    this.handle.style.left = `${ratio * 100}%`;
+    this.currentLabel.textContent = formatTime(now);
+    this.timeline.setAttribute('aria-valuenow', String(Math.round(now)));
+    this.timeline.setAttribute('aria-valuetext', `${formatTime(now)} of ${formatTime(this.total)}`);
+    const url = urlAt(this.markers, now);
+    if (this.url.textContent !== url) {
+      this.url.textContent = url;
+      this.url.title = url;
+    }
+    const playing = this.playing;
+    this.playButton.setAttribute('aria-label', playing ? 'Pause' : 'Play');
+    this.playButton.replaceChildren(icon(playing ? 'pause' : 'play'));
+    this.frame.classList.toggle('fp-is-playing', playing);
+  }
+
+  /** Follows the replayer's clock while playing. */
+  private loop(): void {
+    cancelAnimationFrame(this.raf);
+    const tick = () => {
+      if (!this.playing) return;
+      if (!this.dragging) this.render();
+      this.raf = requestAnimationFrame(tick);
+    };
+    this.raf = requestAnimationFrame(tick);
+  }
+
+  private setState(state: 'loading' | 'ready' | 'error'): void {
+    this.root.dataset.state = state;
+    this.setControlsEnabled(state === 'ready');
+  }
+
+  private setControlsEnabled(on: boolean): void {
+    for (const button of this.controls.querySelectorAll('button')) {
+      if (!button.classList.contains('fp-marker')) button.disabled = !on;
+    }
+    this.timeline.setAttribute('aria-disabled', String(!on));
+    this.timeline.tabIndex = on ? 0 : -1;
+  }
+
+  private fail(message: string): void {
+    this.showMessage('error', message);
+    this.setState('error');
+    this.frame.classList.add('fp-has-error');
+  }
+
+  // ---- overlay: loading, error, start & replay buttons ----
+
+  private showMessage(kind: 'loading' | 'error', text: string): void {
+    const content =
+      kind === 'loading'
+        ? [el('span', { class: 'fp-spinner', 'aria-hidden': 'true' }), el('p', { role: 'status' }, [text])]
+        : [icon('error'), el('p', { role: 'alert' }, [text])];
+    this.overlay.className = `fp-overlay fp-overlay-${kind}`;
+    this.overlay.replaceChildren(...content);
+    this.overlay.hidden = false;
+  }
+
+  private showStartButton(): void {
+    this.showBigButton('play', 'Play recording');
+  }
+
+  private showReplayButton(): void {
+    this.showBigButton('replay', 'Replay');
+  }
+
+  private showBigButton(name: 'play' | 'replay', label: string): void {
+    const button = el('button', { type: 'button', class: 'fp-big', 'aria-label': label }, [icon(name)]);
+    button.addEventListener('click', (e) => {
+      e.stopPropagation();
+      this.play();
+    });
+    const content: Node[] = [button];
+    if (name === 'replay') content.push(el('p', {}, ['Replay']));
+    this.overlay.className = `fp-overlay fp-overlay-${name}`;
+    this.overlay.replaceChildren(...content);
+    this.overlay.hidden = false;
+  }
+
+  private hideOverlay(): void {
+    this.overlay.hidden = true;
+    this.overlay.replaceChildren();
+  }
+}
+
+function legendItem(kind: string, label: string): HTMLElement {
+  return el('span', { class: 'fp-legend-item' }, [el('i', { class: `fp-swatch fp-swatch-${kind}`, 'aria-hidden': 'true' }), label]);
+}
+
+function isEvent(value: unknown): value is RawEvent {
+  const e = value as RawEvent;
+  return !!e && typeof e === 'object' && typeof e.type === 'number' && typeof e.timestamp === 'number';
+}
+
+function boot(): void {
+  const root = document.getElementById('player');
+  if (!root) return;
+  void new Player(root).load();
+}
+
+if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', boot);
+else boot();

@@ -1,0 +1,453 @@
+// footage.js — the recorder that site owners add to their pages.
+//
+//   window.footage = window.footage || function () { (footage.q = footage.q || []).push(arguments); };
+//   footage('init', 'SITE_KEY', { host: 'https://footage.example.com' });
+//
+// The snippet queues calls until this file has loaded; we then replace
+// `window.footage` by the real dispatcher and replay the queue. Nothing else
+// is exposed globally, and nothing may throw into the host page: every entry
+// point (commands, listeners, timers, rrweb's emit) is wrapped in try/catch.
+//
+// The wire format with the server is described in docs/wire.md.
+
+import { record } from 'rrweb';
+import { uuid, visitorId, readSession, isAlive, touchSession } from './ids';
+import { PageView } from './pageview';
+import { post } from './transport';
+
+// ---- configuration ----------------------------------------------------------
+
+interface Config {
+  batchIntervalMs: number;
+  batchMaxBytes: number;
+  heartbeatIntervalMs: number;
+  sessionTimeoutMs: number;
+}
+
+/** Used where the server's config leaves a value out (or sends nonsense). */
+const DEFAULTS: Config = {
+  batchIntervalMs: 5000,
+  batchMaxBytes: 262_144,
+  heartbeatIntervalMs: 20_000,
+  sessionTimeoutMs: 30 * 60 * 1000,
+};
+
+/** The first batch of a page view goes out quickly, so the server knows the visitor is there. */
+const FIRST_BATCH_DELAY_MS = 800;
+/** Activity is written to localStorage at most this often (mousemove fires constantly). */
+const ACTIVITY_WRITE_MS = 5000;
+/** Guards against a server that would answer 409 to every new page view. */
+const MAX_RESTARTS = 5;
+/** A page throwing in a loop must not flood the recording. */
+const MAX_ERRORS_PER_VIEW = 50;
+
+const ACTIVITY_EVENTS = ['mousemove', 'mousedown', 'scroll', 'keydown', 'touchstart'];
+const LISTEN: AddEventListenerOptions = { capture: true, passive: true };
+
+// ---- state ------------------------------------------------------------------
+
+const state = {
+  initialised: false,
+  host: '',
+  siteKey: '',
+  config: DEFAULTS,
+  /** The server refused this page (403 / 404): nothing more is recorded or sent. */
+  refused: false,
+  /** Waiting for the visitor's first real activity before recording. */
+  waiting: false,
+  /** Between pagehide and a bfcache restore. */
+  away: false,
+  view: null as PageView | null,
+  stopRecording: null as (() => void) | null,
+  errorsInView: 0,
+  restarts: 0,
+  lastSentAt: 0,
+  lastActivityWrite: 0,
+  flushTimer: undefined as ReturnType<typeof setInterval> | undefined,
+  heartbeatTimer: undefined as ReturnType<typeof setInterval> | undefined,
+  firstBatchTimer: undefined as ReturnType<typeof setTimeout> | undefined,
+};
+
+// The script element is only known while this file first runs.
+const scriptSrc = findScriptSrc();
+
+// ---- commands ---------------------------------------------------------------
+
+type Command = (...args: unknown[]) => void;
+
+/** `footage(name, ...args)` commands. Add new ones here ('identify', 'event', 'consent', …). */
+const commands: Record<string, Command> = {
+  init: (key, options) => init(key, options),
+  getVisitorId: (callback) => {
+    if (typeof callback === 'function') callback(visitorId());
+  },
+};
+
+function dispatch(args: ArrayLike<unknown>): void {
+  try {
+    const name = args[0];
+    if (typeof name !== 'string' || !Object.prototype.hasOwnProperty.call(commands, name)) return;
+    commands[name](...Array.prototype.slice.call(args, 1));
+  } catch {
+    // a bad call (or a throwing callback) must not break the host page
+  }
+}
+
+/** Replaces the snippet's queueing stub by the real function and replays the queued calls. */
+function install(): void {
+  const w = window as unknown as { footage?: { q?: ArrayLike<unknown>[]; loaded?: boolean } };
+  const stub = w.footage;
+  if (stub && stub.loaded) return; // footage.js included twice: the first copy stays in charge
+  const queue = stub && Array.isArray(stub.q) ? stub.q : [];
+  const footage = function (...args: unknown[]) {
+    dispatch(args);
+  } as ((...args: unknown[]) => void) & { loaded?: boolean };
+  footage.loaded = true;
+  w.footage = footage;
+  for (const args of queue) dispatch(args);
+}
+
+// ---- init & config ----------------------------------------------------------
+
+function init(key: unknown, options: unknown): void {
+  if (state.initialised || typeof key !== 'string' || !key) return;
+  if (typeof fetch !== 'function' || typeof JSON === 'undefined') return;
+  const opts = (options && typeof options === 'object' ? options : {}) as { host?: unknown };
+  const host = typeof opts.host === 'string' && opts.host ? opts.host : hostFromScript(scriptSrc);
+  if (!host) return;
+  state.initialised = true;
+  state.siteKey = key;
+  state.host = host.replace(/\/+$/, '');
+  void loadConfig().then((config) => {
+    if (!config) return; // unknown site, switched off, or unreachable: record nothing
+    state.config = config;
+    start();
+  });
+}
+
+/** The site config, or null when this page must not be recorded. */
+async function loadConfig(): Promise<Config | null> {
+  try {
+    const url = `${state.host}/api/v1/sites/${encodeURIComponent(state.siteKey)}/config`;
+    const response = await fetch(url, { credentials: 'omit', mode: 'cors' });
+    if (!response.ok) return null;
+    const body = (await response.json()) as Record<string, unknown>;
+    if (!body || body.enabled !== true) return null;
+    return {
+      batchIntervalMs: num(body.batch_interval_ms, DEFAULTS.batchIntervalMs, 1000, 60_000),
+      batchMaxBytes: num(body.batch_max_bytes, DEFAULTS.batchMaxBytes, 16_384, 1_000_000),
+      heartbeatIntervalMs: num(body.heartbeat_interval_ms, DEFAULTS.heartbeatIntervalMs, 5000, 300_000),
+      sessionTimeoutMs: num(body.session_timeout_ms, DEFAULTS.sessionTimeoutMs, 60_000, 24 * 3600_000),
+    };
+  } catch {
+    return null;
+  }
+}
+
+function num(value: unknown, fallback: number, min: number, max: number): number {
+  return typeof value === 'number' && isFinite(value) ? Math.min(max, Math.max(min, value)) : fallback;
+}
+
+/** document.currentScript is only set while this file runs for the first time. */
+function findScriptSrc(): string {
+  try {
+    const current = document.currentScript as HTMLScriptElement | null;
+    if (current && current.src) return current.src;
+    const scripts = document.getElementsByTagName('script');
+    for (let i = scripts.length - 1; i >= 0; i--) {
+      if (/\/footage(\.min)?\.js([?#]|$)/.test(scripts[i].src)) return scripts[i].src;
+    }
+  } catch {
+    // no DOM access: the host must be given to init
+  }
+  return '';
+}
+
+/** `https://x.example/path/footage.js?v=2` → `https://x.example/path`. */
+function hostFromScript(src: string): string {
+  if (!src) return '';
+  try {
+    const url = new URL(src, location.href);
+    return url.origin + url.pathname.replace(/\/[^/]*$/, '');
+  } catch {
+    return '';
+  }
+}
+
+// ---- lifecycle --------------------------------------------------------------
+
+/** The site is enabled: watch the visitor and the page, then begin. */
+function start(): void {
+  for (const type of ACTIVITY_EVENTS) window.addEventListener(type, guard(onActivity), LISTEN);
+  window.addEventListener('pagehide', guard(onPageHide));
+  window.addEventListener('pageshow', guard(onPageShow));
+  document.addEventListener('visibilitychange', guard(onVisibilityChange));
+  // Not capturing: resource load errors (a broken <img>) do not reach window, script errors do.
+  window.addEventListener('error', guard(onError));
+  window.addEventListener('unhandledrejection', guard(onRejection));
+  begin();
+}
+
+/**
+ * A page (or a bfcache restore) begins. Within a started session we record
+ * right away, so the page change is captured; otherwise the recording waits
+ * for the visitor's first real activity: a page only loaded sends nothing.
+ */
+function begin(): void {
+  const session = readSession();
+  if (isAlive(session, Date.now(), state.config.sessionTimeoutMs) && session.started) {
+    startView(session.id);
+  } else {
+    state.waiting = true;
+  }
+}
+
+function onActivity(event: Event): void {
+  if (!event.isTrusted || state.refused || state.away) return; // synthetic events are not the visitor
+  const now = Date.now();
+  if (state.waiting) {
+    state.waiting = false;
+    state.lastActivityWrite = now;
+    startView(touchSession(now, state.config.sessionTimeoutMs).id);
+    return;
+  }
+  if (now - state.lastActivityWrite < ACTIVITY_WRITE_MS) return;
+  state.lastActivityWrite = now;
+  const session = touchSession(now, state.config.sessionTimeoutMs);
+  // The session timed out (or another tab opened a new one): the page view moves to the new session.
+  if (state.view && state.view.sessionId !== session.id) {
+    state.view.end();
+    startView(session.id);
+  }
+}
+
+function onPageHide(): void {
+  state.away = true;
+  state.waiting = false;
+  stopTimers();
+  const view = state.view;
+  state.view = null;
+  stopRecorder();
+  if (view) view.leave();
+}
+
+function onPageShow(event: Event): void {
+  // A restore from the back/forward cache is a new page view.
+  if (!(event as PageTransitionEvent).persisted || state.refused) return;
+  state.away = false;
+  state.restarts = 0;
+  begin();
+}
+
+function onVisibilityChange(): void {
+  if (document.visibilityState === 'hidden' && state.view) state.view.flush();
+}
+
+// ---- page views & rrweb -----------------------------------------------------
+
+/** Starts a new page view: new page_id, seq 0, and a new rrweb recording (Meta + FullSnapshot). */
+function startView(sessionId: string): void {
+  stopRecorder();
+  const view = new PageView(uuid(), {
+    ingestUrl: `${state.host}/api/v1/ingest`,
+    siteKey: state.siteKey,
+    visitorId: visitorId(),
+    sessionId,
+    batchMaxBytes: state.config.batchMaxBytes,
+    onSent: () => {
+      state.lastSentAt = Date.now();
+    },
+    onRefused: refuse,
+    onEnded: restartView,
+  });
+  state.view = view;
+  state.errorsInView = 0;
+  const stop = record({
+    emit: (event) => {
+      try {
+        if (state.view === view) view.add(JSON.stringify(event));
+      } catch {
+        // an event that cannot be serialised is dropped
+      }
+    },
+    maskAllInputs: true,
+    slimDOMOptions: {
+      script: true,
+      comment: true,
+      headFavicon: true,
+      headWhitespace: true,
+      headMetaSocial: true,
+      headMetaRobots: true,
+      headMetaHttpEquiv: true,
+      headMetaVerification: true,
+      headMetaAuthorship: true,
+      headMetaDescKeywords: true,
+    },
+    sampling: { mousemove: 50, scroll: 150, input: 'last', media: 800 },
+    recordCanvas: false,
+    collectFonts: false,
+    inlineImages: false,
+    // rrweb's own failures are ours to swallow, never the host page's.
+    errorHandler: () => true,
+  });
+  if (!stop) {
+    view.discard();
+    state.view = null;
+    return;
+  }
+  state.stopRecording = stop;
+  startTimers();
+  clearTimeout(state.firstBatchTimer);
+  state.firstBatchTimer = setTimeout(
+    guard(() => view.flush()),
+    FIRST_BATCH_DELAY_MS,
+  );
+}
+
+/** 409: the server finished the recording this page view belonged to. */
+function restartView(ended: PageView): void {
+  if (state.view !== ended || state.away || state.refused) return;
+  if (++state.restarts > MAX_RESTARTS) {
+    refuse();
+    return;
+  }
+  startView(ended.sessionId);
+}
+
+/** 403 / 404: stop everything on this page. */
+function refuse(): void {
+  state.refused = true;
+  state.waiting = false;
+  stopTimers();
+  stopRecorder();
+  if (state.view) state.view.discard();
+  state.view = null;
+}
+
+function stopRecorder(): void {
+  const stop = state.stopRecording;
+  state.stopRecording = null;
+  if (stop) {
+    try {
+      stop();
+    } catch {
+      // already stopped
+    }
+  }
+}
+
+// ---- timers: batches & heartbeat --------------------------------------------
+
+function startTimers(): void {
+  if (state.flushTimer === undefined) {
+    state.flushTimer = setInterval(
+      guard(() => state.view && state.view.flush()),
+      state.config.batchIntervalMs,
+    );
+  }
+  if (state.heartbeatTimer === undefined) {
+    state.heartbeatTimer = setInterval(guard(heartbeat), state.config.heartbeatIntervalMs);
+  }
+}
+
+function stopTimers(): void {
+  clearInterval(state.flushTimer);
+  clearInterval(state.heartbeatTimer);
+  clearTimeout(state.firstBatchTimer);
+  state.flushTimer = state.heartbeatTimer = state.firstBatchTimer = undefined;
+}
+
+/** Tells the server the visitor is still on a page where nothing happens. */
+function heartbeat(): void {
+  const view = state.view;
+  if (!view) return;
+  // A batch sent recently said as much already.
+  if (Date.now() - state.lastSentAt < state.config.heartbeatIntervalMs) return;
+  const body = JSON.stringify({
+    site_key: state.siteKey,
+    visitor_id: visitorId(),
+    session_id: view.sessionId,
+    page_id: view.id,
+  });
+  void post(`${state.host}/api/v1/heartbeat`, body, false).then(
+    guard((status: number) => {
+      if (state.view !== view) return;
+      if (status === 403 || status === 404) refuse();
+      else if (status === 409) {
+        view.discard();
+        restartView(view);
+      }
+    }),
+  );
+}
+
+// ---- JavaScript errors ------------------------------------------------------
+
+interface ErrorPayload {
+  message: string;
+  source: string;
+  line: number;
+  column: number;
+}
+
+function onError(event: Event): void {
+  const e = event as ErrorEvent;
+  if (typeof e.message !== 'string') return; // not a script error
+  const fromStack = locate(e.error);
+  addError({
+    message: e.message,
+    source: e.filename || fromStack.source,
+    line: e.lineno || fromStack.line,
+    column: e.colno || fromStack.column,
+  });
+}
+
+function onRejection(event: Event): void {
+  const reason = (event as PromiseRejectionEvent).reason as unknown;
+  const text = reason instanceof Error ? `${reason.name}: ${reason.message}` : safeString(reason);
+  addError({ message: `Unhandled promise rejection: ${text}`, ...locate(reason) });
+}
+
+function addError(payload: ErrorPayload): void {
+  if (!state.view || !state.stopRecording || state.errorsInView >= MAX_ERRORS_PER_VIEW) return;
+  state.errorsInView++;
+  payload.message = payload.message.slice(0, 1000);
+  payload.source = payload.source.slice(0, 1000);
+  record.addCustomEvent('footage.error', payload);
+}
+
+/** Where an error was thrown, read from the first frame of its stack (when there is one). */
+function locate(error: unknown): Pick<ErrorPayload, 'source' | 'line' | 'column'> {
+  const stack = error && typeof (error as Error).stack === 'string' ? (error as Error).stack! : '';
+  const match = /((?:https?|file|blob):[^\s()]+?):(\d+):(\d+)/.exec(stack);
+  return match
+    ? { source: match[1], line: Number(match[2]), column: Number(match[3]) }
+    : { source: '', line: 0, column: 0 };
+}
+
+function safeString(value: unknown): string {
+  try {
+    return typeof value === 'string' ? value : JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
+
+// ---- helpers ----------------------------------------------------------------
+
+/** Wraps a callback so that nothing it throws reaches the host page. */
+function guard<A extends unknown[]>(fn: (...args: A) => unknown): (...args: A) => void {
+  return (...args: A) => {
+    try {
+      fn(...args);
+    } catch {
+      // swallowed on purpose
+    }
+  };
+}
+
+try {
+  install();
+} catch {
+  // never break the host page
+}

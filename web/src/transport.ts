@@ -1,0 +1,100 @@
+// Network helpers of the recorder. Every request is a CORS "simple request"
+// (POST, Content-Type text/plain, no credentials), so browsers send it without
+// a preflight and no cookie of the visitor ever reaches the Footage server.
+
+/** Browsers refuse keepalive requests and beacons above 64 KiB: stay below. */
+export const KEEPALIVE_MAX_BYTES = 60_000;
+
+export type Body = string | Uint8Array;
+
+/** gzip-compresses `text` with CompressionStream; plain text where that API is missing. */
+export async function gzip(text: string): Promise<Body> {
+  if (typeof CompressionStream === 'undefined' || typeof Blob === 'undefined' || typeof Response === 'undefined') {
+    return text;
+  }
+  try {
+    const stream = new Blob([text]).stream().pipeThrough(new CompressionStream('gzip'));
+    return new Uint8Array(await new Response(stream).arrayBuffer());
+  } catch {
+    return text;
+  }
+}
+
+/** Size in bytes of a body as it goes on the wire (UTF-8 for strings). */
+export function byteLength(body: Body): number {
+  return typeof body === 'string' ? utf8Length(body) : body.byteLength;
+}
+
+/** UTF-8 length of a string without encoding it. */
+export function utf8Length(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) bytes += 1;
+    else if (c < 0x800) bytes += 2;
+    else if (c >= 0xd800 && c <= 0xdbff) {
+      bytes += 4; // surrogate pair: one 4-byte character
+      i++;
+    } else bytes += 3;
+  }
+  return bytes;
+}
+
+/**
+ * POSTs a body; resolves with the HTTP status, or 0 for a network error.
+ * Never rejects.
+ */
+export async function post(url: string, body: Body, keepalive: boolean): Promise<number> {
+  try {
+    const response = await fetch(url, {
+      method: 'POST',
+      body: body as BodyInit,
+      headers: { 'Content-Type': 'text/plain' },
+      credentials: 'omit',
+      mode: 'cors',
+      keepalive,
+    });
+    return response.status;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Sends a body while the page is going away: sendBeacon first, then a
+ * keepalive fetch (sendBeacon returns false when the browser's queue is
+ * full), then a plain fetch as a last try.
+ */
+export function sendOnLeave(url: string, text: string): void {
+  const small = utf8Length(text) < KEEPALIVE_MAX_BYTES;
+  try {
+    if (small && typeof navigator.sendBeacon === 'function') {
+      if (navigator.sendBeacon(url, new Blob([text], { type: 'text/plain' }))) return;
+    }
+  } catch {
+    // fall back to fetch below
+  }
+  const plain = () =>
+    fetch(url, { method: 'POST', body: text, headers: { 'Content-Type': 'text/plain' }, credentials: 'omit', mode: 'cors' })
+      .then(noop, noop);
+  try {
+    if (small) {
+      fetch(url, {
+        method: 'POST',
+        body: text,
+        headers: { 'Content-Type': 'text/plain' },
+        credentials: 'omit',
+        mode: 'cors',
+        keepalive: true,
+      }).then(noop, plain);
+    } else {
+      plain();
+    }
+  } catch {
+    // nothing more can be done while the page unloads
+  }
+}
+
+function noop(): void {
+  // intentionally empty
+}
