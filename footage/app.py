@@ -114,7 +114,10 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         response: Response = await call_next(request)
         if CSRF_COOKIE not in request.cookies and not is_api(request):
             response.set_cookie(
-                CSRF_COOKIE, token, httponly=True, samesite="lax",
+                CSRF_COOKIE,
+                token,
+                httponly=True,
+                samesite="lax",
                 secure=settings.secure_cookies,
             )
         return response
@@ -126,8 +129,12 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         return dashboard.templates.TemplateResponse(
             request,
             "error.html",
-            {"user": None, "title": "Something is not right", "message": exc.message,
-             "csrf_token": request.state.csrf_token},
+            {
+                "user": None,
+                "title": "Something is not right",
+                "message": exc.message,
+                "csrf_token": request.state.csrf_token,
+            },
             status_code=exc.status,
         )
 

@@ -9,7 +9,6 @@ import os
 import secrets
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from footage import __version__
@@ -27,12 +26,19 @@ def _add_setting_flags(parser: argparse.ArgumentParser, names: Sequence[str] | N
             continue
         if s.type is bool:
             parser.add_argument(
-                s.option, dest=s.name, action=argparse.BooleanOptionalAction, default=None,
+                s.option,
+                dest=s.name,
+                action=argparse.BooleanOptionalAction,
+                default=None,
                 help=f"{s.help} [env {s.env}, default {'on' if s.default else 'off'}]",
             )
         else:
             parser.add_argument(
-                s.option, dest=s.name, type=str, default=None, metavar=s.name.upper(),
+                s.option,
+                dest=s.name,
+                type=str,
+                default=None,
+                metavar=s.name.upper(),
                 help=f"{s.help} [env {s.env}, default {s.default!r}]",
             )
 
@@ -50,11 +56,18 @@ def ensure_demo(settings: Settings, db: Database, clock: Clock) -> dict[str, str
             return None  # a real installation: never add a demo to it
         password = secrets.token_urlsafe(12)
         created = create_account(
-            db, clock, name="Demo shop", plan="pro", email=DEMO_EMAIL, password=password,
-            site_name="Demo shop", is_demo=True,
+            db,
+            clock,
+            name="Demo shop",
+            plan="pro",
+            email=DEMO_EMAIL,
+            password=password,
+            site_name="Demo shop",
+            is_demo=True,
         )
-        login_file.write_text(json.dumps({"email": DEMO_EMAIL, "password": password,
-                                          "api_token": created.api_token}))
+        login_file.write_text(
+            json.dumps({"email": DEMO_EMAIL, "password": password, "api_token": created.api_token})
+        )
         login_file.chmod(0o600)
     if login_file.exists():
         return dict(json.loads(login_file.read_text()))
@@ -67,7 +80,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from footage.app import create_app
 
     settings = _settings(args)
-    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
     app = create_app(settings)
     svc = app.state.services
     base = settings.base_url
@@ -82,8 +97,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"  API docs:   {base}/api/docs")
     sys.stdout.flush()
     uvicorn.run(
-        app, host=settings.host, port=settings.port, log_level=settings.log_level.lower(),
-        proxy_headers=True, timeout_graceful_shutdown=10,
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,
+        timeout_graceful_shutdown=10,
     )
     return 0
 
@@ -93,8 +112,13 @@ def cmd_accounts_create(args: argparse.Namespace) -> int:
     db = Database(settings.db_url)
     db.migrate()
     created = create_account(
-        db, Clock(), name=args.name, plan=args.plan, email=args.email,
-        password=args.password, site_url=args.site_url or "",
+        db,
+        Clock(),
+        name=args.name,
+        plan=args.plan,
+        email=args.email,
+        password=args.password,
+        site_url=args.site_url or "",
     )
     result: dict[str, Any] = created.as_dict()
     if args.json:
@@ -130,7 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     accounts = sub.add_parser("accounts", help="manage accounts")
     acc_sub = accounts.add_subparsers(dest="accounts_command", required=True)
-    create = acc_sub.add_parser("create", help="create an account with its owner, site and API token")
+    create = acc_sub.add_parser(
+        "create", help="create an account with its owner, site and API token"
+    )
     create.add_argument("--name", required=True, help="account name")
     create.add_argument("--plan", required=True, choices=["free", "standard", "pro"])
     create.add_argument("--email", required=True, help="the owner's e-mail (their login)")

@@ -113,8 +113,7 @@ def _parse(setting: Setting, raw: Any) -> Any:
         return setting.type(text)
     except ValueError:
         raise SettingsError(
-            f"{setting.env} / {setting.option}: {text!r} is not a valid "
-            f"{setting.type.__name__}"
+            f"{setting.env} / {setting.option}: {text!r} is not a valid {setting.type.__name__}"
         ) from None
 
 

@@ -31,8 +31,12 @@ def login(db: Database, now_ms: int, email: str, password: str) -> str | None:
     db.run(
         "INSERT INTO login_sessions (token_hash, user_id, csrf_token, created_at, expires_at) "
         "VALUES (:h, :u, '', :now, :exp)",
-        {"h": secret_hash(token), "u": user["id"], "now": now_ms,
-         "exp": now_ms + SESSION_DAYS * 86_400_000},
+        {
+            "h": secret_hash(token),
+            "u": user["id"],
+            "now": now_ms,
+            "exp": now_ms + SESSION_DAYS * 86_400_000,
+        },
     )
     return token
 

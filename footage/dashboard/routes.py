@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from fastapi.templating import Jinja2Templates
 
 from footage.accounts import auth
@@ -85,9 +85,7 @@ def login_submit(
     svc = request.app.state.services
     token = auth.login(svc.db, svc.clock.now_ms(), email, password)
     if token is None:
-        response = render(
-            request, "login.html", None, next=next, error="Wrong e-mail or password."
-        )
+        response = render(request, "login.html", None, next=next, error="Wrong e-mail or password.")
         response.status_code = 401
         return response
     target = next if next.startswith("/") and not next.startswith("//") else "/recordings"
@@ -139,8 +137,13 @@ def player_page(request: Request, recording_id: str, t: int = 0) -> Response:
     try:
         recording = get_recording(request.app.state.services.db, user["account_id"], recording_id)
     except NotFound:
-        response = render(request, "error.html", user, title="Recording not found",
-                          message="It may have been deleted, or it belongs to another account.")
+        response = render(
+            request,
+            "error.html",
+            user,
+            title="Recording not found",
+            message="It may have been deleted, or it belongs to another account.",
+        )
         response.status_code = 404
         return response
     return render(request, "player.html", user, rec=recording, start_ms=max(0, t))

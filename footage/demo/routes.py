@@ -15,18 +15,48 @@ router = APIRouter(prefix="/demo", include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
 
 PRODUCTS = [
-    {"slug": "trail-shoes", "name": "Trail running shoes", "price": 129, "colour": "#f97316",
-     "text": "Grippy soles and a breathable upper for muddy mornings."},
-    {"slug": "rain-jacket", "name": "Packable rain jacket", "price": 89, "colour": "#0ea5e9",
-     "text": "Folds into its own pocket. Taped seams, 210 g."},
-    {"slug": "wool-socks", "name": "Merino wool socks", "price": 19, "colour": "#84cc16",
-     "text": "Warm when wet, never itchy. Three pairs."},
-    {"slug": "head-torch", "name": "Rechargeable head torch", "price": 45, "colour": "#eab308",
-     "text": "400 lumens, USB-C, eight hours on medium."},
-    {"slug": "water-bottle", "name": "Insulated water bottle", "price": 29, "colour": "#14b8a6",
-     "text": "Keeps drinks cold for 24 hours, hot for 12."},
-    {"slug": "day-pack", "name": "20 L day pack", "price": 75, "colour": "#8b5cf6",
-     "text": "Hip belt, rain cover and a pocket for your phone."},
+    {
+        "slug": "trail-shoes",
+        "name": "Trail running shoes",
+        "price": 129,
+        "colour": "#f97316",
+        "text": "Grippy soles and a breathable upper for muddy mornings.",
+    },
+    {
+        "slug": "rain-jacket",
+        "name": "Packable rain jacket",
+        "price": 89,
+        "colour": "#0ea5e9",
+        "text": "Folds into its own pocket. Taped seams, 210 g.",
+    },
+    {
+        "slug": "wool-socks",
+        "name": "Merino wool socks",
+        "price": 19,
+        "colour": "#84cc16",
+        "text": "Warm when wet, never itchy. Three pairs.",
+    },
+    {
+        "slug": "head-torch",
+        "name": "Rechargeable head torch",
+        "price": 45,
+        "colour": "#eab308",
+        "text": "400 lumens, USB-C, eight hours on medium.",
+    },
+    {
+        "slug": "water-bottle",
+        "name": "Insulated water bottle",
+        "price": 29,
+        "colour": "#14b8a6",
+        "text": "Keeps drinks cold for 24 hours, hot for 12.",
+    },
+    {
+        "slug": "day-pack",
+        "name": "20 L day pack",
+        "price": 75,
+        "colour": "#8b5cf6",
+        "text": "Hip belt, rain cover and a pocket for your phone.",
+    },
 ]
 
 

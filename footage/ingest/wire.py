@@ -115,7 +115,9 @@ def _events(value: Any) -> list[dict[str, Any]]:
             raise BadRequest(f"events[{i}] must be an object", code="bad_event")
         kind, ts = event.get("type"), event.get("timestamp")
         if not isinstance(kind, int) or isinstance(kind, bool) or not 0 <= kind <= 6:
-            raise BadRequest(f"events[{i}].type must be an rrweb event type (0–6)", code="bad_event")
+            raise BadRequest(
+                f"events[{i}].type must be an rrweb event type (0–6)", code="bad_event"
+            )
         if not isinstance(ts, int | float) or isinstance(ts, bool) or not 0 < ts < 1e14:
             raise BadRequest(
                 f"events[{i}].timestamp must be milliseconds since 1970", code="bad_event"

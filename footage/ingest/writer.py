@@ -122,7 +122,7 @@ class Ingest:
         )
 
     def _commit(
-                self,
+        self,
         site: dict[str, Any],
         batch: Batch,
         visit: Visit,
@@ -148,8 +148,7 @@ class Ingest:
             )
             if page and page[0]["recording_id"] != rec:
                 raise Conflict(
-                    "this page view belongs to a recording that has ended; "
-                    "start a new page view",
+                    "this page view belongs to a recording that has ended; start a new page view",
                     code="recording_ended",
                 )
             left_at = now if batch.left else None
@@ -263,13 +262,13 @@ class Ingest:
                 return  # nothing sent from this page yet; nothing to keep alive
             if page[0]["status"] != "live":
                 raise Conflict(
-                    "this page view belongs to a recording that has ended; "
-                    "start a new page view",
+                    "this page view belongs to a recording that has ended; start a new page view",
                     code="recording_ended",
                 )
             q(
                 conn,
-                "UPDATE recording_pages SET last_seen_at = :now WHERE site_id = :s AND page_id = :p",
+                "UPDATE recording_pages SET last_seen_at = :now "
+                "WHERE site_id = :s AND page_id = :p",
                 now=now,
                 s=site["id"],
                 p=beat.page_id,

@@ -119,7 +119,8 @@ class Finalizer:
             for page in pages:
                 q(
                     conn,
-                    "UPDATE recording_pages SET started_at = :t WHERE site_id = :s AND page_id = :p",
+                    "UPDATE recording_pages SET started_at = :t "
+                    "WHERE site_id = :s AND page_id = :p",
                     t=page_starts.get(page["page_id"]),
                     s=page["site_id"],
                     p=page["page_id"],

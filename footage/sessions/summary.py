@@ -45,9 +45,10 @@ def is_click(event: dict[str, Any]) -> bool:
 
 
 def is_user_input(event: dict[str, Any]) -> bool:
-    return event.get("type") == INCREMENTAL and (event.get("data") or {}).get(
-        "source"
-    ) in USER_INPUT_SOURCES
+    return (
+        event.get("type") == INCREMENTAL
+        and (event.get("data") or {}).get("source") in USER_INPUT_SOURCES
+    )
 
 
 def is_error(event: dict[str, Any]) -> bool:

@@ -1,0 +1,230 @@
+"""Fixtures: real SQLite databases in temporary folders, and a real server on loopback."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from footage.accounts.service import NewAccount, create_account
+from footage.app import Services, build_services, create_app
+from footage.clock import Clock, FrozenClock
+from footage.settings import Settings
+
+START_MS = 1_795_000_000_000  # 2026-11-18, a fixed "now" for frozen-clock tests
+
+
+def test_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    base = {
+        "data_dir": str(tmp_path / "data"),
+        "demo": False,
+        "background": False,
+        "leave_grace_seconds": 10.0,
+        "heartbeat_timeout_seconds": 60.0,
+        "finalizer_interval_seconds": 0.2,
+    }
+    base.update(overrides)
+    return Settings.load(env={}, overrides=base)
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(START_MS)
+
+
+@pytest.fixture
+def svc(tmp_path: Path, clock: FrozenClock) -> Iterator[Services]:
+    services = build_services(test_settings(tmp_path), clock)
+    yield services
+    services.db.dispose()
+
+
+def make_account(svc: Services, name: str, plan: str = "pro", site_url: str = "") -> NewAccount:
+    return create_account(
+        svc.db,
+        svc.clock,
+        name=name,
+        plan=plan,
+        email=f"{name.lower()}@example.com",
+        password="correct horse battery",
+        site_url=site_url,
+    )
+
+
+@pytest.fixture
+def alice(svc: Services) -> NewAccount:
+    return make_account(svc, "Alice", site_url="https://alice.example")
+
+
+@pytest.fixture
+def bob(svc: Services) -> NewAccount:
+    return make_account(svc, "Bob", site_url="https://bob.example")
+
+
+# --- rrweb events and batches -------------------------------------------------------------
+
+
+def meta(ts: int, href: str = "https://alice.example/", width: int = 1280, height: int = 720):
+    return {"type": 4, "data": {"href": href, "width": width, "height": height}, "timestamp": ts}
+
+
+def full_snapshot(ts: int, text: str = "Hello") -> dict[str, Any]:
+    html = {
+        "type": 2,
+        "tagName": "html",
+        "attributes": {},
+        "id": 2,
+        "childNodes": [
+            {
+                "type": 2,
+                "tagName": "body",
+                "attributes": {},
+                "id": 3,
+                "childNodes": [{"type": 3, "textContent": text, "id": 4}],
+            },
+        ],
+    }
+    return {
+        "type": 2,
+        "data": {
+            "node": {"type": 0, "childNodes": [html], "id": 1},
+            "initialOffset": {"left": 0, "top": 0},
+        },
+        "timestamp": ts,
+    }
+
+
+def click(ts: int, x: float = 100, y: float = 100) -> dict[str, Any]:
+    return {"type": 3, "data": {"source": 2, "type": 2, "id": 4, "x": x, "y": y}, "timestamp": ts}
+
+
+def move(ts: int) -> dict[str, Any]:
+    return {
+        "type": 3,
+        "data": {"source": 1, "positions": [{"x": 1, "y": 1, "id": 4, "timeOffset": 0}]},
+        "timestamp": ts,
+    }
+
+
+def js_error(ts: int, message: str = "boom") -> dict[str, Any]:
+    return {
+        "type": 5,
+        "data": {"tag": "footage.error", "payload": {"message": message}},
+        "timestamp": ts,
+    }
+
+
+def new_ids() -> dict[str, str]:
+    return {
+        "visitor_id": f"vis-{uuid.uuid4()}",
+        "session_id": f"ses-{uuid.uuid4()}",
+        "page_id": f"pag-{uuid.uuid4()}",
+    }
+
+
+def batch(
+    site_key: str,
+    ids: dict[str, str],
+    seq: int,
+    events: list[dict[str, Any]],
+    url: str = "https://alice.example/",
+    left: bool = False,
+    **extra: Any,
+) -> dict[str, Any]:
+    return {
+        "v": 1,
+        "site_key": site_key,
+        **ids,
+        "seq": seq,
+        "events": events,
+        "page": {
+            "url": url,
+            "title": extra.pop("title", "Home"),
+            "referrer": extra.pop("referrer", ""),
+        },
+        "screen": {"width": 1920, "height": 1080},
+        "viewport": {"width": 1280, "height": 720},
+        "left": left,
+        **extra,
+    }
+
+
+def gz(body: dict[str, Any]) -> bytes:
+    return gzip.compress(json.dumps(body).encode())
+
+
+# --- a real server on loopback ------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    url: str
+    services: Services
+    server: uvicorn.Server
+    thread: threading.Thread
+
+    def client(self, **kwargs: Any) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=30, **kwargs)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=15)
+
+
+def start_server(settings: Settings, clock: Clock | None = None) -> LiveServer:
+    app = create_app(settings, clock)
+    config = uvicorn.Config(
+        app, host=settings.host, port=settings.port, log_level="warning", lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("test server did not start")
+        time.sleep(0.02)
+    return LiveServer(f"http://127.0.0.1:{settings.port}", app.state.services, server, thread)
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Iterator[LiveServer]:
+    """A real server with quick timings: 1 s leave grace, 5 s heartbeat timeout."""
+    settings = test_settings(
+        tmp_path,
+        port=free_port(),
+        background=True,
+        leave_grace_seconds=1.0,
+        heartbeat_timeout_seconds=5.0,
+        finalizer_interval_seconds=0.2,
+    )
+    server = start_server(settings)
+    yield server
+    server.stop()
+
+
+def wait_for(predicate: Any, timeout: float = 20.0, interval: float = 0.1) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s")

@@ -1,0 +1,132 @@
+"""The dashboard on a real server: login, CSRF, the list and the player page."""
+
+import re
+
+import pytest
+
+from footage.accounts.service import create_account
+from tests.conftest import batch, click, full_snapshot, gz, meta, new_ids, wait_for
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def owner(live):
+    return create_account(
+        live.services.db,
+        live.services.clock,
+        name="Alice",
+        plan="pro",
+        email="alice@example.com",
+        password=PASSWORD,
+        site_url="https://alice.example",
+    )
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+
+def log_in(http, email="alice@example.com", password=PASSWORD):
+    page = http.get("/login")
+    return http.post(
+        "/login",
+        data={
+            "email": email,
+            "password": password,
+            "csrf": csrf_of(page.text),
+            "next": "/recordings",
+        },
+    )
+
+
+def test_pages_need_a_login(live, owner):
+    with live.client() as http:
+        r = http.get("/recordings")
+    assert r.status_code == 303 and r.headers["location"].startswith("/login")
+
+
+def test_wrong_password_is_refused(live, owner):
+    with live.client() as http:
+        r = log_in(http, password="wrong password")
+    assert r.status_code == 401 and "Wrong e-mail or password" in r.text
+
+
+def test_login_without_the_csrf_token_is_refused(live, owner):
+    with live.client() as http:
+        http.get("/login")
+        r = http.post(
+            "/login", data={"email": "alice@example.com", "password": PASSWORD, "csrf": "forged"}
+        )
+    assert r.status_code == 403 and "reload the page" in r.text
+
+
+def test_session_cookie_is_httponly(live, owner):
+    with live.client() as http:
+        r = log_in(http)
+    assert r.status_code == 303
+    cookie = r.headers["set-cookie"]
+    assert "footage_session=" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie
+
+
+def test_list_and_player_show_the_recording(live, owner):
+    ids, t = new_ids(), 1_795_000_000_000
+    with live.client() as http:
+        http.post(
+            "/api/v1/ingest",
+            headers={"Origin": "https://alice.example"},
+            content=gz(
+                batch(
+                    owner.site_key,
+                    ids,
+                    0,
+                    [meta(t), full_snapshot(t + 1), click(t + 900)],
+                    title="Winter sale",
+                    left=True,
+                )
+            ),
+        )
+        wait_for(lambda: live.services.db.one("SELECT id FROM recordings WHERE status = 'ready'"))
+        log_in(http)
+        listing = http.get("/recordings")
+        rec_id = re.search(r'href="/recordings/(rec_[^"]+)"', listing.text).group(1)
+        player = http.get(f"/recordings/{rec_id}")
+        events = http.get(f"/recordings/{rec_id}/events.json")
+        install = http.get("/install")
+    assert listing.status_code == 200 and "Winter sale" in listing.text
+    assert player.status_code == 200
+    assert f'data-events-url="/recordings/{rec_id}/events.json"' in player.text
+    assert "Visitor info" in player.text and "Pages visited (1)" in player.text
+    assert [e["type"] for e in events.json()] == [4, 2, 3]
+    assert owner.site_key in install.text and "/footage.js" in install.text
+
+
+def test_other_accounts_recordings_are_not_found(live, owner):
+    create_account(
+        live.services.db,
+        live.services.clock,
+        name="Bob",
+        plan="pro",
+        email="bob@example.com",
+        password=PASSWORD,
+    )
+    ids, t = new_ids(), 1_795_000_000_000
+    with live.client() as http:
+        r = http.post(
+            "/api/v1/ingest",
+            headers={"Origin": "https://alice.example"},
+            content=gz(batch(owner.site_key, ids, 0, [meta(t), full_snapshot(t + 1)], left=True)),
+        )
+        rec_id = r.json()["recording_id"]
+        wait_for(lambda: live.services.db.one("SELECT id FROM recordings WHERE status='ready'"))
+        log_in(http, email="bob@example.com")
+        assert http.get(f"/recordings/{rec_id}").status_code == 404
+        assert http.get(f"/recordings/{rec_id}/events.json").status_code == 404
+
+
+def test_logout_ends_the_session(live, owner):
+    with live.client() as http:
+        log_in(http)
+        page = http.get("/recordings")
+        http.post("/logout", data={"csrf": csrf_of(page.text)})
+        assert http.get("/recordings").status_code == 303

@@ -1,0 +1,94 @@
+// Builds the browser bundles of Footage into footage/dashboard/static/build/:
+//   footage.js              the recorder that sites include (rrweb's record)
+//   player.js, player.css   the dashboard's recording player (rrweb's Replayer)
+//
+//   node build.mjs           one minified build
+//   node build.mjs --watch   rebuild on every change
+import * as esbuild from 'esbuild';
+import { fileURLToPath } from 'node:url';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const outdir = path.resolve(here, '../footage/dashboard/static/build');
+const watch = process.argv.includes('--watch');
+
+/**
+ * rrweb ships one ES module with two bundled copies of PostCSS (used only to
+ * rebuild CSS while replaying). Three spots in that file keep PostCSS alive
+ * even where nothing uses it, which would put ~110 KB of dead code into the
+ * recorder. This plugin marks them side-effect free, without changing what
+ * the code does:
+ *   - `__toESM(( __commonJSMin(…))(), 1)`: the inner module call gets a
+ *     @__PURE__ annotation, so the module is dropped when unused;
+ *   - `var postcss_default = import_postcss$1.default;` becomes a pure
+ *     IIFE returning the same value;
+ *   - bare re-export leftovers such as `import_postcss.default.parse;` are
+ *     removed (property reads whose value is thrown away).
+ */
+const slimRrweb = {
+  name: 'slim-rrweb',
+  setup(build) {
+    build.onLoad({ filter: /[\\/]rrweb[\\/]dist[\\/]rrweb\.js$/ }, async (args) => {
+      let code = await readFile(args.path, 'utf8');
+      let changes = 0;
+      const swap = (pattern, replacement) => {
+        code = code.replace(pattern, (...m) => {
+          changes++;
+          return typeof replacement === 'function' ? replacement(...m) : replacement;
+        });
+      };
+      swap(/(__toESM(?:\$\d+)?\()(\(\/\* @__PURE__ \*\/ __commonJSMin)/g, (_, call, inner) => `${call}/* @__PURE__ */ ${inner}`);
+      swap(/^var postcss_default = import_postcss\$1\.default;$/m, 'var postcss_default = /* @__PURE__ */ (() => import_postcss$1.default)();');
+      swap(/^import_postcss(?:\$\d+)?\.default(?:\.\w+)?;$/gm, '');
+      const warnings = changes ? [] : [{ text: 'slim-rrweb: no pattern matched; the recorder bundle will be larger' }];
+      return { contents: code, loader: 'js', warnings };
+    });
+  },
+};
+
+const common = {
+  bundle: true,
+  minify: true,
+  target: 'es2018',
+  logLevel: 'info',
+  legalComments: 'eof',
+  plugins: [slimRrweb],
+  // rrweb bundles code written for Node that checks these; browsers have no `process`.
+  define: {
+    'process.env.NODE_ENV': '"production"',
+    'process.env.LANG': 'undefined',
+  },
+};
+
+const builds = [
+  {
+    ...common,
+    entryPoints: [path.join(here, 'src/recorder.ts')],
+    outfile: path.join(outdir, 'footage.js'),
+    format: 'iife',
+    platform: 'browser',
+  },
+  {
+    ...common,
+    entryPoints: [path.join(here, 'src/player.ts')],
+    outfile: path.join(outdir, 'player.js'),
+    format: 'iife',
+    platform: 'browser',
+  },
+  {
+    ...common,
+    entryPoints: [path.join(here, 'src/player.css')],
+    outfile: path.join(outdir, 'player.css'),
+  },
+];
+
+if (watch) {
+  for (const options of builds) {
+    const context = await esbuild.context(options);
+    await context.watch();
+  }
+  console.log('watching web/src for changes…');
+} else {
+  await Promise.all(builds.map((options) => esbuild.build(options)));
+}
