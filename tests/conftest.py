@@ -25,7 +25,7 @@ from footage.settings import Settings
 START_MS = 1_795_000_000_000  # 2026-11-18, a fixed "now" for frozen-clock tests
 
 
-def test_settings(tmp_path: Path, **overrides: Any) -> Settings:
+def settings_for(tmp_path: Path, **overrides: Any) -> Settings:
     base = {
         "data_dir": str(tmp_path / "data"),
         "demo": False,
@@ -45,7 +45,7 @@ def clock() -> FrozenClock:
 
 @pytest.fixture
 def svc(tmp_path: Path, clock: FrozenClock) -> Iterator[Services]:
-    services = build_services(test_settings(tmp_path), clock)
+    services = build_services(settings_for(tmp_path), clock)
     yield services
     services.db.dispose()
 
@@ -207,7 +207,7 @@ def start_server(settings: Settings, clock: Clock | None = None) -> LiveServer:
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[LiveServer]:
     """A real server with quick timings: 1 s leave grace, 5 s heartbeat timeout."""
-    settings = test_settings(
+    settings = settings_for(
         tmp_path,
         port=free_port(),
         background=True,
