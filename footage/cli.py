@@ -170,9 +170,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    commands = {"serve", "migrate", "accounts", "-h", "--help", "--version"}
+    if not argv or argv[0] not in commands:  # `footage [flags]` serves, like `footage serve`
+        argv = ["serve", *argv]
     args = parser.parse_args(argv)
-    if args.command is None:  # `footage` alone serves, like `footage serve`
-        args = parser.parse_args(["serve", *(argv or sys.argv[1:])])
     try:
         sys.exit(args.func(args))
     except (SettingsError, AccountError, ValueError) as exc:

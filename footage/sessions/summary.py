@@ -110,10 +110,8 @@ def summarize(events: list[dict[str, Any]]) -> Summary:
 
 def utm_params(url: str) -> dict[str, str | None]:
     query = parse_qs(urlsplit(url).query)
-    return {
-        f"utm_{k}": (query.get(f"utm_{k}") or [None])[0]
-        for k in ("source", "medium", "campaign", "term", "content")
-    }
+    names = ("source", "medium", "campaign", "term", "content")
+    return {f"utm_{k}": query[f"utm_{k}"][0] if f"utm_{k}" in query else None for k in names}
 
 
 def external_referrer(referrer: str, entry_url: str) -> str:
