@@ -4,7 +4,7 @@
 // Events are kept as JSON strings, serialised once when rrweb emits them:
 // that gives their size for free and a batch body is a plain string join.
 
-import { gzip, post, byteLength, sendOnLeave, utf8Length, KEEPALIVE_MAX_BYTES } from './transport';
+import { gzip, post, byteLength, sendOnLeave, sendPlain, utf8Length, KEEPALIVE_MAX_BYTES, KEEPALIVE_QUOTA_BYTES } from './transport';
 
 /** Above this, the oldest batches waiting for the server are dropped. */
 const MAX_PENDING_BYTES = 5 * 1024 * 1024;
@@ -55,8 +55,12 @@ export class PageView {
   private inFlight: Batch | null = null;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private retryDelay = RETRY_MIN_MS;
+  /** Bytes of our keepalive request on its way: they count against the browser's quota. */
+  private keepaliveBytes = 0;
   /** No more requests: refused, ended, left or replaced. */
   private closed = false;
+  /** At least one batch reached the server: it knows this page view. */
+  delivered = false;
 
   constructor(id: string, private readonly ctx: PageViewContext) {
     this.id = id;
@@ -107,36 +111,59 @@ export class PageView {
    * The page is going away (pagehide): sends everything still pending as
    * uncompressed JSON with sendBeacon, in pieces small enough for it. The last
    * piece says `left: true`.
+   *
+   * Browsers cap the bytes of all keepalive requests and beacons in flight
+   * at once (64 KiB in Chromium), so only ~60 KB can be sure to leave. When
+   * more is pending, the pieces that fit go by beacon, the others by a plain
+   * fetch (which may or may not make it), and a small extra batch with no
+   * events and `left: true` is kept inside the quota, so the server learns
+   * that the visitor left in any case.
    */
   leave(): void {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.retryTimer);
 
-    const batches = this.outbox;
-    this.outbox = [];
+    const url = this.ctx.ingestUrl;
+    const bodies: string[] = [];
     let events: string[] = [];
-    for (const batch of batches) {
+    for (const batch of this.outbox) {
       // A keepalive request outlives the page: it will arrive by itself.
       if (batch === this.inFlight && batch.keepalive) continue;
-      if (batch.seq !== undefined) {
-        // Already tried under this seq: resend it unchanged, the server keeps one copy.
-        sendOnLeave(this.ctx.ingestUrl, this.body(batch, batch.seq));
-      } else {
-        events = events.concat(batch.events);
-      }
+      // Already tried under its seq: resend it unchanged (the server keeps one copy).
+      if (batch.seq !== undefined) bodies.push(this.body(batch, batch.seq));
+      else events = events.concat(batch.events);
     }
     events = events.concat(this.buffer);
+    this.outbox = [];
     this.buffer = [];
 
     const page = pageInfo();
+    const leftBatch: Batch = { events: [], bytes: 0, page, left: true };
     // Room for the fields around the events (the URL and title can be long).
-    const envelope = utf8Length(this.body({ events: [], bytes: 0, page, left: true }, this.seq)) + 64;
-    const pieces = splitForBeacon(events, KEEPALIVE_MAX_BYTES - envelope);
-    pieces.forEach((piece, i) => {
-      const batch: Batch = { events: piece, bytes: 0, page, left: i === pieces.length - 1 };
-      sendOnLeave(this.ctx.ingestUrl, this.body(batch, this.seq++));
+    const envelope = utf8Length(this.body(leftBatch, this.seq)) + 64;
+    const pieces = events.length ? splitForBeacon(events, KEEPALIVE_MAX_BYTES - envelope) : [];
+    const firstPieceSeq = this.seq;
+    for (const piece of pieces) bodies.push(this.body({ events: piece, bytes: 0, page, left: false }, this.seq++));
+
+    const sizes = bodies.map(utf8Length);
+    const budget = KEEPALIVE_QUOTA_BYTES - this.keepaliveBytes;
+    if (pieces.length && sizes.reduce((a, b) => a + b, 0) <= budget) {
+      // The usual case: everything fits; the last piece carries `left`.
+      bodies[bodies.length - 1] = this.body({ events: pieces[pieces.length - 1], bytes: 0, page, left: true }, firstPieceSeq + pieces.length - 1);
+      for (const body of bodies) sendOnLeave(url, body);
+      return;
+    }
+    let room = budget - envelope;
+    bodies.forEach((body, i) => {
+      if (sizes[i] <= room) {
+        room -= sizes[i];
+        sendOnLeave(url, body);
+      } else {
+        sendPlain(url, body);
+      }
     });
+    sendOnLeave(url, this.body(leftBatch, this.seq++));
   }
 
   /** Sends the oldest batch, one request at a time, retrying with backoff. */
@@ -152,12 +179,15 @@ export class PageView {
     let status = 0;
     try {
       const body = await gzip(this.body(batch, seq));
-      batch.keepalive = byteLength(body) < KEEPALIVE_MAX_BYTES;
+      const size = byteLength(body);
+      batch.keepalive = size < KEEPALIVE_MAX_BYTES;
+      this.keepaliveBytes = batch.keepalive ? size : 0;
       status = await post(this.ctx.ingestUrl, body, batch.keepalive);
     } catch {
       status = 0;
     }
     this.inFlight = null;
+    this.keepaliveBytes = 0;
     batch.keepalive = false;
     try {
       this.answer(batch, status);
@@ -184,7 +214,10 @@ export class PageView {
     if (delivered || hopeless) {
       this.remove(batch);
       this.retryDelay = RETRY_MIN_MS;
-      if (delivered) this.ctx.onSent();
+      if (delivered) {
+        this.delivered = true;
+        this.ctx.onSent();
+      }
       this.pump();
       return;
     }
@@ -237,7 +270,6 @@ export class PageView {
 /**
  * Splits events into pieces that each fit a beacon. An event too large for
  * any beacon gets a piece of its own (sent by a plain fetch as a last try).
- * Always returns at least one piece, so the `left` flag is always sent.
  */
 function splitForBeacon(events: string[], limit: number): string[][] {
   const pieces: string[][] = [];
@@ -253,6 +285,6 @@ function splitForBeacon(events: string[], limit: number): string[][] {
     current.push(event);
     size += bytes;
   }
-  if (current.length || !pieces.length) pieces.push(current);
+  if (current.length) pieces.push(current);
   return pieces;
 }

@@ -117,6 +117,20 @@ export function findInactive(events: RawEvent[], start: number, total: number): 
   return spans;
 }
 
+/** From each page view's Meta event to its FullSnapshot: the moments when the page is being rebuilt. */
+export function findPageStarts(events: RawEvent[], start: number): Span[] {
+  const spans: Span[] = [];
+  let meta: number | null = null;
+  for (const e of events) {
+    if (e.type === EV_META) meta = e.timestamp - start;
+    else if (e.type === EV_FULL_SNAPSHOT && meta !== null) {
+      spans.push({ start: meta, end: e.timestamp - start });
+      meta = null;
+    }
+  }
+  return spans;
+}
+
 /** The page URL shown above the replay at `time`: the last page view started before it. */
 function urlAt(markers: Marker[], time: number): string {
   let url = '';
@@ -134,6 +148,9 @@ class Player {
   private replayer!: Replayer;
   private total = 0;
   private markers: Marker[] = [];
+  private pageStarts: Span[] = [];
+  /** While paused: the time asked for (the replayer sits a few ms later, see pausedOffset). */
+  private pausedAt: number | null = null;
   private playing = false;
   private ended = false;
   private dragging = false;
@@ -210,6 +227,7 @@ class Player {
     if (this.ended || this.currentTime() >= this.total) this.replayer.play(0);
     else this.replayer.play(this.currentTime());
     this.ended = false;
+    this.pausedAt = null;
     this.playing = true;
     this.hideOverlay();
     this.loop();
@@ -217,7 +235,10 @@ class Player {
   }
 
   pause(): void {
-    if (this.playing) this.replayer.pause();
+    if (this.playing) {
+      this.replayer.pause();
+      this.pausedAt = this.currentTime();
+    }
     this.playing = false;
     this.render();
   }
@@ -231,13 +252,28 @@ class Player {
       this.replayer.play(time);
       this.loop();
     } else {
-      this.replayer.pause(time);
+      this.replayer.pause(this.pausedOffset(time));
+      this.pausedAt = time;
     }
     this.render(time);
   }
 
+  /**
+   * Where to pause to show the frame at `time`. A paused Replayer applies only
+   * the events strictly before its offset, so we land 1 ms later; and when
+   * `time` is the start of a page view (its Meta event), we land after that
+   * page's FullSnapshot so the new page is shown, not the previous one.
+   */
+  private pausedOffset(time: number): number {
+    for (const span of this.pageStarts) {
+      if (time >= span.start && time <= span.end) time = span.end;
+    }
+    return Math.min(this.total, time + 1);
+  }
+
   currentTime(): number {
     if (this.ended) return this.total;
+    if (!this.playing && this.pausedAt !== null) return this.pausedAt;
     return Math.min(this.total, Math.max(0, this.replayer.getCurrentTime()));
   }
 
@@ -272,12 +308,14 @@ class Player {
     });
     this.total = Math.max(0, this.replayer.getMetaData().totalTime);
     this.markers = findMarkers(events, first);
+    this.pageStarts = findPageStarts(events, first);
     this.drawTimeline(findInactive(events, first, this.total));
     this.wireReplayer();
     this.rescale();
 
     const startMs = Number(this.root.dataset.startMs) || 0;
-    this.replayer.pause(Math.min(this.total, Math.max(0, startMs)));
+    this.pausedAt = Math.min(this.total, Math.max(0, startMs));
+    this.replayer.pause(this.pausedOffset(this.pausedAt));
     this.render();
     (window as unknown as { footagePlayer: unknown }).footagePlayer = this.api();
 
@@ -308,6 +346,7 @@ class Player {
     this.replayer.on('finish', () => {
       this.playing = false;
       this.ended = true;
+      this.pausedAt = null;
       this.skipBadge.hidden = true;
       this.render(this.total);
       this.showReplayButton();
@@ -490,8 +529,9 @@ class Player {
 
   private onSeekLink(e: MouseEvent): void {
     const target = (e.target as Element | null)?.closest?.('[data-seek-ms]');
-    if (!target || !this.replayer || this.root.contains(target)) return;
-    e.preventDefault();
+    if (!target || this.root.contains(target)) return;
+    e.preventDefault(); // they are often `<a href="#">`
+    if (!this.replayer || this.root.dataset.state !== 'ready') return;
     const ms = Number(target.getAttribute('data-seek-ms'));
     if (!isFinite(ms)) return;
     this.seek(ms);
@@ -533,10 +573,13 @@ class Player {
     const maxHeight = Math.max(240, window.innerHeight * 0.75);
     const scale = Math.min(available / width, maxHeight / height);
     this.stage.style.height = `${Math.round(height * scale)}px`;
+    // The CSS ratio only sizes the empty stage while loading; with a height
+    // set, it would widen the stage beyond its container.
+    this.stage.style.aspectRatio = 'auto';
     this.screen.style.width = `${width}px`;
     this.screen.style.height = `${height}px`;
     this.screen.style.transform = `translateX(${Math.max(0, (available - width * scale) / 2)}px) scale(${scale})`;
-    this.sizeLabel.textContent = `${width} × ${height}`;
+    if (this.replayer) this.sizeLabel.textContent = `${width} × ${height}`;
   }
 
   /** Updates time, progress and buttons; `time` overrides the replayer's clock (while dragging). */

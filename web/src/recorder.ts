@@ -41,6 +41,9 @@ const MAX_RESTARTS = 5;
 /** A page throwing in a loop must not flood the recording. */
 const MAX_ERRORS_PER_VIEW = 50;
 
+/** rrweb's EventType.FullSnapshot (the enum itself would pull more of rrweb in). */
+const EVENT_FULL_SNAPSHOT = 2;
+
 const ACTIVITY_EVENTS = ['mousemove', 'mousedown', 'scroll', 'keydown', 'touchstart'];
 const LISTEN: AddEventListenerOptions = { capture: true, passive: true };
 
@@ -265,7 +268,11 @@ function startView(sessionId: string): void {
   const stop = record({
     emit: (event) => {
       try {
-        if (state.view === view) view.add(JSON.stringify(event));
+        if (state.view !== view) return;
+        view.add(JSON.stringify(event));
+        // The full snapshot (taken once the DOM is ready) opens the page
+        // view: send it soon, so the server knows the visitor is here.
+        if (event.type === EVENT_FULL_SNAPSHOT) scheduleFirstBatch(view);
       } catch {
         // an event that cannot be serialised is dropped
       }
@@ -297,6 +304,9 @@ function startView(sessionId: string): void {
   }
   state.stopRecording = stop;
   startTimers();
+}
+
+function scheduleFirstBatch(view: PageView): void {
   clearTimeout(state.firstBatchTimer);
   state.firstBatchTimer = setTimeout(
     guard(() => view.flush()),
@@ -360,7 +370,8 @@ function stopTimers(): void {
 /** Tells the server the visitor is still on a page where nothing happens. */
 function heartbeat(): void {
   const view = state.view;
-  if (!view) return;
+  // Only for a page view the server knows (its first batch arrived).
+  if (!view || !view.delivered) return;
   // A batch sent recently said as much already.
   if (Date.now() - state.lastSentAt < state.config.heartbeatIntervalMs) return;
   const body = JSON.stringify({

@@ -4,6 +4,8 @@
 
 /** Browsers refuse keepalive requests and beacons above 64 KiB: stay below. */
 export const KEEPALIVE_MAX_BYTES = 60_000;
+/** …and the bytes of all keepalive requests in flight at once (Chromium: 64 KiB per page). */
+export const KEEPALIVE_QUOTA_BYTES = 64_000;
 
 export type Body = string | Uint8Array;
 
@@ -74,9 +76,7 @@ export function sendOnLeave(url: string, text: string): void {
   } catch {
     // fall back to fetch below
   }
-  const plain = () =>
-    fetch(url, { method: 'POST', body: text, headers: { 'Content-Type': 'text/plain' }, credentials: 'omit', mode: 'cors' })
-      .then(noop, noop);
+  const plain = () => sendPlain(url, text);
   try {
     if (small) {
       fetch(url, {
@@ -90,6 +90,18 @@ export function sendOnLeave(url: string, text: string): void {
     } else {
       plain();
     }
+  } catch {
+    // nothing more can be done while the page unloads
+  }
+}
+
+/** A plain POST while the page unloads: best effort, the browser may cancel it. */
+export function sendPlain(url: string, text: string): void {
+  try {
+    fetch(url, { method: 'POST', body: text, headers: { 'Content-Type': 'text/plain' }, credentials: 'omit', mode: 'cors' }).then(
+      noop,
+      noop,
+    );
   } catch {
     // nothing more can be done while the page unloads
   }
