@@ -53,11 +53,12 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     settings.data_path.mkdir(parents=True, exist_ok=True)
     db = Database(settings.db_url)
     db.migrate()
-    blobs = open_blob_store(settings.data_path)
+    blobs = open_blob_store(settings.data_path, settings.blob_url)
     geo = CountryLookup(settings.geoip_database)
     timings = Timings(
         leave_grace_ms=int(settings.leave_grace_seconds * 1000),
         heartbeat_timeout_ms=int(settings.heartbeat_timeout_seconds * 1000),
+        lease_ms=int(settings.finalize_lease_seconds * 1000),
     )
     return Services(
         settings=settings,

@@ -69,6 +69,20 @@ SETTINGS: list[Setting] = [
         "How often the finalizer looks for recordings whose visitor has left.",
         float,
     ),
+    Setting(
+        "finalize_lease_seconds",
+        60.0,
+        "A recording claimed by a finalizer that has not finished it after this long (the "
+        "process died) is finalized by another one.",
+        float,
+    ),
+    Setting(
+        "blob_url",
+        "",
+        "Where recording data is stored: empty for files in the data dir, or "
+        "s3://bucket/prefix for S3-compatible storage (endpoint, region and credentials from "
+        "the usual AWS_* variables).",
+    ),
     Setting("max_body_bytes", 1_000_000, "Largest accepted ingest body, compressed.", int),
     Setting(
         "max_inflated_bytes",
@@ -127,6 +141,8 @@ class Settings:
     leave_grace_seconds: float = 15.0
     heartbeat_timeout_seconds: float = 120.0
     finalizer_interval_seconds: float = 5.0
+    finalize_lease_seconds: float = 60.0
+    blob_url: str = ""
     max_body_bytes: int = 1_000_000
     max_inflated_bytes: int = 20_000_000
     geoip_database: str = ""

@@ -1,9 +1,15 @@
-"""Fixtures: real SQLite databases in temporary folders, and a real server on loopback."""
+"""Fixtures: real databases (SQLite, and PostgreSQL when asked for), a real server on loopback.
+
+The backend switch: FOOTAGE_TEST_BACKENDS=sqlite,postgresql (default: sqlite) runs every test
+that touches the database once per backend; PostgreSQL needs FOOTAGE_TEST_POSTGRES_URL (a
+server where the user may create databases; scripts/test starts one).
+"""
 
 from __future__ import annotations
 
 import gzip
 import json
+import os
 import socket
 import threading
 import time
@@ -23,6 +29,63 @@ from footage.clock import Clock, FrozenClock
 from footage.settings import Settings
 
 START_MS = 1_795_000_000_000  # 2026-11-18, a fixed "now" for frozen-clock tests
+BACKENDS = [b.strip() for b in os.environ.get("FOOTAGE_TEST_BACKENDS", "sqlite").split(",")]
+
+
+def postgres_admin_url() -> str:
+    url = os.environ.get("FOOTAGE_TEST_POSTGRES_URL")
+    if not url:
+        pytest.fail(
+            "FOOTAGE_TEST_BACKENDS asks for postgresql but FOOTAGE_TEST_POSTGRES_URL "
+            "is not set; run scripts/test, which starts a server"
+        )
+    return url
+
+
+def _pg_execute(url: str, sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def _with_db(url: str, name: str) -> str:
+    return url.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[str]:
+    """A database with the schema, copied for every test (much faster than migrating)."""
+    from footage.store import Database
+
+    admin = postgres_admin_url()
+    name = f"footage_tpl_{os.getpid()}"
+    _pg_execute(admin, f"DROP DATABASE IF EXISTS {name}")
+    _pg_execute(admin, f"CREATE DATABASE {name}")
+    db = Database(_with_db(admin, name))
+    db.migrate()
+    db.dispose()
+    yield name
+    _pg_execute(admin, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def database_url(backend: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    """Empty for SQLite (a file in the test's data dir), or a fresh PostgreSQL database."""
+    if backend == "sqlite":
+        yield ""
+        return
+    template = request.getfixturevalue("pg_template")
+    admin = postgres_admin_url()
+    name = f"footage_test_{uuid.uuid4().hex[:12]}"
+    _pg_execute(admin, f"CREATE DATABASE {name} TEMPLATE {template}")
+    yield _with_db(admin, name)
+    _pg_execute(admin, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def settings_for(tmp_path: Path, **overrides: Any) -> Settings:
@@ -44,8 +107,8 @@ def clock() -> FrozenClock:
 
 
 @pytest.fixture
-def svc(tmp_path: Path, clock: FrozenClock) -> Iterator[Services]:
-    services = build_services(settings_for(tmp_path), clock)
+def svc(tmp_path: Path, clock: FrozenClock, database_url: str) -> Iterator[Services]:
+    services = build_services(settings_for(tmp_path, database_url=database_url), clock)
     yield services
     services.db.dispose()
 
@@ -186,6 +249,7 @@ class LiveServer:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=15)
+        self.services.db.dispose()
 
 
 def start_server(settings: Settings, clock: Clock | None = None) -> LiveServer:
@@ -205,10 +269,11 @@ def start_server(settings: Settings, clock: Clock | None = None) -> LiveServer:
 
 
 @pytest.fixture
-def live(tmp_path: Path) -> Iterator[LiveServer]:
+def live(tmp_path: Path, database_url: str) -> Iterator[LiveServer]:
     """A real server with quick timings: 1 s leave grace, 5 s heartbeat timeout."""
     settings = settings_for(
         tmp_path,
+        database_url=database_url,
         port=free_port(),
         background=True,
         leave_grace_seconds=1.0,

@@ -25,7 +25,6 @@ from footage.store.db import Database, q
 log = logging.getLogger(__name__)
 
 COMPACT_ZSTD_LEVEL = 12
-STALE_CLAIM_MS = 5 * 60_000  # a claim older than this was left by a finalizer that died
 
 _DUE = """
     (r.status = 'live' AND (
@@ -33,7 +32,7 @@ _DUE = """
         OR (r.last_seen_at <= :grace_before AND NOT EXISTS (
             SELECT 1 FROM recording_pages p WHERE p.recording_id = r.id AND p.left_at IS NULL))
     ))
-    OR (r.status = 'finalizing' AND r.claimed_at <= :stale_before)
+    OR (r.status = 'finalizing' AND r.claimed_at <= :lease_before)
 """
 
 
@@ -41,6 +40,8 @@ _DUE = """
 class Timings:
     leave_grace_ms: int
     heartbeat_timeout_ms: int
+    # A claim older than this was left by a finalizer that died; another one takes it over.
+    lease_ms: int = 60_000
 
 
 class Finalizer:
@@ -52,43 +53,47 @@ class Finalizer:
         return {
             "timeout_before": now - self.timings.heartbeat_timeout_ms,
             "grace_before": now - self.timings.leave_grace_ms,
-            "stale_before": now - STALE_CLAIM_MS,
+            "lease_before": now - self.timings.lease_ms,
         }
 
-    def due(self, limit: int = 100) -> list[str]:
-        rows = self.db.all(
-            f"SELECT r.id FROM recordings r WHERE {_DUE} ORDER BY r.last_seen_at LIMIT :n",
-            {**self._window(), "n": limit},
-        )
-        return [r["id"] for r in rows]
+    def claim_due(self, limit: int = 20) -> list[tuple[str, int]]:
+        """Claim up to `limit` due recordings for this finalizer: [(id, claimed_at)].
+
+        Any number of finalizers may run at once: the conditional UPDATE (and, on PostgreSQL,
+        SKIP LOCKED) gives each due recording to exactly one of them.
+        """
+        now = self.clock.now_ms()
+        with self.db.write() as conn:
+            rows = q(
+                conn,
+                "UPDATE recordings SET status = 'finalizing', claimed_at = :now "
+                "WHERE id IN (SELECT r.id FROM recordings r "
+                f"WHERE {_DUE} ORDER BY r.last_seen_at LIMIT :n {self.db.skip_locked()}) "
+                "RETURNING id",
+                now=now,
+                n=limit,
+                **self._window(),
+            )
+        return [(r["id"], now) for r in rows]
 
     def run_once(self) -> int:
         """Finalize every recording that is due; returns how many became ready."""
         done = 0
-        for recording_id in self.due():
-            try:
-                if self.finalize(recording_id):
-                    done += 1
-            except Exception:
-                log.exception("finalizing recording %s failed; it will be retried", recording_id)
-        return done
+        while True:
+            claimed = self.claim_due()
+            for recording_id, claimed_at in claimed:
+                try:
+                    if self.finalize(recording_id, claimed_at):
+                        done += 1
+                except Exception:
+                    log.exception(
+                        "finalizing %s failed; it is retried after the lease", recording_id
+                    )
+            if len(claimed) < 20:
+                return done
 
-    def claim(self, recording_id: str) -> bool:
-        with self.db.write() as conn:
-            rows = q(
-                conn,
-                f"UPDATE recordings SET status = 'finalizing', claimed_at = :now "
-                f"WHERE id = :id AND id IN (SELECT r.id FROM recordings r WHERE {_DUE}) "
-                f"RETURNING id",
-                id=recording_id,
-                now=self.clock.now_ms(),
-                **self._window(),
-            )
-        return bool(rows)
-
-    def finalize(self, recording_id: str) -> bool:
-        if not self.claim(recording_id):
-            return False  # another finalizer has it, or a batch just arrived
+    def finalize(self, recording_id: str, claimed_at: int) -> bool:
+        """Merge the chunks of a claimed recording, summarize it and make it ready."""
         rec = self.db.one("SELECT * FROM recordings WHERE id = :id", {"id": recording_id})
         assert rec is not None
         chunks = self.db.all(
@@ -116,6 +121,16 @@ class Finalizer:
         self.blobs.put(blob_key, blob)
         entry_url = entry["url"] if entry else ""
         with self.db.write() as conn:
+            still_ours = q(
+                conn,
+                "UPDATE recordings SET claimed_at = :t WHERE id = :id "
+                "AND status = 'finalizing' AND claimed_at = :t RETURNING id",
+                id=recording_id,
+                t=claimed_at,
+            )
+            if not still_ours:
+                log.warning("lost the claim on %s to another finalizer", recording_id)
+                return False
             for page in pages:
                 q(
                     conn,

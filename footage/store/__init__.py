@@ -3,7 +3,7 @@
 This package alone knows which backend is in use; features call `Database` and `BlobStore`.
 """
 
-from footage.store.blobs import BlobStore, LocalBlobStore, open_blob_store
+from footage.store.blobs import BlobStore, LocalBlobStore, S3BlobStore, open_blob_store
 from footage.store.db import Database
 
-__all__ = ["BlobStore", "Database", "LocalBlobStore", "open_blob_store"]
+__all__ = ["BlobStore", "Database", "LocalBlobStore", "S3BlobStore", "open_blob_store"]

@@ -19,6 +19,19 @@ from sqlalchemy.engine import make_url
 from footage.store.migrations import MIGRATIONS
 
 
+def normalize_url(url: str) -> str:
+    """`postgresql://…` (what operators write) → the psycopg 3 driver; others unchanged."""
+    for scheme in ("postgresql://", "postgres://"):
+        if url.startswith(scheme):
+            return "postgresql+psycopg://" + url[len(scheme) :]
+    if not url.startswith(("sqlite:", "postgresql+psycopg:")):
+        raise ValueError(
+            f"database URL {url.split('://')[0]}://… is not supported; "
+            "use sqlite:///path/footage.db or postgresql://user:password@host/dbname"
+        )
+    return url
+
+
 def new_id(prefix: str) -> str:
     """A random, URL-safe id such as `r_3kQ…`; the prefix says what it names."""
     return f"{prefix}_{secrets.token_urlsafe(12)}"
@@ -28,6 +41,7 @@ class Database:
     """One database, with separate read and write transactions."""
 
     def __init__(self, url: str) -> None:
+        url = normalize_url(url)
         self.url = url
         self.is_sqlite = make_url(url).get_backend_name() == "sqlite"
         if self.is_sqlite:
@@ -37,7 +51,7 @@ class Database:
             self._write = self._sqlite_engine(url, "BEGIN IMMEDIATE")
             self._read = self._sqlite_engine(url, "BEGIN")
         else:
-            self._write = create_engine(url, pool_pre_ping=True, pool_size=10)
+            self._write = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
             self._read = self._write
 
     @staticmethod
@@ -97,6 +111,9 @@ class Database:
         """Apply the migrations not applied yet; returns their numbers."""
         applied: list[int] = []
         with self.write() as conn:
+            if not self.is_sqlite:
+                # Several processes may start at once: one migrates, the others wait.
+                conn.execute(text("SELECT pg_advisory_xact_lock(7310541)"))
             conn.execute(
                 text(
                     "CREATE TABLE IF NOT EXISTS schema_migrations "
@@ -121,6 +138,10 @@ class Database:
                 )
                 applied.append(version)
         return applied
+
+    def skip_locked(self) -> str:
+        """`FOR UPDATE SKIP LOCKED` where the database has row locks (SQLite locks the file)."""
+        return "" if self.is_sqlite else "FOR UPDATE SKIP LOCKED"
 
     def dispose(self) -> None:
         self._write.dispose()
