@@ -71,5 +71,8 @@ def test_accounts_create_explains_bad_input(tmp_path):
 
 
 def test_migrate_is_idempotent(tmp_path):
-    assert "applied migrations: [1]" in footage("migrate", data_dir=tmp_path).stdout
+    from footage.store.migrations import MIGRATIONS
+
+    versions = [v for v, _ in MIGRATIONS]
+    assert f"applied migrations: {versions}" in footage("migrate", data_dir=tmp_path).stdout
     assert "up to date" in footage("migrate", data_dir=tmp_path).stdout

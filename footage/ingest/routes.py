@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from footage.accounts.plans import get_plan
 from footage.accounts.service import site_by_key
+from footage.accounts.usage import used_this_month
 from footage.errors import FootageError, NotFound, PayloadTooLarge, UnsupportedMediaType
 from footage.ingest.wire import decode_body, parse_batch, parse_heartbeat
 from footage.ingest.writer import Visit
@@ -114,6 +115,11 @@ def site_config(request: Request, site_key: str) -> Response:
         enabled, reason = False, "plan_without_recordings"
     elif not site["recording_enabled"]:
         enabled, reason = False, "recording_disabled"
+    elif (
+        used_this_month(svc.db, site["account_id"], svc.clock.now_ms())
+        >= get_plan(site["plan"]).monthly_limit
+    ):
+        enabled, reason = False, "monthly_limit_reached"
     body = {
         "enabled": enabled,
         "reason": reason,

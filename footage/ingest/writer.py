@@ -15,6 +15,7 @@ import zstandard
 
 from footage.accounts.plans import get_plan
 from footage.accounts.service import site_by_key
+from footage.accounts.usage import count_new_recording
 from footage.clock import Clock
 from footage.errors import Conflict, Forbidden, NotFound
 from footage.ingest.wire import Batch, Heartbeat
@@ -227,12 +228,12 @@ class Ingest:
     def _create(
         self, conn: Any, site: dict[str, Any], batch: Batch, visit: Visit, now: int
     ) -> None:
-        q(
+        created = q(
             conn,
             "INSERT INTO recordings (id, account_id, site_id, visitor_id, session_id, status, "
             "created_at, last_seen_at, user_agent, country, screen_width, screen_height) "
             "VALUES (:id, :a, :s, :v, :sess, 'live', :now, :now, :ua, :c, :sw, :sh) "
-            "ON CONFLICT (site_id, session_id) WHERE status = 'live' DO NOTHING",
+            "ON CONFLICT (site_id, session_id) WHERE status = 'live' DO NOTHING RETURNING id",
             id=new_id("rec"),
             a=site["account_id"],
             s=site["id"],
@@ -245,6 +246,14 @@ class Ingest:
             sw=batch.screen[0] if batch.screen else None,
             sh=batch.screen[1] if batch.screen else None,
         )
+        # Another tab of the same session may have created it a moment ago: count once.
+        limit = get_plan(site["plan"]).monthly_limit
+        if created and not count_new_recording(conn, site["account_id"], limit, now):
+            raise Forbidden(
+                "the account has used all recordings of its plan this month; recording "
+                "resumes on the 1st of next month or after an upgrade",
+                code="quota_exceeded",
+            )
 
     def heartbeat(self, beat: Heartbeat, visit: Visit) -> None:
         site = self.site_for(beat.site_key, visit)

@@ -134,4 +134,16 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             )""",
         ],
     ),
+    (
+        2,
+        [
+            # One row per account and calendar month; incremented when a recording is created.
+            """CREATE TABLE usage_counters (
+                account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+                period TEXT NOT NULL,
+                used INTEGER NOT NULL,
+                PRIMARY KEY (account_id, period)
+            )""",
+        ],
+    ),
 ]
