@@ -79,6 +79,14 @@ async def finalizer_loop(svc: Services) -> None:
         await asyncio.sleep(svc.settings.finalizer_interval_seconds)
 
 
+def app_from_env() -> FastAPI:
+    """App factory for `footage serve --workers N`: each worker reads the settings that the
+    parent process put into its environment."""
+    import os
+
+    return create_app(Settings.load(os.environ))
+
+
 def is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 

@@ -77,34 +77,77 @@ def ensure_demo(settings: Settings, db: Database, clock: Clock) -> dict[str, str
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from footage.app import create_app
-
     settings = _settings(args)
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
-    )
-    app = create_app(settings)
-    svc = app.state.services
+    _logging(settings)
+    clock = Clock()
+    settings.data_path.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.db_url)
+    db.migrate()  # once here, before any worker starts
+    login = ensure_demo(settings, db, clock) if settings.demo else None
+    db.dispose()
     base = settings.base_url
     print(f"Footage {__version__} — data in {settings.data_path}")
     print(f"  Dashboard:  {base}/recordings")
-    if settings.demo:
-        login = ensure_demo(settings, svc.db, svc.clock)
-        if login:
-            print(f"  Log in as:  {login['email']}  password: {login['password']}")
-            print(f"  Demo shop:  {base}/demo/   (click around, then close the tab;")
-            print("              the recording appears in the dashboard within a minute)")
+    if login:
+        print(f"  Log in as:  {login['email']}  password: {login['password']}")
+        print(f"  Demo shop:  {base}/demo/   (click around, then close the tab;")
+        print("              the recording appears in the dashboard within a minute)")
     print(f"  API docs:   {base}/api/docs")
     sys.stdout.flush()
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.lower(),
-        proxy_headers=True,
-        timeout_graceful_shutdown=10,
-    )
+    # On SIGTERM uvicorn stops accepting connections and lets in-flight batches finish.
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": settings.log_level.lower(),
+        "proxy_headers": True,
+        "timeout_graceful_shutdown": 30,
+    }
+    if settings.workers > 1:
+        os.environ.update(settings.to_env())
+        uvicorn.run("footage.app:app_from_env", factory=True, workers=settings.workers, **options)
+    else:
+        from footage.app import create_app
+
+        uvicorn.run(create_app(settings, clock), **options)
     return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """Background jobs without the web server: the finalizer (and later retention)."""
+    import signal
+    import threading
+
+    from footage.app import build_services
+
+    settings = _settings(args)
+    _logging(settings)
+    svc = build_services(settings)
+    stopping = threading.Event()
+
+    def stop(signum: int, _frame: Any) -> None:
+        logging.getLogger("footage").info("signal %s: finishing claimed work, then exiting", signum)
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print(
+        f"Footage {__version__} worker — finalizing every {settings.finalizer_interval_seconds} s"
+    )
+    sys.stdout.flush()
+    while not stopping.is_set():
+        try:
+            svc.finalizer.run_once(should_stop=stopping.is_set)
+        except Exception:
+            logging.getLogger("footage").exception("finalizer pass failed")
+        stopping.wait(settings.finalizer_interval_seconds)
+    svc.db.dispose()
+    return 0
+
+
+def _logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
 
 def cmd_accounts_create(args: argparse.Namespace) -> int:
@@ -148,6 +191,24 @@ def build_parser() -> argparse.ArgumentParser:
     _add_setting_flags(serve)
     serve.set_defaults(func=cmd_serve)
 
+    worker = sub.add_parser(
+        "worker", help="run background jobs only (finalizer); start any number of them"
+    )
+    _add_setting_flags(
+        worker,
+        [
+            "data_dir",
+            "database_url",
+            "blob_url",
+            "leave_grace_seconds",
+            "heartbeat_timeout_seconds",
+            "finalizer_interval_seconds",
+            "finalize_lease_seconds",
+            "log_level",
+        ],
+    )
+    worker.set_defaults(func=cmd_worker)
+
     migrate = sub.add_parser("migrate", help="create or upgrade the database schema")
     _add_setting_flags(migrate, ["data_dir", "database_url"])
     migrate.set_defaults(func=cmd_migrate)
@@ -171,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {"serve", "migrate", "accounts", "-h", "--help", "--version"}
+    commands = {"serve", "worker", "migrate", "accounts", "-h", "--help", "--version"}
     if not argv or argv[0] not in commands:  # `footage [flags]` serves, like `footage serve`
         argv = ["serve", *argv]
     args = parser.parse_args(argv)

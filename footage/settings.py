@@ -103,6 +103,12 @@ SETTINGS: list[Setting] = [
         "Run the finalizer inside `footage serve` (turn off with --no-background).",
         bool,
     ),
+    Setting(
+        "workers",
+        1,
+        "Web/ingest processes `footage serve` starts on this machine (uvicorn workers).",
+        int,
+    ),
     Setting("log_level", "info", "Log level: debug, info, warning, error."),
     Setting(
         "secure_cookies",
@@ -148,6 +154,7 @@ class Settings:
     geoip_database: str = ""
     demo: bool = True
     background: bool = True
+    workers: int = 1
     log_level: str = "info"
     secure_cookies: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
@@ -181,6 +188,8 @@ class Settings:
             raise SettingsError("FOOTAGE_FINALIZER_INTERVAL_SECONDS must be more than 0")
         if not 1 <= self.port <= 65535:
             raise SettingsError("FOOTAGE_PORT must be between 1 and 65535")
+        if not 1 <= self.workers <= 64:
+            raise SettingsError("FOOTAGE_WORKERS must be between 1 and 64")
 
     @property
     def data_path(self) -> Path:
@@ -196,6 +205,14 @@ class Settings:
             return self.public_url.rstrip("/")
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
         return f"http://{host}:{self.port}"
+
+    def to_env(self) -> dict[str, str]:
+        """These settings as FOOTAGE_* variables, to hand them to child processes."""
+        env = {}
+        for setting in SETTINGS:
+            value = getattr(self, setting.name)
+            env[setting.env] = ("1" if value else "0") if setting.type is bool else str(value)
+        return env
 
     def replace(self, **changes: Any) -> Settings:
         values = {f.name: getattr(self, f.name) for f in fields(self)}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ from footage.clock import Clock
 from footage.ingest.writer import decode_chunk
 from footage.sessions.summary import external_referrer, summarize, utm_params
 from footage.sessions.useragent import parse_agent
+from footage.store import garbage
 from footage.store.blobs import BlobStore
 from footage.store.db import Database, q
 
@@ -76,10 +78,15 @@ class Finalizer:
             )
         return [(r["id"], now) for r in rows]
 
-    def run_once(self) -> int:
-        """Finalize every recording that is due; returns how many became ready."""
+    def run_once(self, should_stop: Callable[[], bool] = lambda: False) -> int:
+        """Finalize every recording that is due; returns how many became ready.
+
+        `should_stop` is asked between batches of claims, so a shutdown finishes the claimed
+        recordings and claims no more.
+        """
+        garbage.sweep(self.db, self.blobs, self.clock.now_ms(), self.timings.lease_ms)
         done = 0
-        while True:
+        while not should_stop():
             claimed = self.claim_due()
             for recording_id, claimed_at in claimed:
                 try:
@@ -90,7 +97,8 @@ class Finalizer:
                         "finalizing %s failed; it is retried after the lease", recording_id
                     )
             if len(claimed) < 20:
-                return done
+                break
+        return done
 
     def finalize(self, recording_id: str, claimed_at: int) -> bool:
         """Merge the chunks of a claimed recording, summarize it and make it ready."""
@@ -120,6 +128,7 @@ class Finalizer:
         blob = zstandard.ZstdCompressor(level=COMPACT_ZSTD_LEVEL).compress(b"\n".join(lines))
         self.blobs.put(blob_key, blob)
         entry_url = entry["url"] if entry else ""
+        obsolete = [c["blob_key"] for c in chunks if c["blob_key"] != blob_key]
         with self.db.write() as conn:
             still_ours = q(
                 conn,
@@ -141,6 +150,7 @@ class Finalizer:
                     p=page["page_id"],
                 )
             q(conn, "DELETE FROM chunks WHERE recording_id = :id", id=recording_id)
+            garbage.schedule(conn, obsolete, self.clock.now_ms())
             q(
                 conn,
                 "INSERT INTO chunks (recording_id, page_id, seq, blob_key, blob_offset, "
@@ -186,9 +196,7 @@ class Finalizer:
                 bytes=len(blob),
                 **utm_params(entry_url),
             )
-        for chunk in chunks:
-            if chunk["blob_key"] != blob_key:
-                self.blobs.delete(chunk["blob_key"])
+        garbage.delete_now(self.db, self.blobs, obsolete)
         return True
 
     @staticmethod

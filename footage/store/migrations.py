@@ -146,4 +146,16 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             )""",
         ],
     ),
+    (
+        3,
+        [
+            # Blobs no row refers to any more, deleted by a sweeper. Scheduling the deletion in
+            # the transaction that drops the rows means a crash can delay it, never lose it.
+            """CREATE TABLE blob_garbage (
+                blob_key TEXT PRIMARY KEY,
+                created_at BIGINT NOT NULL,
+                claimed_at BIGINT
+            )""",
+        ],
+    ),
 ]

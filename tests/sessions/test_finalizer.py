@@ -181,3 +181,20 @@ def test_chunks_are_compacted_into_one_blob_on_finalize(svc, alice, clock):
     events = json.loads(b"".join(iter_events_json(svc.db, svc.blobs, rec_id)))
     assert [e["timestamp"] for e in events] == sorted(e["timestamp"] for e in events)
     assert len(events) == 7
+
+
+def test_a_dead_finalizers_claim_is_taken_over_after_the_lease(svc, alice, clock):
+    from footage.sessions.finalizer import Finalizer
+
+    ids, t = new_ids(), clock.now_ms()
+    rec = send(svc, alice.site_key, ids, 0, [meta(t), full_snapshot(t + 1)], left=True)
+    clock.advance(11)
+    dead = Finalizer(svc.db, svc.blobs, clock, svc.finalizer.timings)
+    [(claimed_id, claimed_at)] = dead.claim_due()  # …and then the process is killed
+    assert claimed_id == rec.recording_id
+    assert svc.finalizer.run_once() == 0  # the claim is still fresh: nobody else touches it
+    clock.advance(svc.finalizer.timings.lease_ms / 1000 + 1)
+    assert svc.finalizer.run_once() == 1
+    assert ready_ids(svc, alice) == [rec.recording_id]
+    assert dead.finalize(claimed_id, claimed_at) is False  # a late finalizer changes nothing
+    assert ready_ids(svc, alice) == [rec.recording_id]
