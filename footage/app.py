@@ -8,15 +8,17 @@ import logging
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from http.cookies import SimpleCookie
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from footage import __version__
 from footage.accounts.auth import CSRF_COOKIE
@@ -79,6 +81,43 @@ async def finalizer_loop(svc: Services) -> None:
         await asyncio.sleep(svc.settings.finalizer_interval_seconds)
 
 
+class CsrfCookieMiddleware:
+    """Gives every dashboard page a double-submit CSRF token (cookie + form field).
+
+    Plain ASGI rather than BaseHTTPMiddleware, and API paths pass straight through: the
+    ingest endpoint is the hot path and needs neither.
+    """
+
+    def __init__(self, app: ASGIApp, secure: bool) -> None:
+        self.app, self.secure = app, secure
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(("/api/", "/footage.js")):
+            await self.app(scope, receive, send)
+            return
+        cookies = Request(scope).cookies
+        token = cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
+        scope.setdefault("state", {})["csrf_token"] = token
+        if CSRF_COOKIE in cookies:
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_cookie(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                cookie = SimpleCookie()
+                cookie[CSRF_COOKIE] = token
+                cookie[CSRF_COOKIE]["path"] = "/"
+                cookie[CSRF_COOKIE]["httponly"] = True
+                cookie[CSRF_COOKIE]["samesite"] = "lax"
+                if self.secure:
+                    cookie[CSRF_COOKIE]["secure"] = True
+                headers = MutableHeaders(scope=message)
+                headers.append("set-cookie", cookie.output(header="").strip())
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)
+
+
 def app_from_env() -> FastAPI:
     """App factory for `footage serve --workers N`: each worker reads the settings that the
     parent process put into its environment."""
@@ -115,21 +154,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     )
     app.state.services = svc
 
-    @app.middleware("http")
-    async def csrf_cookie(request: Request, call_next: Any) -> Response:
-        # Double-submit CSRF token: every page gets one, forms echo it back.
-        token = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
-        request.state.csrf_token = token
-        response: Response = await call_next(request)
-        if CSRF_COOKIE not in request.cookies and not is_api(request):
-            response.set_cookie(
-                CSRF_COOKIE,
-                token,
-                httponly=True,
-                samesite="lax",
-                secure=settings.secure_cookies,
-            )
-        return response
+    app.add_middleware(CsrfCookieMiddleware, secure=settings.secure_cookies)
 
     @app.exception_handler(FootageError)
     async def footage_error(request: Request, exc: FootageError) -> Response:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 import zlib
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from footage.errors import BadRequest, PayloadTooLarge
 
@@ -64,13 +65,13 @@ def decode_body(body: bytes, max_inflated: int) -> dict[str, Any]:
     if len(raw) > max_inflated:
         raise PayloadTooLarge(f"the batch is larger than {max_inflated} bytes")
     try:
-        data = json.loads(raw)
-    except UnicodeDecodeError:
-        raise BadRequest("the body is neither gzip nor UTF-8 JSON", code="bad_json") from None
-    except json.JSONDecodeError as exc:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        if "depth limit" in str(exc).lower() or "recursion" in str(exc).lower():
+            raise BadRequest("the JSON is nested too deeply", code="bad_json") from None
+        if "utf-8" in str(exc).lower():
+            raise BadRequest("the body is neither gzip nor UTF-8 JSON", code="bad_json") from None
         raise BadRequest(f"the body is not valid JSON: {exc}", code="bad_json") from None
-    except RecursionError:
-        raise BadRequest("the JSON is nested too deeply", code="bad_json") from None
     if not isinstance(data, dict):
         raise BadRequest("the body must be a JSON object", code="bad_json")
     return data

@@ -7,10 +7,11 @@ between leaves at most an unreferenced file, never a row without its data.
 
 from __future__ import annotations
 
-import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import zstandard
 
 from footage.accounts.plans import get_plan
@@ -44,7 +45,7 @@ class Accepted:
 
 def encode_chunk(events: list[dict[str, Any]]) -> tuple[bytes, int]:
     """Events → zstd-compressed NDJSON (one event per line), and the uncompressed size."""
-    ndjson = "\n".join(json.dumps(e, separators=(",", ":")) for e in events).encode()
+    ndjson = b"\n".join(orjson.dumps(e) for e in events)
     return zstandard.ZstdCompressor(level=CHUNK_ZSTD_LEVEL).compress(ndjson), len(ndjson)
 
 
@@ -64,13 +65,28 @@ def origin_allowed(site: dict[str, Any], visit: Visit) -> bool:
     return visit.origin is not None and visit.origin.rstrip("/").lower() in allowed
 
 
+SITE_CACHE_SECONDS = 5.0  # every batch needs its site; settings changes show within seconds
+
+
 class Ingest:
     def __init__(self, db: Database, blobs: BlobStore, clock: Clock, geo: CountryLookup):
         self.db, self.blobs, self.clock, self.geo = db, blobs, clock, geo
+        self._sites: dict[str, tuple[float, dict[str, Any] | None]] = {}
+
+    def _site(self, site_key: str) -> dict[str, Any] | None:
+        now = time.monotonic()
+        cached = self._sites.get(site_key)
+        if cached and cached[0] > now:
+            return cached[1]
+        site = site_by_key(self.db, site_key)
+        if len(self._sites) > 10_000:
+            self._sites.clear()
+        self._sites[site_key] = (now + SITE_CACHE_SECONDS, site)
+        return site
 
     def site_for(self, site_key: str, visit: Visit) -> dict[str, Any]:
         """The site a batch is for, once it may record from this origin; raises otherwise."""
-        site = site_by_key(self.db, site_key)
+        site = self._site(site_key)
         if site is None:
             raise NotFound(
                 "unknown site key; copy the snippet again from the dashboard",
@@ -93,12 +109,14 @@ class Ingest:
     def accept(self, batch: Batch, visit: Visit) -> Accepted:
         site = self.site_for(batch.site_key, visit)
         known = self.db.one(
-            "SELECT p.recording_id, r.status FROM recording_pages p "
+            "SELECT p.recording_id, r.status, c.seq AS stored_seq FROM recording_pages p "
             "JOIN recordings r ON r.id = p.recording_id "
+            "LEFT JOIN chunks c ON c.recording_id = p.recording_id AND c.page_id = p.page_id "
+            "AND c.seq = :seq "
             "WHERE p.site_id = :s AND p.page_id = :p",
-            {"s": site["id"], "p": batch.page_id},
+            {"s": site["id"], "p": batch.page_id, "seq": batch.seq},
         )
-        if known and self._stored(known["recording_id"], batch):
+        if known and known["stored_seq"] is not None:
             return Accepted(known["recording_id"], duplicate=True)
         if known and known["status"] != "live":
             raise Conflict(
@@ -112,15 +130,6 @@ class Ingest:
             size = len(data)
             self.blobs.put(blob_key, data)
         return self._commit(site, batch, visit, blob_key, size, raw)
-
-    def _stored(self, recording_id: str, batch: Batch) -> bool:
-        return (
-            self.db.one(
-                "SELECT 1 AS x FROM chunks WHERE recording_id = :r AND page_id = :p AND seq = :s",
-                {"r": recording_id, "p": batch.page_id, "s": batch.seq},
-            )
-            is not None
-        )
 
     def _commit(
         self,
@@ -141,48 +150,23 @@ class Ingest:
                 self._create(conn, site, batch, visit, now)
                 rec = self._touch_live(conn, site["id"], batch.session_id, now)
             assert rec is not None
-            page = q(
+            left_at = now if batch.left else None
+            # Most batches continue a page view this recording already has: one UPDATE.
+            updated = q(
                 conn,
-                "SELECT recording_id FROM recording_pages WHERE site_id = :s AND page_id = :p",
+                "UPDATE recording_pages SET last_seen_at = :now, "
+                "left_at = COALESCE(:left, left_at), "
+                "title = CASE WHEN title = '' OR title IS NULL THEN :t ELSE title END "
+                "WHERE site_id = :s AND page_id = :p AND recording_id = :r RETURNING page_id",
+                now=now,
+                left=left_at,
+                t=batch.title,
                 s=site["id"],
                 p=batch.page_id,
+                r=rec,
             )
-            if page and page[0]["recording_id"] != rec:
-                raise Conflict(
-                    "this page view belongs to a recording that has ended; start a new page view",
-                    code="recording_ended",
-                )
-            left_at = now if batch.left else None
-            if not page:
-                q(
-                    conn,
-                    "INSERT INTO recording_pages (site_id, page_id, recording_id, url, title, "
-                    "referrer, viewport_width, viewport_height, first_seen_at, last_seen_at, "
-                    "left_at) VALUES (:s, :p, :r, :u, :t, :ref, :vw, :vh, :now, :now, :left)",
-                    s=site["id"],
-                    p=batch.page_id,
-                    r=rec,
-                    u=batch.url,
-                    t=batch.title,
-                    ref=batch.referrer,
-                    vw=batch.viewport[0] if batch.viewport else None,
-                    vh=batch.viewport[1] if batch.viewport else None,
-                    now=now,
-                    left=left_at,
-                )
-            else:
-                q(
-                    conn,
-                    "UPDATE recording_pages SET last_seen_at = :now, "
-                    "left_at = COALESCE(:left, left_at), "
-                    "title = CASE WHEN title = '' OR title IS NULL THEN :t ELSE title END "
-                    "WHERE site_id = :s AND page_id = :p",
-                    now=now,
-                    left=left_at,
-                    t=batch.title,
-                    s=site["id"],
-                    p=batch.page_id,
-                )
+            if not updated:
+                self._new_page(conn, site["id"], rec, batch, now, left_at)
             if blob_key is not None:
                 timestamps = [e["timestamp"] for e in batch.events]
                 q(
@@ -202,16 +186,43 @@ class Ingest:
                     last=int(max(timestamps)),
                     now=now,
                 )
-            q(
-                conn,
-                "INSERT INTO visitors (site_id, id, first_seen_at, last_seen_at) "
-                "VALUES (:s, :v, :now, :now) "
-                "ON CONFLICT (site_id, id) DO UPDATE SET last_seen_at = :now",
-                s=site["id"],
-                v=batch.visitor_id,
-                now=now,
-            )
         return Accepted(rec, duplicate=False)
+
+    @staticmethod
+    def _new_page(
+        conn: Any, site_id: str, rec: str, batch: Batch, now: int, left_at: int | None
+    ) -> None:
+        inserted = q(
+            conn,
+            "INSERT INTO recording_pages (site_id, page_id, recording_id, url, title, "
+            "referrer, viewport_width, viewport_height, first_seen_at, last_seen_at, "
+            "left_at) VALUES (:s, :p, :r, :u, :t, :ref, :vw, :vh, :now, :now, :left) "
+            "ON CONFLICT (site_id, page_id) DO NOTHING RETURNING page_id",
+            s=site_id,
+            p=batch.page_id,
+            r=rec,
+            u=batch.url,
+            t=batch.title,
+            ref=batch.referrer,
+            vw=batch.viewport[0] if batch.viewport else None,
+            vh=batch.viewport[1] if batch.viewport else None,
+            now=now,
+            left=left_at,
+        )
+        if not inserted:  # the page view exists, in a recording that has ended
+            raise Conflict(
+                "this page view belongs to a recording that has ended; start a new page view",
+                code="recording_ended",
+            )
+        q(
+            conn,
+            "INSERT INTO visitors (site_id, id, first_seen_at, last_seen_at) "
+            "VALUES (:s, :v, :now, :now) "
+            "ON CONFLICT (site_id, id) DO UPDATE SET last_seen_at = :now",
+            s=site_id,
+            v=batch.visitor_id,
+            now=now,
+        )
 
     @staticmethod
     def _touch_live(conn: Any, site_id: str, session_id: str, now: int) -> str | None:

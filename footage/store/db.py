@@ -8,12 +8,14 @@ block writers.
 from __future__ import annotations
 
 import secrets
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, TextClause, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from footage.store.migrations import MIGRATIONS
@@ -49,8 +51,12 @@ class Database:
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             self._write = self._sqlite_engine(url, "BEGIN IMMEDIATE")
+            # SQLite has one writer at a time. Queue this process's writers on a lock, which
+            # hands over at once, instead of SQLite's busy handler, which sleeps and polls.
+            self._write_lock: threading.Lock | None = threading.Lock()
             self._read = self._sqlite_engine(url, "BEGIN")
         else:
+            self._write_lock = None
             self._write = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
             self._read = self._write
 
@@ -84,7 +90,11 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A transaction that may write; commits on success, rolls back on error."""
-        with self._write.begin() as conn:
+        if self._write_lock is None:
+            with self._write.begin() as conn:
+                yield conn
+            return
+        with self._write_lock, self._write.begin() as conn:
             yield conn
 
     @contextmanager
@@ -95,17 +105,17 @@ class Database:
 
     def one(self, sql: str, params: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
         with self.read() as conn:
-            row = conn.execute(text(sql), dict(params or {})).mappings().first()
+            row = conn.execute(sql_text(sql), dict(params or {})).mappings().first()
             return dict(row) if row else None
 
     def all(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         with self.read() as conn:
-            return [dict(r) for r in conn.execute(text(sql), dict(params or {})).mappings()]
+            return [dict(r) for r in conn.execute(sql_text(sql), dict(params or {})).mappings()]
 
     def run(self, sql: str, params: Mapping[str, Any] | None = None) -> int:
         """Execute one writing statement in its own transaction; returns rows affected."""
         with self.write() as conn:
-            return conn.execute(text(sql), dict(params or {})).rowcount
+            return conn.execute(sql_text(sql), dict(params or {})).rowcount
 
     def migrate(self) -> list[int]:
         """Apply the migrations not applied yet; returns their numbers."""
@@ -149,7 +159,13 @@ class Database:
             self._read.dispose()
 
 
+@lru_cache(maxsize=1024)
+def sql_text(sql: str) -> TextClause:
+    """Parsed statements are reused: building a TextClause costs more than running it."""
+    return text(sql)
+
+
 def q(conn: Connection, sql: str, **params: Any) -> list[dict[str, Any]]:
     """Run a statement on an open connection and return its rows as dicts."""
-    result = conn.execute(text(sql), params)
+    result = conn.execute(sql_text(sql), params)
     return [dict(r) for r in result.mappings()] if result.returns_rows else []
