@@ -10,9 +10,11 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
@@ -27,6 +29,8 @@ from footage.dashboard import routes as dashboard
 from footage.demo import routes as demo
 from footage.errors import FootageError
 from footage.ingest import routes as ingest_routes
+from footage.ingest.asgi import RecorderEndpoints
+from footage.ingest.asgi import openapi_paths as recorder_openapi_paths
 from footage.ingest.writer import Ingest
 from footage.recordings import routes as recording_routes
 from footage.sessions.finalizer import Finalizer, Timings
@@ -118,12 +122,12 @@ class CsrfCookieMiddleware:
         await self.app(scope, receive, send_with_cookie)
 
 
-def app_from_env() -> FastAPI:
+def app_from_env() -> ASGIApp:
     """App factory for `footage serve --workers N`: each worker reads the settings that the
     parent process put into its environment."""
     import os
 
-    return create_app(Settings.load(os.environ))
+    return create_asgi(Settings.load(os.environ))
 
 
 def is_api(request: Request) -> bool:
@@ -203,8 +207,28 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app.include_router(demo.router)
     app.mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static")
 
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            schema["paths"] = {**recorder_openapi_paths(), **schema["paths"]}
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
     return app
+
+
+def create_asgi(settings: Settings, clock: Clock | None = None) -> ASGIApp:
+    """The app as served: the recorder's hot endpoints in front of the FastAPI app."""
+    app = create_app(settings, clock)
+    return RecorderEndpoints(app, app.state.services)

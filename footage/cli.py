@@ -106,9 +106,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         os.environ.update(settings.to_env())
         uvicorn.run("footage.app:app_from_env", factory=True, workers=settings.workers, **options)
     else:
-        from footage.app import create_app
+        from footage.app import create_asgi
 
-        uvicorn.run(create_app(settings, clock), **options)
+        uvicorn.run(create_asgi(settings, clock), **options)
     return 0
 
 

@@ -25,6 +25,7 @@ import uvicorn
 
 from footage.accounts.service import NewAccount, create_account
 from footage.app import Services, build_services, create_app
+from footage.ingest.asgi import RecorderEndpoints
 from footage.clock import Clock, FrozenClock
 from footage.settings import Settings
 
@@ -254,8 +255,9 @@ class LiveServer:
 
 def start_server(settings: Settings, clock: Clock | None = None) -> LiveServer:
     app = create_app(settings, clock)
+    served = RecorderEndpoints(app, app.state.services)  # as `footage serve` serves it
     config = uvicorn.Config(
-        app, host=settings.host, port=settings.port, log_level="warning", lifespan="on"
+        served, host=settings.host, port=settings.port, log_level="warning", lifespan="on"
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -6,18 +6,14 @@ from pathlib import Path
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
-from starlette.concurrency import run_in_threadpool
 
 from footage.accounts.plans import get_plan
 from footage.accounts.service import site_by_key
 from footage.accounts.usage import used_this_month
-from footage.errors import FootageError, NotFound, PayloadTooLarge, UnsupportedMediaType
-from footage.ingest.wire import decode_body, parse_batch, parse_heartbeat
-from footage.ingest.writer import Visit
+from footage.errors import FootageError, NotFound
 
 router = APIRouter()
 BUILD = Path(__file__).resolve().parent.parent / "dashboard" / "static" / "build"
-_ACCEPTED_TYPES = {"", "text/plain", "application/json", "application/octet-stream"}
 
 
 def cors(request: Request, response: Response) -> Response:
@@ -32,36 +28,6 @@ def error(request: Request, exc: FootageError) -> Response:
     return cors(request, JSONResponse(exc.as_dict(), status_code=exc.status))
 
 
-def visit_of(request: Request) -> Visit:
-    return Visit(
-        origin=request.headers.get("origin"),
-        server_origin=f"{request.url.scheme}://{request.headers.get('host', '')}".lower(),
-        ip=request.client.host if request.client else None,
-        user_agent=request.headers.get("user-agent", ""),
-    )
-
-
-async def read_limited(request: Request, limit: int) -> bytes:
-    """The request body, refusing more than `limit` bytes before reading it all."""
-    length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > limit:
-        raise PayloadTooLarge(f"the body is larger than {limit} bytes; send smaller batches")
-    body = bytearray()
-    async for part in request.stream():
-        body += part
-        if len(body) > limit:
-            raise PayloadTooLarge(f"the body is larger than {limit} bytes; send smaller batches")
-    return bytes(body)
-
-
-def check_type(request: Request) -> None:
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if ctype not in _ACCEPTED_TYPES:
-        raise UnsupportedMediaType(
-            f"Content-Type {ctype!r} is not accepted; send text/plain or application/json"
-        )
-
-
 @router.options("/api/v1/{path:path}", include_in_schema=False)
 async def preflight(request: Request, path: str) -> Response:
     response = Response(status_code=204)
@@ -69,38 +35,6 @@ async def preflight(request: Request, path: str) -> Response:
     response.headers["Access-Control-Allow-Headers"] = "Content-Type"
     response.headers["Access-Control-Max-Age"] = "86400"
     return cors(request, response)
-
-
-@router.post("/api/v1/ingest", tags=["recorder"], summary="Store one batch of rrweb events")
-async def ingest(request: Request) -> Response:
-    """The recorder's batches (docs/wire.md). Idempotent on (session, page, seq)."""
-    svc = request.app.state.services
-    try:
-        check_type(request)
-        body = await read_limited(request, svc.settings.max_body_bytes)
-        batch = parse_batch(decode_body(body, svc.settings.max_inflated_bytes))
-        result = await run_in_threadpool(svc.ingest.accept, batch, visit_of(request))
-    except FootageError as exc:
-        return error(request, exc)
-    return cors(
-        request,
-        JSONResponse(
-            {"ok": True, "recording_id": result.recording_id, "duplicate": result.duplicate}
-        ),
-    )
-
-
-@router.post("/api/v1/heartbeat", tags=["recorder"], summary="The visitor is still on the page")
-async def heartbeat(request: Request) -> Response:
-    svc = request.app.state.services
-    try:
-        check_type(request)
-        body = await read_limited(request, 10_000)
-        beat = parse_heartbeat(decode_body(body, 100_000))
-        await run_in_threadpool(svc.ingest.heartbeat, beat, visit_of(request))
-    except FootageError as exc:
-        return error(request, exc)
-    return cors(request, Response(status_code=204))
 
 
 @router.get("/api/v1/sites/{site_key}/config", tags=["recorder"], summary="Recorder config")
