@@ -25,8 +25,8 @@ import uvicorn
 
 from footage.accounts.service import NewAccount, create_account
 from footage.app import Services, build_services, create_app
-from footage.ingest.asgi import RecorderEndpoints
 from footage.clock import Clock, FrozenClock
+from footage.ingest.asgi import RecorderEndpoints
 from footage.settings import Settings
 
 START_MS = 1_795_000_000_000  # 2026-11-18, a fixed "now" for frozen-clock tests

@@ -240,8 +240,8 @@ def test_two_servers_two_workers_one_killed(cluster, s3_env):
         pages = s3.get_paginator("list_objects_v2").paginate(Bucket=cluster["bucket"])
         return [o["Key"] for page in pages for o in page.get("Contents", [])]
 
-    # Chunk objects of a worker killed between its commit and its deletes are swept later.
-    wait_for(lambda: not [k for k in keys() if "/chunks/" in k], timeout=15)
+    # Segments of a worker killed between its commit and its deletes are swept later.
+    wait_for(lambda: not [k for k in keys() if "/segments/" in k], timeout=15)
     assert len([k for k in keys() if "/recordings/" in k]) == expected
     assert used_this_month(db, acc.account_id, Clock().now_ms()) == expected
     db.dispose()

@@ -19,6 +19,7 @@ from footage.accounts.service import site_by_key
 from footage.accounts.usage import count_new_recording
 from footage.clock import Clock
 from footage.errors import Conflict, Forbidden, NotFound
+from footage.ingest.group import GroupWriter, Pending
 from footage.ingest.wire import Batch, Heartbeat
 from footage.sessions.geo import CountryLookup
 from footage.store.blobs import BlobStore
@@ -41,6 +42,7 @@ class Visit:
 class Accepted:
     recording_id: str | None
     duplicate: bool
+    stored: bool = True  # whether this batch's chunk bytes are referenced by a row
 
 
 def encode_chunk(events: list[dict[str, Any]]) -> tuple[bytes, int]:
@@ -72,6 +74,7 @@ class Ingest:
     def __init__(self, db: Database, blobs: BlobStore, clock: Clock, geo: CountryLookup):
         self.db, self.blobs, self.clock, self.geo = db, blobs, clock, geo
         self._sites: dict[str, tuple[float, dict[str, Any] | None]] = {}
+        self.writer = GroupWriter(db, blobs, clock.now_ms)
 
     def _site(self, site_key: str) -> dict[str, Any] | None:
         now = time.monotonic()
@@ -123,69 +126,74 @@ class Ingest:
                 "this page view belongs to a recording that has ended; start a new page view",
                 code="recording_ended",
             )
-        blob_key, size, raw = None, 0, 0
-        if batch.events:
-            blob_key = f"chunks/{site['id']}/{batch.page_id}/{batch.seq}.ndjson.zst"
-            data, raw = encode_chunk(batch.events)
-            size = len(data)
-            self.blobs.put(blob_key, data)
-        return self._commit(site, batch, visit, blob_key, size, raw)
+        data, raw = encode_chunk(batch.events) if batch.events else (None, 0)
 
-    def _commit(
+        def apply(conn: Any, blob_key: str | None, offset: int) -> Accepted:
+            return self._apply(conn, site, batch, visit, blob_key, offset, len(data or b""), raw)
+
+        result: Accepted = self.writer.submit(Pending(data, apply))
+        return result
+
+    def _apply(
         self,
+        conn: Any,
         site: dict[str, Any],
         batch: Batch,
         visit: Visit,
         blob_key: str | None,
+        offset: int,
         size: int,
         raw: int,
     ) -> Accepted:
+        """The rows of one batch, inside its group's transaction."""
         now = self.clock.now_ms()
-        with self.db.write() as conn:
+        rec = self._touch_live(conn, site["id"], batch.session_id, now)
+        if rec is None and not batch.events:
+            # Nothing recorded yet and nothing to record (an empty leave beacon).
+            return Accepted(None, duplicate=False, stored=False)
+        if rec is None:
+            self._create(conn, site, batch, visit, now)
             rec = self._touch_live(conn, site["id"], batch.session_id, now)
-            if rec is None and not batch.events:
-                # Nothing recorded yet and nothing to record (an empty leave beacon).
-                return Accepted(None, duplicate=False)
-            if rec is None:
-                self._create(conn, site, batch, visit, now)
-                rec = self._touch_live(conn, site["id"], batch.session_id, now)
-            assert rec is not None
-            left_at = now if batch.left else None
-            # Most batches continue a page view this recording already has: one UPDATE.
-            updated = q(
+        assert rec is not None
+        left_at = now if batch.left else None
+        # Most batches continue a page view this recording already has: one UPDATE.
+        updated = q(
+            conn,
+            "UPDATE recording_pages SET last_seen_at = :now, "
+            "left_at = COALESCE(:left, left_at), "
+            "title = CASE WHEN title = '' OR title IS NULL THEN :t ELSE title END "
+            "WHERE site_id = :s AND page_id = :p AND recording_id = :r RETURNING page_id",
+            now=now,
+            left=left_at,
+            t=batch.title,
+            s=site["id"],
+            p=batch.page_id,
+            r=rec,
+        )
+        if not updated:
+            self._new_page(conn, site["id"], rec, batch, now, left_at)
+        if blob_key is not None:
+            timestamps = [e["timestamp"] for e in batch.events]
+            inserted = q(
                 conn,
-                "UPDATE recording_pages SET last_seen_at = :now, "
-                "left_at = COALESCE(:left, left_at), "
-                "title = CASE WHEN title = '' OR title IS NULL THEN :t ELSE title END "
-                "WHERE site_id = :s AND page_id = :p AND recording_id = :r RETURNING page_id",
-                now=now,
-                left=left_at,
-                t=batch.title,
-                s=site["id"],
-                p=batch.page_id,
+                "INSERT INTO chunks (recording_id, page_id, seq, blob_key, blob_offset, "
+                "blob_length, event_count, raw_bytes, first_ts, last_ts, received_at) "
+                "VALUES (:r, :p, :seq, :k, :off, :len, :n, :raw, :first, :last, :now) "
+                "ON CONFLICT (recording_id, page_id, seq) DO NOTHING RETURNING seq",
                 r=rec,
+                p=batch.page_id,
+                seq=batch.seq,
+                k=blob_key,
+                off=offset,
+                len=size,
+                n=len(batch.events),
+                raw=raw,
+                first=int(min(timestamps)),
+                last=int(max(timestamps)),
+                now=now,
             )
-            if not updated:
-                self._new_page(conn, site["id"], rec, batch, now, left_at)
-            if blob_key is not None:
-                timestamps = [e["timestamp"] for e in batch.events]
-                q(
-                    conn,
-                    "INSERT INTO chunks (recording_id, page_id, seq, blob_key, blob_offset, "
-                    "blob_length, event_count, raw_bytes, first_ts, last_ts, received_at) "
-                    "VALUES (:r, :p, :seq, :k, 0, :len, :n, :raw, :first, :last, :now) "
-                    "ON CONFLICT (recording_id, page_id, seq) DO NOTHING",
-                    r=rec,
-                    p=batch.page_id,
-                    seq=batch.seq,
-                    k=blob_key,
-                    len=size,
-                    n=len(batch.events),
-                    raw=raw,
-                    first=int(min(timestamps)),
-                    last=int(max(timestamps)),
-                    now=now,
-                )
+            if not inserted:  # the same batch, retried, won a race against itself
+                return Accepted(rec, duplicate=True, stored=False)
         return Accepted(rec, duplicate=False)
 
     @staticmethod

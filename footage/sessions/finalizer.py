@@ -128,7 +128,6 @@ class Finalizer:
         blob = zstandard.ZstdCompressor(level=COMPACT_ZSTD_LEVEL).compress(b"\n".join(lines))
         self.blobs.put(blob_key, blob)
         entry_url = entry["url"] if entry else ""
-        obsolete = [c["blob_key"] for c in chunks if c["blob_key"] != blob_key]
         with self.db.write() as conn:
             still_ours = q(
                 conn,
@@ -150,7 +149,7 @@ class Finalizer:
                     p=page["page_id"],
                 )
             q(conn, "DELETE FROM chunks WHERE recording_id = :id", id=recording_id)
-            garbage.schedule(conn, obsolete, self.clock.now_ms())
+            obsolete = release_segments(conn, chunks, blob_key, self.clock.now_ms())
             q(
                 conn,
                 "INSERT INTO chunks (recording_id, page_id, seq, blob_key, blob_offset, "
@@ -207,3 +206,29 @@ class Finalizer:
                 page = chunk["page_id"]
                 starts[page] = min(starts.get(page, chunk["first_ts"]), chunk["first_ts"])
         return starts
+
+
+def release_segments(conn: Any, chunks: list[dict[str, Any]], keep: str, now_ms: int) -> list[str]:
+    """Drop the merged chunks' claims on their segments; returns the blobs now unused.
+
+    A segment holds chunks of many recordings; it is deleted with the last of them. The
+    decrement takes the segment's row lock, so two finalizers never both miss the zero.
+    """
+    per_segment: dict[str, int] = {}
+    for chunk in chunks:
+        if chunk["blob_key"] != keep:
+            per_segment[chunk["blob_key"]] = per_segment.get(chunk["blob_key"], 0) + 1
+    unused = []
+    for key, count in per_segment.items():
+        left = q(
+            conn,
+            "UPDATE segments SET live_chunks = live_chunks - :n WHERE blob_key = :k "
+            "RETURNING live_chunks",
+            n=count,
+            k=key,
+        )
+        if not left or left[0]["live_chunks"] <= 0:
+            q(conn, "DELETE FROM segments WHERE blob_key = :k", k=key)
+            unused.append(key)
+    garbage.schedule(conn, unused, now_ms)
+    return unused

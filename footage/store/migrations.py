@@ -158,4 +158,17 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             )""",
         ],
     ),
+    (
+        4,
+        [
+            # Segments hold the chunks of many batches written together (group commit); a
+            # segment is deleted when the last of its chunks has been merged away.
+            """CREATE TABLE segments (
+                blob_key TEXT PRIMARY KEY,
+                live_chunks INTEGER NOT NULL,
+                created_at BIGINT NOT NULL
+            )""",
+            "CREATE INDEX chunks_blob ON chunks (blob_key)",
+        ],
+    ),
 ]

@@ -171,11 +171,12 @@ def test_chunks_are_compacted_into_one_blob_on_finalize(svc, alice, clock):
     rec_id = send(svc, alice.site_key, ids, 0, [meta(t), full_snapshot(t + 1)]).recording_id
     for seq in range(1, 6):
         send(svc, alice.site_key, ids, seq, [click(t + seq * 100)])
-    chunk_files = list((svc.settings.data_path / "blobs" / "chunks").rglob("*.zst"))
-    assert len(chunk_files) == 6
+    segments = list((svc.settings.data_path / "blobs" / "segments").rglob("*.zst"))
+    assert len(segments) == 6  # one batch at a time: one segment each
     clock.advance(61)
     svc.finalizer.run_once()
-    assert list((svc.settings.data_path / "blobs" / "chunks").rglob("*.zst")) == []
+    assert list((svc.settings.data_path / "blobs" / "segments").rglob("*.zst")) == []
+    assert svc.db.one("SELECT COUNT(*) AS n FROM segments")["n"] == 0
     rows = svc.db.all("SELECT * FROM chunks WHERE recording_id = :r", {"r": rec_id})
     assert len(rows) == 1 and rows[0]["event_count"] == 7
     events = json.loads(b"".join(iter_events_json(svc.db, svc.blobs, rec_id)))

@@ -83,7 +83,7 @@ def test_a_recording_end_to_end_on_s3(s3_env, tmp_path, clock, database_url):
     rec = send(svc, alice.site_key, ids, 0, [meta(t), full_snapshot(t + 1)])
     send(svc, alice.site_key, ids, 1, [click(t + 100)], left=True)
     listing = svc.blobs.client.list_objects_v2(Bucket=bucket)["Contents"]
-    assert len(listing) == 2 and all("/chunks/" in o["Key"] for o in listing)
+    assert len(listing) == 2 and all("/segments/" in o["Key"] for o in listing)
     clock.advance(11)
     assert svc.finalizer.run_once() == 1
     keys = [o["Key"] for o in svc.blobs.client.list_objects_v2(Bucket=bucket)["Contents"]]
