@@ -76,3 +76,102 @@ def test_migrate_is_idempotent(tmp_path):
     versions = [v for v, _ in MIGRATIONS]
     assert f"applied migrations: {versions}" in footage("migrate", data_dir=tmp_path).stdout
     assert "up to date" in footage("migrate", data_dir=tmp_path).stdout
+
+
+def test_serve_with_two_worker_processes(tmp_path):
+    """`footage serve --workers 2`: both processes ingest and finalize; each visit once."""
+    import os
+    import signal
+    import time
+
+    import httpx
+
+    from tests.conftest import batch, click, free_port, full_snapshot, gz, meta, new_ids
+
+    created = json.loads(
+        footage(
+            "accounts",
+            "create",
+            "--name",
+            "Shop",
+            "--plan",
+            "pro",
+            "--email",
+            "o@shop.example",
+            "--password",
+            "long enough pw",
+            "--site-url",
+            "https://shop.example",
+            "--json",
+            data_dir=tmp_path,
+        ).stdout
+    )
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "footage",
+            "serve",
+            "--workers",
+            "2",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(tmp_path),
+            "--no-demo",
+            "--leave-grace-seconds",
+            "0.5",
+            "--finalizer-interval-seconds",
+            "0.2",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={**os.environ},
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.2)
+        t0 = 1_795_000_000_000
+        with httpx.Client(base_url=base, headers={"Origin": "https://shop.example"}) as http:
+            for _ in range(20):
+                ids = new_ids()
+                r = http.post(
+                    "/api/v1/ingest",
+                    content=gz(
+                        batch(
+                            created["site_key"],
+                            ids,
+                            0,
+                            [meta(t0), full_snapshot(t0 + 1), click(t0 + 9)],
+                            url="https://shop.example/",
+                            left=True,
+                        )
+                    ),
+                )
+                assert r.status_code == 200, r.text
+            auth = {"Authorization": f"Bearer {created['api_token']}"}
+            deadline = time.monotonic() + 20
+            while len(http.get("/api/v1/recordings", headers=auth).json()["items"]) < 20:
+                assert time.monotonic() < deadline, "recordings did not become ready"
+                time.sleep(0.2)
+            items = http.get("/api/v1/recordings", headers=auth).json()["items"]
+        assert len({i["id"] for i in items}) == 20
+        assert all(i["click_count"] == 1 for i in items)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        output = proc.communicate(timeout=30)[0].decode()
+    pids = {
+        line.split("[")[1].split("]")[0]
+        for line in output.splitlines()
+        if "Started server process" in line
+    }
+    assert len(pids) == 2, output
