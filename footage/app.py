@@ -145,6 +145,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await run_in_threadpool(svc.ingest.writer.close)  # the last group is written
         svc.db.dispose()
 
     app = FastAPI(

@@ -73,7 +73,8 @@ class RecorderEndpoints:
 
     async def ingest(self, body: bytes, visit: Visit) -> tuple[int, bytes]:
         batch = parse_batch(decode_body(body, self.svc.settings.max_inflated_bytes))
-        result = await to_thread.run_sync(self.svc.ingest.accept, batch, visit)
+        # No thread hop: the group writer resolves the future when the batch is durable.
+        result = await self.svc.ingest.accept_async(batch, visit)
         return 200, orjson.dumps(
             {"ok": True, "recording_id": result.recording_id, "duplicate": result.duplicate}
         )

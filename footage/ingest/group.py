@@ -46,10 +46,14 @@ class GroupWriter:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
-    def submit(self, pending: Pending) -> Any:
-        """Queue a batch and wait until its group is durable; returns what `apply` returned."""
+    def enqueue(self, pending: Pending) -> None:
+        """Queue a batch; `pending.future` resolves once its group is durable."""
         self._ensure_running()
         self._queue.put(pending)
+
+    def submit(self, pending: Pending) -> Any:
+        """Queue a batch and wait until its group is durable; returns what `apply` returned."""
+        self.enqueue(pending)
         return pending.future.result()
 
     def _ensure_running(self) -> None:

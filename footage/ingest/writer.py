@@ -7,6 +7,7 @@ between leaves at most an unreferenced file, never a row without its data.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -109,29 +110,44 @@ class Ingest:
             )
         return site
 
-    def accept(self, batch: Batch, visit: Visit) -> Accepted:
+    def prepare(self, batch: Batch, visit: Visit) -> Pending:
+        """Check the site and compress the chunk; the rows are applied by the group writer."""
         site = self.site_for(batch.site_key, visit)
-        known = self.db.one(
-            "SELECT p.recording_id, r.status, c.seq AS stored_seq FROM recording_pages p "
-            "JOIN recordings r ON r.id = p.recording_id "
-            "LEFT JOIN chunks c ON c.recording_id = p.recording_id AND c.page_id = p.page_id "
-            "AND c.seq = :seq "
-            "WHERE p.site_id = :s AND p.page_id = :p",
-            {"s": site["id"], "p": batch.page_id, "seq": batch.seq},
-        )
-        if known and known["stored_seq"] is not None:
-            return Accepted(known["recording_id"], duplicate=True)
-        if known and known["status"] != "live":
-            raise Conflict(
-                "this page view belongs to a recording that has ended; start a new page view",
-                code="recording_ended",
-            )
         data, raw = encode_chunk(batch.events) if batch.events else (None, 0)
 
         def apply(conn: Any, blob_key: str | None, offset: int) -> Accepted:
+            known = q(
+                conn,
+                "SELECT p.recording_id, r.status, c.seq AS stored_seq FROM recording_pages p "
+                "JOIN recordings r ON r.id = p.recording_id "
+                "LEFT JOIN chunks c ON c.recording_id = p.recording_id "
+                "AND c.page_id = p.page_id AND c.seq = :seq "
+                "WHERE p.site_id = :s AND p.page_id = :p",
+                s=site["id"],
+                p=batch.page_id,
+                seq=batch.seq,
+            )
+            if known and known[0]["stored_seq"] is not None:  # a retry of a stored batch
+                return Accepted(known[0]["recording_id"], duplicate=True, stored=False)
+            if known and known[0]["status"] != "live":
+                raise Conflict(
+                    "this page view belongs to a recording that has ended; start a new page view",
+                    code="recording_ended",
+                )
             return self._apply(conn, site, batch, visit, blob_key, offset, len(data or b""), raw)
 
-        result: Accepted = self.writer.submit(Pending(data, apply))
+        return Pending(data, apply)
+
+    def accept(self, batch: Batch, visit: Visit) -> Accepted:
+        """Store one batch; returns once it is durable (blocking)."""
+        result: Accepted = self.writer.submit(self.prepare(batch, visit))
+        return result
+
+    async def accept_async(self, batch: Batch, visit: Visit) -> Accepted:
+        """Store one batch without a thread of our own: the event loop waits for the group."""
+        pending = self.prepare(batch, visit)
+        self.writer.enqueue(pending)
+        result: Accepted = await asyncio.wrap_future(pending.future)
         return result
 
     def _apply(
