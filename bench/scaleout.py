@@ -33,6 +33,7 @@ from common import (  # noqa: E402
     free_port,
     load_captured,
     machine,
+    machine_cpu_seconds,
     make_visitor,
     prepare_visit,
     start_server,
@@ -161,17 +162,21 @@ def run_config(
             stderr=subprocess.STDOUT,
         )
     try:
-        cpu0 = tree_cpu_seconds(server.proc.pid)
+        cpu0, all0 = tree_cpu_seconds(server.proc.pid), machine_cpu_seconds()
         results = run_load(
             f"{server.url}/api/v1/ingest", visitors, args.concurrency, args.duration, args.clients
         )
         server_cpu = tree_cpu_seconds(server.proc.pid) - cpu0
+        machine_cpu = machine_cpu_seconds() - all0
     finally:
         server.stop()
         if worker:
             worker.terminate()
             worker.wait(timeout=60)
     fig = figures(label, results, args.warmup, args.duration, server_cpu)
+    wall = max(res.wall_seconds for res in results)
+    # PostgreSQL, the S3 server and the worker share the same two cores.
+    fig["other_cpu"] = max(0.0, machine_cpu / wall - fig["server_cpu"] - fig["client_cpu"])
     return fig | {"config": label, "server_processes": workers, "code": code_version()}
 
 
@@ -224,6 +229,7 @@ def main() -> int:
                 "errors",
                 "server CPU",
                 "client CPU",
+                "other CPU (PostgreSQL, S3 server, worker)",
             ],
             [
                 [
@@ -235,6 +241,7 @@ def main() -> int:
                     r["errors"],
                     f"{r['server_cpu']:.0%}",
                     f"{r['client_cpu']:.0%}",
+                    f"{r['other_cpu']:.0%}",
                 ]
                 for r in rows
             ],
