@@ -102,6 +102,16 @@ def test_visit_is_recorded_and_replayed(browser, demo_server, artifacts):
     )
     wait_for(lambda: "Merino wool socks" in frame.locator("body").inner_text(), timeout=10)
     page.screenshot(path=str(artifacts / "player.png"), full_page=True)
-    markers = page.evaluate("() => window.footagePlayer.markers.length")
-    assert markers >= 5  # 4+ clicks and the page change
+    kinds = page.evaluate("() => window.footagePlayer.markers.map(m => m.kind)")
+    assert kinds.count("click") >= 4 and kinds.count("page") == 2
+    assert page.locator(".fp-marker-click").count() == kinds.count("click")
+    # Speed 1×/2×/4×/8× and skip inactivity drive the real replayer.
+    assert [b.inner_text() for b in page.locator(".fp-speed").all()] == ["1×", "2×", "4×", "8×"]
+    page.click("button[aria-label='Speed 8×']")
+    assert page.get_attribute("button[aria-label='Speed 8×']", "aria-pressed") == "true"
+    assert page.evaluate("() => window.footagePlayer.replayer.config.speed") == 8
+    assert page.evaluate("() => window.footagePlayer.replayer.config.skipInactive") is True
+    page.click("button[aria-label='Skip inactivity']")
+    assert page.get_attribute("button[role=switch]", "aria-checked") == "false"
+    assert page.evaluate("() => window.footagePlayer.replayer.config.skipInactive") is False
     context.close()
