@@ -120,7 +120,7 @@ class GroupWriter:
                         stored += bool(item.data) and bool(getattr(value, "stored", True))
                     except Exception as exc:  # this batch only: its savepoint is rolled back
                         results.append((False, exc))
-                if key is not None:
+                if key is not None and stored:
                     q(
                         conn,
                         "INSERT INTO segments (blob_key, live_chunks, created_at) "
@@ -129,8 +129,8 @@ class GroupWriter:
                         n=stored,
                         now=self.now_ms(),
                     )
-                    if stored == 0:
-                        garbage.schedule(conn, [key], self.now_ms())
+                elif key is not None:  # every batch of the group was refused or a repeat
+                    garbage.schedule(conn, [key], self.now_ms())
         except Exception:
             if key is not None:
                 garbage.delete_now(self.db, self.blobs, [key])

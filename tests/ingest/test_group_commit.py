@@ -110,3 +110,16 @@ def test_a_failed_group_answers_every_batch_with_the_error(svc, alice, clock, mo
     assert list((svc.settings.data_path / "blobs").rglob("segments/*/*.zst")) == []
     # The writer keeps working afterwards.
     assert send(svc, alice.site_key, new_ids(), 0, [meta(t), full_snapshot(t + 1)]).recording_id
+
+
+def test_a_group_whose_batches_were_all_refused_leaves_no_segment(svc, alice, clock):
+    t = clock.now_ms()
+    ended = new_ids()
+    send(svc, alice.site_key, ended, 0, [meta(t), full_snapshot(t + 1)], left=True)
+    clock.advance(11)
+    assert svc.finalizer.run_once() == 1
+    with pytest.raises(Conflict):
+        send(svc, alice.site_key, ended, 1, [click(t + 5)])  # alone in its group
+    assert svc.db.one("SELECT COUNT(*) AS n FROM segments")["n"] == 0
+    svc.finalizer.run_once()  # the sweeper deletes the unused segment blob
+    assert list((svc.settings.data_path / "blobs" / "segments").rglob("*.zst")) == []
