@@ -130,8 +130,12 @@ def footage_server(data_dir: Path, *flags: str) -> Iterator[Server]:
         server.stop()
 
 
-def create_account(data_dir: Path, site_url: str = BENCH_ORIGIN) -> dict[str, str]:
-    """`footage accounts create … --json` → {account_id, site_id, site_key, api_token, …}."""
+def create_account(
+    data_dir: Path, site_url: str = BENCH_ORIGIN, *flags: str, env: dict[str, str] | None = None
+) -> dict[str, str]:
+    """`footage accounts create … --json` → {account_id, site_id, site_key, api_token, …}.
+
+    `flags` go to the command too (e.g. `--database-url …`)."""
     cmd = footage_cmd(
         "accounts",
         "create",
@@ -148,8 +152,11 @@ def create_account(data_dir: Path, site_url: str = BENCH_ORIGIN) -> dict[str, st
         site_url,
         "--data-dir",
         str(data_dir),
+        *flags,
     )
-    done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=_child_env())
+    done = subprocess.run(
+        cmd, capture_output=True, text=True, cwd=REPO, env=env if env is not None else _child_env()
+    )
     if done.returncode != 0:
         raise BenchError(f"`footage accounts create` failed:\n{done.stdout}{done.stderr}")
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))

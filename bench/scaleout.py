@@ -29,6 +29,7 @@ from common import (  # noqa: E402
     REPO,
     BenchError,
     code_version,
+    create_account,
     footage_cmd,
     free_port,
     load_captured,
@@ -111,31 +112,7 @@ def run_config(
         boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"]).create_bucket(Bucket=bucket)
         flags += ["--database-url", admin.rsplit("/", 1)[0] + "/" + db]
         blob_flags = ["--blob-url", f"s3://{bucket}/footage"]
-    created = subprocess.run(
-        footage_cmd(
-            "accounts",
-            "create",
-            "--name",
-            "Bench",
-            "--plan",
-            "pro",
-            "--json",
-            "--email",
-            "bench@example.com",
-            "--password",
-            "bench-password-123",
-            "--site-url",
-            BENCH_ORIGIN,
-            *flags,
-        ),
-        capture_output=True,
-        text=True,
-        env=env,
-        check=True,
-    )
-    import json
-
-    site_key = json.loads(created.stdout.strip().splitlines()[-1])["site_key"]
+    site_key = create_account(data, BENCH_ORIGIN, *flags[2:], env=env)["site_key"]
     visitors = [make_visitor(visit, site_key) for _ in range(args.visitors)]
     port = free_port()
     serve = footage_cmd(

@@ -5,22 +5,14 @@ import re
 import pytest
 
 from footage.accounts.service import create_account
-from tests.conftest import batch, click, full_snapshot, gz, meta, new_ids, wait_for
+from tests.conftest import batch, click, full_snapshot, gz, make_account, meta, new_ids, wait_for
 
 PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
 def owner(live):
-    return create_account(
-        live.services.db,
-        live.services.clock,
-        name="Alice",
-        plan="pro",
-        email="alice@example.com",
-        password=PASSWORD,
-        site_url="https://alice.example",
-    )
+    return make_account(live.services, "Alice", site_url="https://alice.example")
 
 
 def csrf_of(html: str) -> str:

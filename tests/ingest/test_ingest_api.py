@@ -6,22 +6,14 @@ import json
 import pytest
 
 from footage.accounts.service import create_account
-from tests.conftest import batch, click, full_snapshot, gz, meta, new_ids, wait_for
+from tests.conftest import batch, click, full_snapshot, gz, make_account, meta, new_ids, wait_for
 
 ORIGIN = {"Origin": "https://alice.example", "Content-Type": "text/plain"}
 
 
 @pytest.fixture
 def alice_live(live):
-    return create_account(
-        live.services.db,
-        live.services.clock,
-        name="Alice",
-        plan="pro",
-        email="alice@example.com",
-        password="correct horse battery",
-        site_url="https://alice.example",
-    )
+    return make_account(live.services, "Alice", site_url="https://alice.example")
 
 
 def first_batch(key, ids=None, **kw):

@@ -6,24 +6,15 @@ import concurrent.futures
 
 import httpx
 
-from footage.accounts.service import create_account
 from footage.accounts.usage import period_of, used_this_month
-from tests.conftest import batch, click, full_snapshot, gz, meta, new_ids
+from tests.conftest import batch, click, full_snapshot, gz, make_account, meta, new_ids
 
 T0 = 1_795_000_000_000
 
 
 def test_exactly_the_remaining_recordings_start(live):
     svc = live.services
-    acc = create_account(
-        svc.db,
-        svc.clock,
-        name="Shop",
-        plan="standard",
-        email="shop@example.com",
-        password="correct horse battery",
-        site_url="https://shop.example",
-    )
+    acc = make_account(svc, "Shop", plan="standard", site_url="https://shop.example")
     svc.db.run(
         "INSERT INTO usage_counters (account_id, period, used) VALUES (:a, :p, 9995)",
         {"a": acc.account_id, "p": period_of(svc.clock.now_ms())},
@@ -65,15 +56,7 @@ def test_exactly_the_remaining_recordings_start(live):
 
 def test_a_recording_in_progress_finishes_at_the_limit(live):
     svc = live.services
-    acc = create_account(
-        svc.db,
-        svc.clock,
-        name="Shop",
-        plan="standard",
-        email="shop@example.com",
-        password="correct horse battery",
-        site_url="https://shop.example",
-    )
+    acc = make_account(svc, "Shop", plan="standard", site_url="https://shop.example")
     svc.db.run(
         "INSERT INTO usage_counters (account_id, period, used) VALUES (:a, :p, 9999)",
         {"a": acc.account_id, "p": period_of(svc.clock.now_ms())},
