@@ -171,4 +171,33 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             "CREATE INDEX chunks_blob ON chunks (blob_key)",
         ],
     ),
+    (
+        5,
+        [
+            # What each site records (issue: privacy). Defaults are the privacy-friendly ones:
+            # typed values, numbers, e-mail addresses and IPs are not recorded.
+            "ALTER TABLE sites ADD COLUMN record_mobile INTEGER NOT NULL DEFAULT 1",
+            "ALTER TABLE sites ADD COLUMN record_forms INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE sites ADD COLUMN record_numbers INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE sites ADD COLUMN record_emails INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE sites ADD COLUMN record_ips INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE sites ADD COLUMN excluded_pages TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE sites ADD COLUMN excluded_visitors TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE sites ADD COLUMN respect_do_not_track INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE sites ADD COLUMN require_consent INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE sites ADD COLUMN settings_updated_at BIGINT",
+            "CREATE INDEX recordings_visitor ON recordings (site_id, visitor_id)",
+            "CREATE INDEX visitors_email ON visitors (email)",
+            # What was done to an account's data, and by whom; never personal data of visitors.
+            """CREATE TABLE audit_log (
+                id TEXT PRIMARY KEY,
+                account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+                at BIGINT NOT NULL,
+                actor TEXT NOT NULL,
+                action TEXT NOT NULL,
+                detail TEXT NOT NULL
+            )""",
+            "CREATE INDEX audit_log_account ON audit_log (account_id, at)",
+        ],
+    ),
 ]

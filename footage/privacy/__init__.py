@@ -1,0 +1,1 @@
+"""Privacy: what each site records, masking (browser and server), erasure."""
