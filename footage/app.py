@@ -32,6 +32,8 @@ from footage.ingest import routes as ingest_routes
 from footage.ingest.asgi import RecorderEndpoints
 from footage.ingest.asgi import openapi_paths as recorder_openapi_paths
 from footage.ingest.writer import Ingest
+from footage.privacy import routes as privacy_routes
+from footage.privacy import visitor_routes
 from footage.recordings import routes as recording_routes
 from footage.sessions.finalizer import Finalizer, Timings
 from footage.sessions.geo import CountryLookup
@@ -204,6 +206,9 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
 
     app.include_router(ingest_routes.router)
     app.include_router(recording_routes.router)
+    app.include_router(privacy_routes.router)
+    app.include_router(visitor_routes.router)
+    app.include_router(visitor_routes.dashboard_router)
     app.include_router(dashboard.router)
     app.include_router(demo.router)
     app.mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static")

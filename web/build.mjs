@@ -1,6 +1,7 @@
 // Builds the browser bundles of Footage into footage/dashboard/static/build/:
 //   footage.js              the recorder that sites include (rrweb's record)
 //   player.js, player.css   the dashboard's recording player (rrweb's Replayer)
+//   dashboard.js            small behaviours of the dashboard pages (confirm, masks preview)
 //
 //   node build.mjs           one minified build
 //   node build.mjs --watch   rebuild on every change
@@ -73,6 +74,13 @@ const builds = [
     ...common,
     entryPoints: [path.join(here, 'src/player.ts')],
     outfile: path.join(outdir, 'player.js'),
+    format: 'iife',
+    platform: 'browser',
+  },
+  {
+    ...common,
+    entryPoints: [path.join(here, 'src/dashboard.ts')],
+    outfile: path.join(outdir, 'dashboard.js'),
     format: 'iife',
     platform: 'browser',
   },

@@ -12,7 +12,8 @@ from fastapi.templating import Jinja2Templates
 
 from footage.accounts import auth
 from footage.accounts.service import sites_of
-from footage.errors import NotFound
+from footage.errors import BadRequest, NotFound
+from footage.privacy.site_settings import SETTINGS, as_settings, update_settings
 from footage.recordings.queries import (
     get_recording,
     iter_events_json,
@@ -172,3 +173,91 @@ def install_page(request: Request) -> Response:
         for s in sites_of(svc.db, user["account_id"])
     ]
     return render(request, "install.html", user, sites=sites, base_url=svc.settings.base_url)
+
+
+def owner_only(request: Request, user: dict[str, Any]) -> Response | None:
+    if user["role"] == "owner":
+        return None
+    response = render(
+        request,
+        "error.html",
+        user,
+        title="Only the account owner can change this",
+        message="Ask the owner of this account to change the recording settings.",
+    )
+    response.status_code = 403
+    return response
+
+
+@router.get("/settings")
+def settings_page(request: Request, site: str | None = None, saved: int = 0) -> Response:
+    user = auth.session_user(request)
+    if user is None:
+        return to_login(request)
+    denied = owner_only(request, user)
+    if denied:
+        return denied
+    sites = sites_of(request.app.state.services.db, user["account_id"])
+    current = next((s for s in sites if s["id"] == site), sites[0] if sites else None)
+    if current is None:
+        raise NotFound("this account has no site yet")
+    return render(
+        request,
+        "settings.html",
+        user,
+        sites=sites,
+        site=current,
+        values=as_settings(current),
+        fields=SETTINGS,
+        saved=bool(saved),
+        error=None,
+    )
+
+
+@router.post("/settings")
+async def settings_submit(request: Request) -> Response:
+    user = auth.session_user(request)
+    if user is None:
+        return to_login(request)
+    form = await request.form()
+    auth.check_csrf(request, str(form.get("csrf", "")))
+    denied = owner_only(request, user)
+    if denied:
+        return denied
+    svc = request.app.state.services
+    site_id = str(form.get("site_id", ""))
+    # An unticked checkbox is simply absent from the form: absent means off.
+    changes: dict[str, Any] = {
+        f.name: (form.get(f.name) == "on") if f.kind == "bool" else str(form.get(f.name, ""))
+        for f in SETTINGS
+    }
+    try:
+        update_settings(svc.db, user["account_id"], site_id, changes, svc.clock.now_ms())
+    except BadRequest as exc:
+        sites = sites_of(svc.db, user["account_id"])
+        current = next((s for s in sites if s["id"] == site_id), None)
+        if current is None:
+            raise NotFound("no such site in this account") from None
+        # Show the form again with what was typed, so nothing entered is lost.
+        values = {
+            f.name: changes[f.name] if f.kind == "bool" else changes[f.name].splitlines()
+            for f in SETTINGS
+        }
+        response = render(
+            request,
+            "settings.html",
+            user,
+            sites=sites,
+            site=current,
+            values=values,
+            fields=SETTINGS,
+            saved=False,
+            error=exc.message,
+        )
+        response.status_code = 400
+        return response
+    site_key = next(
+        s["site_key"] for s in sites_of(svc.db, user["account_id"]) if s["id"] == site_id
+    )
+    svc.ingest.forget_site(site_key)
+    return RedirectResponse(f"/settings?site={quote(site_id)}&saved=1", status_code=303)

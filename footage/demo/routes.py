@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from footage.accounts.service import demo_site
@@ -87,6 +87,22 @@ def product(request: Request, slug: str) -> Response:
 @router.get("/checkout")
 def checkout(request: Request) -> Response:
     return page(request, "checkout.html", title="Checkout")
+
+
+@router.post("/checkout")
+def checkout_submit() -> Response:
+    # Posted, then redirected: typed details never end up in a page address.
+    return RedirectResponse("/demo/thanks", status_code=303)
+
+
+@router.get("/signup")
+def signup(request: Request) -> Response:
+    return page(request, "signup.html", title="Create your account")
+
+
+@router.post("/signup")
+def signup_submit() -> Response:
+    return RedirectResponse("/demo/thanks", status_code=303)
 
 
 @router.get("/thanks")

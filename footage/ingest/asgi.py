@@ -112,6 +112,8 @@ def visit_of(scope: Scope, headers: dict[bytes, bytes]) -> Visit:
         server_origin=f"{scope.get('scheme', 'http')}://{host}".lower(),
         ip=client[0] if client else None,
         user_agent=headers.get(b"user-agent", b"").decode("latin-1"),
+        do_not_track=headers.get(b"sec-gpc", b"").strip() == b"1"
+        or headers.get(b"dnt", b"").strip() == b"1",
     )
 
 
@@ -120,8 +122,9 @@ def openapi_paths() -> dict[str, Any]:
     errors = {
         "400": {"description": "Malformed body; the message names the field to fix"},
         "403": {
-            "description": "Recording is off, the plan's limit is reached, or the origin "
-            "is not allowed"
+            "description": "Not recorded: recording is off, the plan's limit is reached, the "
+            "origin is not allowed, or the site's settings exclude this page, visitor (IP), "
+            "device or Do-Not-Track browser; `error.code` says which"
         },
         "404": {"description": "Unknown site key"},
         "409": {"description": "The page view belongs to a recording that has ended"},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
@@ -11,6 +12,8 @@ from footage.accounts.plans import get_plan
 from footage.accounts.service import site_by_key
 from footage.accounts.usage import used_this_month
 from footage.errors import FootageError, NotFound
+from footage.ingest.asgi import visit_of
+from footage.ingest.writer import refusal
 
 router = APIRouter()
 BUILD = Path(__file__).resolve().parent.parent / "dashboard" / "static" / "build"
@@ -44,27 +47,41 @@ def site_config(request: Request, site_key: str) -> Response:
     site = site_by_key(svc.db, site_key)
     if site is None:
         return error(request, NotFound("unknown site key", code="unknown_site"))
-    enabled, reason = True, ""
-    if not get_plan(site["plan"]).records:
-        enabled, reason = False, "plan_without_recordings"
-    elif not site["recording_enabled"]:
-        enabled, reason = False, "recording_disabled"
-    elif (
+    visit = visit_of(request.scope, dict(request.scope["headers"]))
+    # Browsers send no Origin with a same-origin GET; the config holds nothing secret, and
+    # ingest checks the origin of every batch (POSTs always carry it).
+    refused = refusal(site, visit, check_origin=visit.origin is not None)
+    enabled, reason = refused is None, refused.code if refused else ""
+    if enabled and (
         used_this_month(svc.db, site["account_id"], svc.clock.now_ms())
         >= get_plan(site["plan"]).monthly_limit
     ):
         enabled, reason = False, "monthly_limit_reached"
-    body = {
-        "enabled": enabled,
-        "reason": reason,
-        "batch_interval_ms": 5000,
-        "batch_max_bytes": 262_144,
-        "heartbeat_interval_ms": 20_000,
-        "session_timeout_ms": 30 * 60_000,
-    }
+    body: dict[str, Any] = {"enabled": enabled, "reason": reason}
+    if enabled:
+        body.update(
+            {
+                "batch_interval_ms": 5000,
+                "batch_max_bytes": 262_144,
+                "heartbeat_interval_ms": 20_000,
+                "session_timeout_ms": 30 * 60_000,
+                # What is recorded as it is; the recorder masks the rest before anything
+                # leaves the browser (passwords always).
+                "record": {
+                    "forms": bool(site["record_forms"]),
+                    "numbers": bool(site["record_numbers"]),
+                    "emails": bool(site["record_emails"]),
+                },
+                "record_mobile": bool(site["record_mobile"]),
+                "excluded_pages": [p for p in site["excluded_pages"].splitlines() if p],
+                "respect_do_not_track": bool(site["respect_do_not_track"]),
+                "require_consent": bool(site["require_consent"]),
+            }
+        )
     response = JSONResponse(body)
-    # Short cache: setting changes reach new page loads within a minute.
-    response.headers["Cache-Control"] = "public, max-age=30"
+    # Short and private (the answer depends on the visitor's address and browser): setting
+    # changes reach new page loads within a minute.
+    response.headers["Cache-Control"] = "private, max-age=30"
     return cors(request, response)
 
 

@@ -8,8 +8,10 @@ between leaves at most an unreferenced file, never a row without its data.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
-from dataclasses import dataclass
+from collections import OrderedDict
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -22,6 +24,8 @@ from footage.clock import Clock
 from footage.errors import Conflict, Forbidden, NotFound
 from footage.ingest.group import GroupWriter, Pending
 from footage.ingest.wire import Batch, Heartbeat
+from footage.privacy.masking import MaskRules, PageMaskState, mask_text, scrub_events, scrub_url
+from footage.privacy.rules import ip_excluded, is_mobile, page_excluded
 from footage.sessions.geo import CountryLookup
 from footage.store.blobs import BlobStore
 from footage.store.db import Database, new_id, q
@@ -37,6 +41,7 @@ class Visit:
     server_origin: str
     ip: str | None
     user_agent: str
+    do_not_track: bool = False  # the browser sent `Sec-GPC: 1` or `DNT: 1`
 
 
 @dataclass(frozen=True)
@@ -65,8 +70,52 @@ def origin_allowed(site: dict[str, Any], visit: Visit) -> bool:
         allowed.append(visit.server_origin)
     if not allowed:
         return True
-    return visit.origin is not None and visit.origin.rstrip("/").lower() in allowed
+    if visit.origin is None:
+        return False
+    origin = visit.origin.rstrip("/").lower()
+    for entry in allowed:
+        if entry == origin:
+            return True
+        # `https://*.example.com` allows every subdomain (and only those) over that scheme.
+        scheme, _, rest = entry.partition("://*.")
+        if rest and origin.startswith(scheme + "://") and origin.endswith("." + rest):
+            return True
+    return False
 
+
+def refusal(site: dict[str, Any], visit: Visit, check_origin: bool = True) -> Forbidden | None:
+    """Why this visitor must not be recorded on this site (settings), or None."""
+    if not get_plan(site["plan"]).records:
+        return Forbidden(
+            "this account's plan does not include recordings", code="plan_without_recordings"
+        )
+    if not site["recording_enabled"]:
+        return Forbidden("recording is switched off for this site", code="recording_disabled")
+    if check_origin and not origin_allowed(site, visit):
+        return Forbidden(
+            f"origin {visit.origin or '(none)'} may not send recordings for this site; "
+            "add it to the site's allowed origins",
+            code="origin_not_allowed",
+        )
+    if ip_excluded(visit.ip, site["excluded_visitors"]):
+        return Forbidden("this visitor is excluded from recording", code="visitor_excluded")
+    if not site["record_mobile"] and is_mobile(visit.user_agent):
+        return Forbidden(
+            "phones and tablets are not recorded on this site", code="mobile_not_recorded"
+        )
+    if site["respect_do_not_track"] and visit.do_not_track:
+        return Forbidden(
+            "the browser asks not to be tracked (Do Not Track / Global Privacy Control)",
+            code="do_not_track",
+        )
+    return None
+
+
+# Pages whose masking state (which node ids are password fields…) this process remembers. A
+# page's later batches usually reach the same process; when they don't, the recorder's own
+# masking still holds, and e-mails, numbers and typed text are masked without any state.
+MASK_STATE_PAGES = 20_000
+EVENT_META = 4
 
 SITE_CACHE_SECONDS = 5.0  # every batch needs its site; settings changes show within seconds
 
@@ -76,6 +125,8 @@ class Ingest:
         self.db, self.blobs, self.clock, self.geo = db, blobs, clock, geo
         self._sites: dict[str, tuple[float, dict[str, Any] | None]] = {}
         self.writer = GroupWriter(db, blobs, clock.now_ms)
+        self._page_masks: OrderedDict[tuple[str, str], PageMaskState] = OrderedDict()
+        self._page_masks_lock = threading.Lock()
 
     def _site(self, site_key: str) -> dict[str, Any] | None:
         now = time.monotonic()
@@ -88,6 +139,13 @@ class Ingest:
         self._sites[site_key] = (now + SITE_CACHE_SECONDS, site)
         return site
 
+    def forget_site(self, site_key: str) -> None:
+        """The site's settings changed: this process reads them again on the next batch.
+
+        Other processes notice within SITE_CACHE_SECONDS.
+        """
+        self._sites.pop(site_key, None)
+
     def site_for(self, site_key: str, visit: Visit) -> dict[str, Any]:
         """The site a batch is for, once it may record from this origin; raises otherwise."""
         site = self._site(site_key)
@@ -96,23 +154,15 @@ class Ingest:
                 "unknown site key; copy the snippet again from the dashboard",
                 code="unknown_site",
             )
-        if not get_plan(site["plan"]).records:
-            raise Forbidden(
-                "this account's plan does not include recordings", code="recording_disabled"
-            )
-        if not site["recording_enabled"]:
-            raise Forbidden("recording is switched off for this site", code="recording_disabled")
-        if not origin_allowed(site, visit):
-            raise Forbidden(
-                f"origin {visit.origin or '(none)'} may not send recordings for this site; "
-                "add it to the site's allowed origins",
-                code="origin_not_allowed",
-            )
+        refused = refusal(site, visit)
+        if refused is not None:
+            raise refused
         return site
 
     def prepare(self, batch: Batch, visit: Visit) -> Pending:
         """Check the site and compress the chunk; the rows are applied by the group writer."""
         site = self.site_for(batch.site_key, visit)
+        batch = self.scrub(site, batch)
         data, raw = encode_chunk(batch.events) if batch.events else (None, 0)
 
         def apply(conn: Any, blob_key: str | None, offset: int) -> Accepted:
@@ -137,6 +187,46 @@ class Ingest:
             return self._apply(conn, site, batch, visit, blob_key, offset, len(data or b""), raw)
 
         return Pending(data, apply)
+
+    def scrub(self, site: dict[str, Any], batch: Batch) -> Batch:
+        """The backstop: the site's exclusions and masks applied again, whatever the client did.
+
+        A page that must not be recorded is refused; everything else is masked with the same
+        rules the recorder applies in the browser (footage/privacy/masking.py), so an outdated
+        or modified recorder cannot store what the site excluded.
+        """
+        hrefs = [batch.url] + [
+            e["data"]["href"]
+            for e in batch.events
+            if e["type"] == EVENT_META
+            and isinstance(e.get("data"), dict)
+            and isinstance(e["data"].get("href"), str)
+        ]
+        if any(page_excluded(url, site["excluded_pages"]) for url in hrefs):
+            raise Forbidden("this page is excluded from recording", code="page_excluded")
+        rules = MaskRules(
+            forms=bool(site["record_forms"]),
+            numbers=bool(site["record_numbers"]),
+            emails=bool(site["record_emails"]),
+        )
+        state = self._mask_state(site["id"], batch.page_id)
+        return replace(
+            batch,
+            events=scrub_events(batch.events, rules, state),
+            url=scrub_url(batch.url, rules),
+            referrer=scrub_url(batch.referrer, rules),
+            title=mask_text(batch.title, rules),
+        )
+
+    def _mask_state(self, site_id: str, page_id: str) -> PageMaskState:
+        """What earlier batches of this page said about its fields (which are passwords…)."""
+        key = (site_id, page_id)
+        with self._page_masks_lock:
+            state = self._page_masks.pop(key, None) or PageMaskState()
+            self._page_masks[key] = state  # most recently used last
+            if len(self._page_masks) > MASK_STATE_PAGES:
+                self._page_masks.popitem(last=False)
+        return state
 
     def accept(self, batch: Batch, visit: Visit) -> Accepted:
         """Store one batch; returns once it is durable (blocking)."""
@@ -266,8 +356,8 @@ class Ingest:
         created = q(
             conn,
             "INSERT INTO recordings (id, account_id, site_id, visitor_id, session_id, status, "
-            "created_at, last_seen_at, user_agent, country, screen_width, screen_height) "
-            "VALUES (:id, :a, :s, :v, :sess, 'live', :now, :now, :ua, :c, :sw, :sh) "
+            "created_at, last_seen_at, user_agent, ip, country, screen_width, screen_height) "
+            "VALUES (:id, :a, :s, :v, :sess, 'live', :now, :now, :ua, :ip, :c, :sw, :sh) "
             "ON CONFLICT (site_id, session_id) WHERE status = 'live' DO NOTHING RETURNING id",
             id=new_id("rec"),
             a=site["account_id"],
@@ -276,7 +366,8 @@ class Ingest:
             sess=batch.session_id,
             now=now,
             ua=visit.user_agent[:1000],
-            # The IP is used for the country and then dropped: it is never stored.
+            # Unless the site keeps IPs, the IP gives the country and is then dropped.
+            ip=visit.ip if site["record_ips"] else None,
             c=self.geo.country(visit.ip),
             sw=batch.screen[0] if batch.screen else None,
             sh=batch.screen[1] if batch.screen else None,

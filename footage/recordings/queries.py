@@ -90,6 +90,8 @@ def as_item(rec: dict[str, Any], pages: list[dict[str, Any]]) -> dict[str, Any]:
             "id": rec["visitor_id"],
             "name": rec.get("visitor_name"),
             "email": rec.get("visitor_email"),
+            # Only where the site keeps IPs (setting record_ips); otherwise never stored.
+            "ip": rec["ip"],
         },
         "conversation_id": rec["conversation_id"],
     }

@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from footage.cli import ensure_demo
+from tests.conftest import LiveServer, free_port, settings_for, start_server
+
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -40,3 +43,20 @@ def browser() -> Iterator[object]:
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+def start_demo(tmp_path: Path) -> tuple[LiveServer, dict[str, str]]:
+    """A server with the demo shop and quick timings (1 s leave grace); returns its login."""
+    settings = settings_for(
+        tmp_path,
+        port=free_port(),
+        background=True,
+        demo=True,
+        leave_grace_seconds=1.0,
+        heartbeat_timeout_seconds=30.0,
+        finalizer_interval_seconds=0.2,
+    )
+    server = start_server(settings)
+    login = ensure_demo(settings, server.services.db, server.services.clock)
+    assert login is not None
+    return server, login

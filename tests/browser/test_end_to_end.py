@@ -8,25 +8,15 @@ import json
 
 import pytest
 
-from footage.cli import ensure_demo
-from tests.conftest import free_port, settings_for, start_server, wait_for
+from tests.browser.conftest import start_demo
+from tests.conftest import wait_for
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
 def demo_server(tmp_path):
-    settings = settings_for(
-        tmp_path,
-        port=free_port(),
-        background=True,
-        demo=True,
-        leave_grace_seconds=1.0,
-        heartbeat_timeout_seconds=30.0,
-        finalizer_interval_seconds=0.2,
-    )
-    server = start_server(settings)
-    login = ensure_demo(settings, server.services.db, server.services.clock)
+    server, login = start_demo(tmp_path)
     yield server, login
     server.stop()
 

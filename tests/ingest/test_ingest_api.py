@@ -83,7 +83,7 @@ def test_free_plan_records_nothing(live):
         config = http.get(f"/api/v1/sites/{free.site_key}/config").json()
         r = http.post("/api/v1/ingest", content=gz(first_batch(free.site_key)), headers=ORIGIN)
     assert config["enabled"] is False and config["reason"] == "plan_without_recordings"
-    assert r.status_code == 403 and r.json()["error"]["code"] == "recording_disabled"
+    assert r.status_code == 403 and r.json()["error"]["code"] == "plan_without_recordings"
 
 
 def test_body_limits_are_413(live, alice_live):

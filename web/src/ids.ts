@@ -62,6 +62,25 @@ function writeKey(key: string, value: string): void {
   }
 }
 
+function removeKey(key: string): void {
+  delete memory[key];
+  try {
+    window.localStorage.removeItem(key);
+  } catch {
+    // ignored: the memory copy is gone
+  }
+}
+
+/** A first-party yes/no (the visitor's exclusion, their consent). */
+export function readFlag(key: string): boolean {
+  return readKey(key) === '1';
+}
+
+export function writeFlag(key: string, on: boolean): void {
+  if (on) writeKey(key, '1');
+  else removeKey(key);
+}
+
 // ---- visitor ----------------------------------------------------------------
 
 /** The persistent visitor id, created on first use. */

@@ -34,6 +34,8 @@ export interface PageViewContext {
   visitorId: string;
   sessionId: string;
   batchMaxBytes: number;
+  /** The page's address, title and referrer, masked as the site's settings say. */
+  page(): PageInfo;
   /** A batch reached the server. */
   onSent(): void;
   /** 403 / 404: the server does not want recordings from this page. */
@@ -83,7 +85,7 @@ export class PageView {
   flush(left = false): void {
     if (this.closed) return;
     if (this.buffer.length || left) {
-      this.outbox.push({ events: this.buffer, bytes: this.bufferBytes, page: pageInfo(), left });
+      this.outbox.push({ events: this.buffer, bytes: this.bufferBytes, page: this.ctx.page(), left });
       this.buffer = [];
       this.bufferBytes = 0;
       this.enforceLimit();
@@ -138,7 +140,7 @@ export class PageView {
     this.outbox = [];
     this.buffer = [];
 
-    const page = pageInfo();
+    const page = this.ctx.page();
     const leftBatch: Batch = { events: [], bytes: 0, page, left: true };
     // Room for the fields around the events (the URL and title can be long).
     const envelope = utf8Length(this.body(leftBatch, this.seq)) + 64;

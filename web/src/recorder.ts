@@ -11,8 +11,10 @@
 // The wire format with the server is described in docs/wire.md.
 
 import { record } from 'rrweb';
-import { uuid, visitorId, readSession, isAlive, touchSession } from './ids';
-import { PageView } from './pageview';
+import { uuid, visitorId, readSession, isAlive, touchSession, readFlag, writeFlag } from './ids';
+import { maskText, maskValue, scrubEvent, scrubUrl, PageMaskState, type MaskRules } from './masking';
+import { PageView, pageInfo, type PageInfo } from './pageview';
+import { privacyGate, type Privacy } from './privacy';
 import { post } from './transport';
 
 // ---- configuration ----------------------------------------------------------
@@ -22,6 +24,9 @@ interface Config {
   batchMaxBytes: number;
   heartbeatIntervalMs: number;
   sessionTimeoutMs: number;
+  /** What is recorded as it is; everything else is masked before it leaves the browser. */
+  record: MaskRules;
+  privacy: Privacy;
 }
 
 /** Used where the server's config leaves a value out (or sends nonsense). */
@@ -30,6 +35,9 @@ const DEFAULTS: Config = {
   batchMaxBytes: 262_144,
   heartbeatIntervalMs: 20_000,
   sessionTimeoutMs: 30 * 60 * 1000,
+  // Until the server says otherwise, mask everything that can be masked.
+  record: { forms: false, numbers: false, emails: false },
+  privacy: { recordMobile: true, excludedPages: [], respectDoNotTrack: false, requireConsent: false },
 };
 
 /** The first batch of a page view goes out quickly, so the server knows the visitor is there. */
@@ -44,6 +52,22 @@ const MAX_ERRORS_PER_VIEW = 50;
 /** rrweb's EventType.FullSnapshot (the enum itself would pull more of rrweb in). */
 const EVENT_FULL_SNAPSHOT = 2;
 
+/** First-party flags, kept in the site's localStorage. */
+const VISITOR_EXCLUDED_KEY = 'footage_excluded';
+const CONSENT_KEY = 'footage_consent';
+
+/** Elements whose inputs are always masked, and whose events are not recorded at all. */
+const IGNORE_MASK = '[data-recording-ignore="mask"]';
+const IGNORE_EVENTS = '[data-recording-ignore="events"]';
+/** rrweb's IncrementalSource values that point at one target element (`id`). */
+const SOURCE_MOUSE_MOVE = 1;
+const SOURCE_MOUSE_INTERACTION = 2;
+const SOURCE_SCROLL = 3;
+const SOURCE_INPUT = 5;
+const SOURCE_TOUCH_MOVE = 6;
+const SOURCE_DRAG = 12;
+const EVENT_INCREMENTAL = 3;
+
 const ACTIVITY_EVENTS = ['mousemove', 'mousedown', 'scroll', 'keydown', 'touchstart'];
 const LISTEN: AddEventListenerOptions = { capture: true, passive: true };
 
@@ -56,6 +80,14 @@ const state = {
   config: DEFAULTS,
   /** The server refused this page (403 / 404): nothing more is recorded or sent. */
   refused: false,
+  /** The config arrived and allows recording on this site. */
+  configured: false,
+  /** `footage('recording:disable', true)` on this page. */
+  pageDisabled: false,
+  /** The page told us the visitor's consent (true / false) during this page load. */
+  consent: null as boolean | null,
+  /** What this page's fields are (password, masked…), for masking later events. */
+  masks: new PageMaskState(),
   /** Waiting for the visitor's first real activity before recording. */
   waiting: false,
   /** Between pagehide and a bfcache restore. */
@@ -81,6 +113,22 @@ type Command = (...args: unknown[]) => void;
 /** `footage(name, ...args)` commands. Add new ones here ('identify', 'event', 'consent', …). */
 const commands: Record<string, Command> = {
   init: (key, options) => init(key, options),
+  // Nothing from this page is recorded (false: record it again).
+  'recording:disable': (disabled) => {
+    state.pageDisabled = disabled !== false;
+    reconsider();
+  },
+  // This browser is never recorded again, on any page of the site (false: it may be again).
+  'visitor:exclude': (excluded) => {
+    writeFlag(VISITOR_EXCLUDED_KEY, excluded !== false);
+    reconsider();
+  },
+  // The visitor's answer to the site's consent banner, remembered for the next pages.
+  consent: (given) => {
+    state.consent = given === true;
+    writeFlag(CONSENT_KEY, given === true);
+    reconsider();
+  },
   getVisitorId: (callback) => {
     if (typeof callback === 'function') callback(visitorId());
   },
@@ -124,6 +172,7 @@ function init(key: unknown, options: unknown): void {
   void loadConfig().then((config) => {
     if (!config) return; // unknown site, switched off, or unreachable: record nothing
     state.config = config;
+    state.configured = true;
     start();
   });
 }
@@ -141,10 +190,28 @@ async function loadConfig(): Promise<Config | null> {
       batchMaxBytes: num(body.batch_max_bytes, DEFAULTS.batchMaxBytes, 16_384, 1_000_000),
       heartbeatIntervalMs: num(body.heartbeat_interval_ms, DEFAULTS.heartbeatIntervalMs, 5000, 300_000),
       sessionTimeoutMs: num(body.session_timeout_ms, DEFAULTS.sessionTimeoutMs, 60_000, 24 * 3600_000),
+      record: {
+        forms: flag(body.record, 'forms'),
+        numbers: flag(body.record, 'numbers'),
+        emails: flag(body.record, 'emails'),
+      },
+      privacy: {
+        recordMobile: body.record_mobile !== false,
+        excludedPages: Array.isArray(body.excluded_pages)
+          ? body.excluded_pages.filter((p): p is string => typeof p === 'string')
+          : [],
+        respectDoNotTrack: body.respect_do_not_track === true,
+        requireConsent: body.require_consent === true,
+      },
     };
   } catch {
     return null;
   }
+}
+
+/** A flag the server must set to true explicitly: anything else keeps the mask on. */
+function flag(group: unknown, name: string): boolean {
+  return !!group && typeof group === 'object' && (group as Record<string, unknown>)[name] === true;
 }
 
 function num(value: unknown, fallback: number, min: number, max: number): number {
@@ -197,6 +264,7 @@ function start(): void {
  * for the visitor's first real activity: a page only loaded sends nothing.
  */
 function begin(): void {
+  if (!mayRecord()) return;
   const session = readSession();
   if (isAlive(session, Date.now(), state.config.sessionTimeoutMs) && session.started) {
     startView(session.id);
@@ -205,8 +273,32 @@ function begin(): void {
   }
 }
 
+/** The site's settings and the page's own calls allow recording this page right now. */
+function mayRecord(): boolean {
+  if (!state.configured || state.refused || state.pageDisabled) return false;
+  if (readFlag(VISITOR_EXCLUDED_KEY)) return false;
+  const consent = state.consent !== null ? state.consent : readFlag(CONSENT_KEY);
+  return privacyGate(state.config.privacy, consent);
+}
+
+/** A command changed what may be recorded: stop now, or start if we were held back. */
+function reconsider(): void {
+  if (!state.configured || state.refused || state.away) return;
+  if (!mayRecord()) {
+    state.waiting = false;
+    stopTimers();
+    stopRecorder();
+    // Events not sent yet are dropped: the page asked for nothing more to be recorded.
+    if (state.view) state.view.discard();
+    state.view = null;
+  } else if (!state.view && !state.waiting) {
+    begin();
+  }
+}
+
 function onActivity(event: Event): void {
   if (!event.isTrusted || state.refused || state.away) return; // synthetic events are not the visitor
+  if (!state.view && !state.waiting) return; // not recording this page
   const now = Date.now();
   if (state.waiting) {
     state.waiting = false;
@@ -257,6 +349,7 @@ function startView(sessionId: string): void {
     visitorId: visitorId(),
     sessionId,
     batchMaxBytes: state.config.batchMaxBytes,
+    page: maskedPageInfo,
     onSent: () => {
       state.lastSentAt = Date.now();
     },
@@ -265,10 +358,16 @@ function startView(sessionId: string): void {
   });
   state.view = view;
   state.errorsInView = 0;
+  state.masks = new PageMaskState();
+  const rules = state.config.record;
   const stop = record({
     emit: (event) => {
       try {
         if (state.view !== view) return;
+        if (insideIgnoredEvents(event)) return;
+        // rrweb masked text and inputs already (the functions below); this closes its gaps:
+        // attributes (title, alt, placeholder, aria-label, value…), links, the page address.
+        scrubEvent(event, rules, state.masks);
         view.add(JSON.stringify(event));
         // The full snapshot (taken once the DOM is ready) opens the page
         // view: send it soon, so the server knows the visitor is here.
@@ -277,7 +376,16 @@ function startView(sessionId: string): void {
         // an event that cannot be serialised is dropped
       }
     },
-    maskAllInputs: true,
+    // Every kind of field goes through maskInputFn, which decides (hidden ones too).
+    maskAllInputs: false,
+    maskInputOptions: ALL_INPUTS,
+    maskInputFn: (text, element) => maskValue(text, rules, isSensitive(element)),
+    // Every text node goes through maskTextFn: numbers and e-mails, typed text in
+    // contenteditable areas, and whatever sits inside data-recording-ignore="mask".
+    maskTextSelector: '*',
+    maskTextFn: (text, element) => maskPageText(text, element, rules),
+    blockSelector: '[data-recording-block]',
+    ignoreSelector: `${IGNORE_EVENTS}, ${IGNORE_EVENTS} *`,
     slimDOMOptions: {
       script: true,
       comment: true,
@@ -304,6 +412,71 @@ function startView(sessionId: string): void {
   }
   state.stopRecording = stop;
   startTimers();
+}
+
+// ---- masking -----------------------------------------------------------------
+
+/** Input types rrweb knows, plus `hidden`: their values are site data, never shown, often ids. */
+const ALL_INPUTS = {
+  color: true, date: true, 'datetime-local': true, email: true, month: true, number: true,
+  range: true, search: true, tel: true, text: true, time: true, url: true, week: true,
+  textarea: true, select: true, password: true, hidden: true,
+} as Record<string, boolean>;
+
+/** Fields whose value is masked whatever the settings: passwords and ignore="mask" areas. */
+function isSensitive(element: HTMLElement | null): boolean {
+  if (!element) return true;
+  try {
+    const type = ((element as HTMLInputElement).type || '').toLowerCase();
+    return type === 'password' || element.hasAttribute('data-rr-is-password') || !!element.closest(IGNORE_MASK);
+  } catch {
+    return true;
+  }
+}
+
+function maskPageText(text: string, element: HTMLElement | null, rules: MaskRules): string {
+  try {
+    if (element && element.closest(IGNORE_MASK)) return maskValue(text, rules, true);
+    // Text typed into an editable area or a textarea is typed text, masked like a field.
+    if (element && (element.isContentEditable || element.closest('textarea'))) {
+      return maskValue(text, rules, false);
+    }
+  } catch {
+    return maskValue(text, rules, true);
+  }
+  return maskText(text, rules);
+}
+
+function maskedPageInfo(): PageInfo {
+  const page = pageInfo();
+  const rules = state.config.record;
+  return { url: scrubUrl(page.url, rules), title: maskText(page.title, rules), referrer: scrubUrl(page.referrer, rules) };
+}
+
+/** Clicks, typing, scrolling and moves inside data-recording-ignore="events" are not recorded. */
+function insideIgnoredEvents(event: { type: number; data?: unknown }): boolean {
+  if (event.type !== EVENT_INCREMENTAL) return false;
+  const data = event.data as { source?: number; id?: number; positions?: { id?: number }[] };
+  switch (data.source) {
+    case SOURCE_MOUSE_INTERACTION:
+    case SOURCE_SCROLL:
+    case SOURCE_INPUT:
+      return ignoredNode(data.id);
+    case SOURCE_MOUSE_MOVE:
+    case SOURCE_TOUCH_MOVE:
+    case SOURCE_DRAG:
+      if (Array.isArray(data.positions)) data.positions = data.positions.filter((p) => !ignoredNode(p.id));
+      return !data.positions || data.positions.length === 0;
+    default:
+      return false;
+  }
+}
+
+function ignoredNode(id: number | undefined): boolean {
+  if (typeof id !== 'number') return false;
+  const node = record.mirror.getNode(id) as Node | null;
+  const element = node && (node.nodeType === 1 ? (node as Element) : node.parentElement);
+  return !!element && !!element.closest(IGNORE_EVENTS);
 }
 
 function scheduleFirstBatch(view: PageView): void {
