@@ -153,7 +153,7 @@ def every_stored_byte(data_dir: Path) -> bytes:
     return bytes(out)
 
 
-def test_nothing_typed_or_shown_that_the_site_excludes_is_stored(browser, demo, artifacts):
+def test_nothing_typed_or_shown_that_the_site_excludes_is_stored(browser, demo):
     server, login = demo
     configure(server, login)
     before = len(ready_recordings_or_none(server, login))
@@ -270,3 +270,115 @@ def test_visitor_exclude_is_remembered_and_consent_starts_recording(browser, dem
     # Consent: nothing before footage('consent', true), recording right after it.
     configure(server, login, require_consent=True)
     assert recorder_requests(browser, f"{server.url}/demo/", consent_then_visit) > 0
+
+
+LAB_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Lab</title>
+<script>
+  window.footage = window.footage || function () { (footage.q = footage.q || []).push(arguments); };
+  footage('init', '%(key)s', { host: '%(host)s' });
+</script>
+<script async src="%(host)s/footage.js"></script></head>
+<body style="font: 16px sans-serif; margin: 20px">
+<h1>Privacy lab</h1>
+<p><input id="plain" placeholder="Plain field"></p>
+<form data-recording-ignore="mask"><input id="promo" placeholder="Promo code"></form>
+<div data-recording-ignore="events" style="padding: 10px; background: #eee">
+  <button id="staff" type="button">Staff only</button> <input id="staff-note">
+</div>
+<section data-recording-block style="width: 300px; height: 120px; background: #fde">
+  Invoice for Quentin Quokka
+</section>
+<div id="notes" contenteditable="true" style="border: 1px solid #999; min-height: 40px"></div>
+<img id="photo" alt="Photo of lab.alt@example.com, 555 0177" title="Call 555 0188" width="10"
+  height="10" src="data:image/gif;base64,R0lGODlhAQABAAAAACw=">
+<span aria-label="aria.lab@example.com">x</span>
+</body></html>"""
+
+
+def visit_lab(page: Any) -> None:
+    visit(page)
+    page.click("#plain")
+    page.keyboard.type("Plain Penguin")
+    page.click("#promo")
+    page.keyboard.type("SECRETPROMO")
+    page.click("#staff")
+    page.click("#staff-note")
+    page.keyboard.type("StaffNote")
+    page.click("#notes")
+    page.keyboard.type("Editable Emu")
+    page.click("h1")
+
+
+def test_page_attributes_mask_ignore_and_block(browser, demo, artifacts):
+    server, login = demo
+    configure(server, login, record_forms=True)
+    site_key = server.services.db.one("SELECT site_key FROM sites WHERE is_demo = 1")["site_key"]
+    html = LAB_PAGE % {"key": site_key, "host": server.url}
+    before = len(ready_recordings_or_none(server, login))
+
+    context = browser.new_context(viewport={"width": 1000, "height": 700})
+    context.route("**/demo/lab", lambda route: route.fulfill(body=html, content_type="text/html"))
+    page = context.new_page()
+    page.goto(f"{server.url}/demo/lab")
+    page.wait_for_function("typeof window.footage === 'function' && window.footage.loaded")
+    visit_lab(page)
+    page.wait_for_timeout(1500)
+    page.close(run_before_unload=True)
+    context.close()
+
+    rec = ready_recordings(server, login, before + 1)[0]
+    events = events_of(server, login, rec["id"])
+    text = json.dumps(events, ensure_ascii=False)
+    snapshot = next(e for e in events if e["type"] == 2)
+    nodes = {n["id"]: n for n in walk(snapshot["data"]["node"])}
+    by_dom_id = {
+        n["attributes"]["id"]: n["id"]
+        for n in nodes.values()
+        if n.get("type") == 2 and "id" in n.get("attributes", {})
+    }
+
+    assert "Plain Penguin" in text  # the site records typing…
+    assert "SECRETPROMO" not in text  # …but not inside data-recording-ignore="mask"
+    # Nothing inside data-recording-ignore="events": no clicks, no typing.
+    ignored = {by_dom_id["staff"], by_dom_id["staff-note"]}
+    touched = {
+        e["data"].get("id") for e in events if e["type"] == 3 and e["data"]["source"] in (2, 5)
+    }
+    assert not ignored & touched and by_dom_id["plain"] in touched
+    assert "StaffNote" not in text
+    # data-recording-block: not recorded, replayed as a placeholder of the same size.
+    block = next(
+        n
+        for n in nodes.values()
+        if n.get("type") == 2 and "rr_width" in n.get("attributes", {})
+    )
+    assert (
+        block["attributes"]["rr_width"] == "300px" and block["attributes"]["rr_height"] == "120px"
+    )
+    assert block["childNodes"] == [] and "Quentin" not in text
+    # Typed into a contenteditable area: typing is recorded on this site, so it is kept…
+    assert "Editable Emu" in text
+    # …and attributes lose their e-mails and numbers.
+    for secret in ("lab.alt@", "555 0177", "555 0188", "aria.lab@"):
+        assert secret not in text, secret
+
+    # The owner sees the masked replay in the player.
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    page.goto(f"{server.url}/login")
+    page.fill("#email", login["email"])
+    page.fill("#password", login["password"])
+    page.click("button[type=submit]")
+    page.wait_for_url("**/recordings")
+    page.goto(f"{server.url}/recordings/{rec['id']}")
+    page.wait_for_selector("#player[data-state=ready]", timeout=15_000)
+    page.evaluate("() => window.footagePlayer.seek(window.footagePlayer.getTotalTime())")
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(artifacts / "privacy-player.png"))
+    context.close()
+
+
+def walk(node: dict) -> Iterator[dict]:
+    yield node
+    for child in node.get("childNodes", []):
+        yield from walk(child)
