@@ -146,6 +146,15 @@ _LOCAL_SET: Final = frozenset(_LOCAL_CHARS)
 # non-overlapping matches of this pattern are every anchor with a valid domain.
 _AT_DOMAIN: Final = re.compile(r"(?:@|%40)[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 _QUERY_START: Final = re.compile(r"[?#]")
+# One `name=value` of a query string or fragment.
+_QUERY_PARAM: Final = re.compile(r"[^?#&;]+")
+
+
+def _mask_param_digits(m: re.Match[str]) -> str:
+    # utm_* values are the site's own campaign names (black-friday-2026), not visitors' data.
+    param = m.group()
+    return param if param[:4].lower() == "utm_" else _DIGITS.sub("*", param)
+
 # The pieces of a URL between its delimiters (see scrub_url).
 _URL_PART: Final = re.compile(r"[^/?&=#;]+")
 # A piece that starts with the '@' of an address whose local part ended at a delimiter.
@@ -230,7 +239,7 @@ def scrub_url(url: str, rules: MaskRules) -> str:
         url = _URL_PART.sub(lambda m: _mask_url_part(m.group()), url)
     if query is not None:
         cut = query.start()
-        url = url[:cut] + _DIGITS.sub("*", url[cut:])
+        url = url[:cut] + _QUERY_PARAM.sub(_mask_param_digits, url[cut:])
     return url
 
 

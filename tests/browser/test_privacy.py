@@ -122,17 +122,24 @@ def fill_signup(page: Any) -> None:
     page.click("h1")  # fields are recorded when they lose focus (rrweb's 'change' sampling)
 
 
-def ready_recordings(server: LiveServer, login: dict[str, str], count: int) -> list[dict]:
+def new_recording(server: LiveServer, login: dict[str, str], known: set[str], path: str) -> dict:
+    """The recording that became ready after `known` was taken and has a page at `path`
+    (recordings of earlier tests may still be finishing)."""
     auth = {"Authorization": f"Bearer {login['api_token']}"}
-    with server.client(headers=auth) as http:
-        return wait_for(
-            lambda: (
-                (items := http.get("/api/v1/recordings").json()["items"])
-                and len(items) >= count
-                and items
+
+    def find() -> dict | None:
+        with server.client(headers=auth) as http:
+            items = http.get("/api/v1/recordings?limit=200").json()["items"]
+        return next(
+            (
+                r
+                for r in items
+                if r["id"] not in known and any(p["url"].endswith(path) for p in r["pages"])
             ),
-            timeout=30,
+            None,
         )
+
+    return wait_for(find, timeout=30)
 
 
 def events_of(server: LiveServer, login: dict[str, str], recording_id: str) -> list[dict]:
@@ -156,9 +163,9 @@ def every_stored_byte(data_dir: Path) -> bytes:
 def test_nothing_typed_or_shown_that_the_site_excludes_is_stored(browser, demo):
     server, login = demo
     configure(server, login)
-    before = len(ready_recordings_or_none(server, login))
+    known = known_recordings(server, login)
     assert recorder_requests(browser, f"{server.url}/demo/signup", fill_signup) > 0
-    rec = ready_recordings(server, login, before + 1)[0]
+    rec = new_recording(server, login, known, "/demo/signup")
     events = events_of(server, login, rec["id"])
     text = json.dumps(events, ensure_ascii=False)
 
@@ -175,18 +182,18 @@ def test_nothing_typed_or_shown_that_the_site_excludes_is_stored(browser, demo):
         assert secret.encode() not in stored, secret
 
 
-def ready_recordings_or_none(server: LiveServer, login: dict[str, str]) -> list[dict]:
+def known_recordings(server: LiveServer, login: dict[str, str]) -> set[str]:
     auth = {"Authorization": f"Bearer {login['api_token']}"}
     with server.client(headers=auth) as http:
-        return http.get("/api/v1/recordings?limit=200").json()["items"]
+        return {r["id"] for r in http.get("/api/v1/recordings?limit=200").json()["items"]}
 
 
 def test_with_typed_text_recorded_the_password_still_is_not(browser, demo):
     server, login = demo
     configure(server, login, record_forms=True)
-    before = len(ready_recordings_or_none(server, login))
+    known = known_recordings(server, login)
     recorder_requests(browser, f"{server.url}/demo/signup", fill_signup)
-    rec = ready_recordings(server, login, before + 1)[0]
+    rec = new_recording(server, login, known, "/demo/signup")
     text = json.dumps(events_of(server, login, rec["id"]), ensure_ascii=False)
     assert "Jane Quokka" in text  # typed, and the site records typing
     assert "hunter2" not in text  # a password, never
@@ -314,7 +321,7 @@ def test_page_attributes_mask_ignore_and_block(browser, demo, artifacts):
     configure(server, login, record_forms=True)
     site_key = server.services.db.one("SELECT site_key FROM sites WHERE is_demo = 1")["site_key"]
     html = LAB_PAGE % {"key": site_key, "host": server.url}
-    before = len(ready_recordings_or_none(server, login))
+    known = known_recordings(server, login)
 
     context = browser.new_context(viewport={"width": 1000, "height": 700})
     context.route("**/demo/lab", lambda route: route.fulfill(body=html, content_type="text/html"))
@@ -326,7 +333,7 @@ def test_page_attributes_mask_ignore_and_block(browser, demo, artifacts):
     page.close(run_before_unload=True)
     context.close()
 
-    rec = ready_recordings(server, login, before + 1)[0]
+    rec = new_recording(server, login, known, "/demo/lab")
     events = events_of(server, login, rec["id"])
     text = json.dumps(events, ensure_ascii=False)
     snapshot = next(e for e in events if e["type"] == 2)
@@ -348,9 +355,7 @@ def test_page_attributes_mask_ignore_and_block(browser, demo, artifacts):
     assert "StaffNote" not in text
     # data-recording-block: not recorded, replayed as a placeholder of the same size.
     block = next(
-        n
-        for n in nodes.values()
-        if n.get("type") == 2 and "rr_width" in n.get("attributes", {})
+        n for n in nodes.values() if n.get("type") == 2 and "rr_width" in n.get("attributes", {})
     )
     assert (
         block["attributes"]["rr_width"] == "300px" and block["attributes"]["rr_height"] == "120px"

@@ -879,3 +879,10 @@ def test_masks_keep_the_length_and_are_idempotent(s: str, numbers: bool, emails:
     again = copy.deepcopy(events)
     scrub_events(again, rules)
     assert again == events
+
+
+def test_campaign_parameters_keep_their_digits() -> None:
+    url = "https://shop.example/?utm_campaign=black-friday-2026&UTM_Content=v2&order=4711#step=3"
+    assert scrub_url(url, DEFAULT) == (
+        "https://shop.example/?utm_campaign=black-friday-2026&UTM_Content=v2&order=****#step=*"
+    )

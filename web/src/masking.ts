@@ -61,6 +61,13 @@ for (let i = 0; i < LOCAL_CHARS.length; i++) LOCAL[LOCAL_CHARS.charCodeAt(i)] = 
 // Neither '@' nor '%' can occur in a domain, so the matches are every anchor with a domain.
 const AT_DOMAIN = /(?:@|%40)[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+/g;
 const QUERY_START = /[?#]/;
+// One `name=value` of a query string or fragment.
+const QUERY_PARAM = /[^?#&;]+/g;
+
+function maskParamDigits(param: string): string {
+  // utm_* values are the site's own campaign names (black-friday-2026), not visitors' data.
+  return param.slice(0, 4).toLowerCase() === 'utm_' ? param : param.replace(DIGITS, '*');
+}
 // The pieces of a URL between its delimiters (see scrubUrl).
 const URL_PART = /[^/?&=#;]+/g;
 // A piece that starts with the '@' of an address whose local part ended at a delimiter.
@@ -128,7 +135,7 @@ export function scrubUrl(url: string, rules: MaskRules): string {
   // Part by part: '/', '?', '=' and '&' are legal in an e-mail's local part, and one address
   // must not mask the whole rest of the URL.
   if (!rules.emails) url = url.replace(URL_PART, maskUrlPart);
-  if (cut >= 0) url = url.slice(0, cut) + url.slice(cut).replace(DIGITS, '*');
+  if (cut >= 0) url = url.slice(0, cut) + url.slice(cut).replace(QUERY_PARAM, maskParamDigits);
   return url;
 }
 

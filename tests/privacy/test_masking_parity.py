@@ -1,0 +1,143 @@
+"""The browser's masks (web/src/masking.ts) and the server's (footage/privacy/masking.py) give
+byte-identical results on the same events: run the TypeScript in Node on the cases the
+Python runs, and compare."""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import subprocess
+from itertools import product
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from footage.privacy.masking import (
+    MaskRules,
+    PageMaskState,
+    mask_all,
+    mask_text,
+    mask_value,
+    scrub_events,
+    scrub_url,
+)
+from tests.privacy.test_masking import everywhere, mutation, signup_page, typed
+
+WEB = Path(__file__).resolve().parents[2] / "web"
+RUNNER = """
+const m = require(process.argv[2]);
+const cases = JSON.parse(require('fs').readFileSync(0, 'utf8'));
+const out = cases.map((c) => {
+  const state = new m.PageMaskState();
+  const batches = c.batches.map((batch) => batch.map((e) => m.scrubEvent(e, c.rules, state)));
+  const strings = c.strings.map((s) => [m.maskText(s, c.rules), m.scrubUrl(s, c.rules),
+    m.maskValue(s, c.rules, false), m.maskAll(s)]);
+  return JSON.stringify({ batches, strings });
+});
+process.stdout.write(JSON.stringify(out));
+"""
+TRICKY = [
+    "",
+    "plain words",
+    "Order 4711 for jane.doe@example.com",
+    "a/b@x.example?c=d&e=1",
+    "#@A.am",
+    "x%40y.example",
+    "mailto:ADA@Example.COM?subject=Hi 2",
+    "https://shop.example/p/12?utm_campaign=bf-2026&id=7#top=3",
+    "٣٤ and 𝟗 and ७",
+    "emoji 😀 1",
+    "'quoted'@domain.example.",
+    "@@@..@a.b.c@d.e",
+    "tab\tand\nnewline 9",
+    "ä@ö.example ü1",
+]
+
+
+def random_strings(seed: int, count: int) -> list[str]:
+    rnd = random.Random(seed)
+    alphabet = "aZ09@.%4-_/?#&=+ \u0663\U0001f600é*"
+    pieces = ["@", "%40", ".", "x", "7", "a.b", "@x.co", "utm_", "?", "#", "mailto:"]
+    return [
+        "".join(
+            rnd.choice(pieces) if rnd.random() < 0.3 else rnd.choice(alphabet)
+            for _ in range(rnd.randint(0, 30))
+        )
+        for _ in range(count)
+    ]
+
+
+def cases() -> list[dict[str, Any]]:
+    out = []
+    strings = TRICKY + random_strings(7, 150)
+    for (forms, numbers, emails), s in product(product([False, True], repeat=3), strings):
+        rules = {"forms": forms, "numbers": numbers, "emails": emails}
+        batches = [
+            [signup_page(), typed(23, s), typed(20, s)],
+            everywhere(s, with_digit_keepers=len(s) % 2 == 0),
+            [mutation(attributes=[{"id": 20, "attributes": {"type": "password"}}]), typed(20, s)],
+        ]
+        out.append({"rules": rules, "batches": batches, "strings": [s]})
+    return out
+
+
+def python_side(case: dict[str, Any]) -> dict[str, Any]:
+    rules = MaskRules(**case["rules"])
+    state = PageMaskState()
+    return {
+        "batches": [scrub_events(batch, rules, state) for batch in case["batches"]],
+        "strings": [
+            [mask_text(s, rules), scrub_url(s, rules), mask_value(s, rules, False), mask_all(s)]
+            for s in case["strings"]
+        ],
+    }
+
+
+def test_typescript_and_python_masks_agree(tmp_path: Path) -> None:
+    node = shutil.which("node")
+    esbuild = WEB / "node_modules" / ".bin" / "esbuild"
+    if node is None or not esbuild.exists():
+        pytest.fail("Node and web/node_modules are needed: run scripts/install --test")
+    bundle = tmp_path / "masking.cjs"
+    subprocess.run(
+        [
+            str(esbuild),
+            str(WEB / "src" / "masking.ts"),
+            "--bundle",
+            "--platform=node",
+            "--format=cjs",
+            f"--outfile={bundle}",
+            "--log-level=warning",
+        ],
+        check=True,
+    )
+    runner = tmp_path / "run.cjs"
+    runner.write_text(RUNNER)
+    # JavaScript puts integer-like object keys first: let it order the input once, for both.
+    ordered = subprocess.run(
+        [
+            node,
+            "-e",
+            "process.stdout.write(JSON.stringify(JSON.parse("
+            "require('fs').readFileSync(0, 'utf8'))))",
+        ],
+        input=orjson.dumps(cases()),
+        capture_output=True,
+        check=True,
+    ).stdout
+    js = json.loads(
+        subprocess.run(
+            [node, str(runner), str(bundle)], input=ordered, capture_output=True, check=True
+        ).stdout
+    )
+    py = [orjson.dumps(python_side(case)).decode() for case in orjson.loads(ordered)]
+    assert len(js) == len(py) > 1000
+    mismatches = [i for i, (a, b) in enumerate(zip(py, js, strict=True)) if a != b]
+    assert not mismatches, (
+        orjson.loads(ordered)[mismatches[0]],
+        py[mismatches[0]][:2000],
+        js[mismatches[0]][:2000],
+    )
