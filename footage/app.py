@@ -23,7 +23,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from footage import __version__
+from footage.accounts import routes as account_routes
 from footage.accounts.auth import CSRF_COOKIE
+from footage.accounts.plans import Plans
 from footage.clock import Clock
 from footage.dashboard import routes as dashboard
 from footage.demo import routes as demo
@@ -53,6 +55,7 @@ class Services:
     blobs: BlobStore
     ingest: Ingest
     finalizer: Finalizer
+    plans: Plans
 
 
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
@@ -73,8 +76,9 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         clock=clock,
         db=db,
         blobs=blobs,
-        ingest=Ingest(db, blobs, clock, geo),
+        ingest=Ingest(db, blobs, clock, geo, settings.plan_set),
         finalizer=Finalizer(db, blobs, clock, timings),
+        plans=settings.plan_set,
     )
 
 
@@ -207,6 +211,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app.include_router(ingest_routes.router)
     app.include_router(recording_routes.router)
     app.include_router(privacy_routes.router)
+    app.include_router(account_routes.router)
     app.include_router(visitor_routes.router)
     app.include_router(visitor_routes.dashboard_router)
     app.include_router(dashboard.router)

@@ -12,7 +12,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from footage import __version__
-from footage.accounts.service import AccountError, create_account, demo_site
+from footage.accounts.service import (
+    AccountError,
+    create_account,
+    demo_site,
+    find_account,
+    update_account,
+)
+from footage.accounts.usage import usage_of
 from footage.clock import Clock
 from footage.settings import SETTINGS, Settings, SettingsError
 from footage.store import Database
@@ -59,7 +66,9 @@ def ensure_demo(settings: Settings, db: Database, clock: Clock) -> dict[str, str
             db,
             clock,
             name="Demo shop",
-            plan="pro",
+            # The demo shows everything: the plan with the most recordings.
+            plan=max(settings.plan_set, key=lambda p: p.monthly_limit).name,
+            plans=settings.plan_set,
             email=DEMO_EMAIL,
             password=password,
             site_name="Demo shop",
@@ -162,6 +171,7 @@ def cmd_accounts_create(args: argparse.Namespace) -> int:
         email=args.email,
         password=args.password,
         site_url=args.site_url or "",
+        plans=settings.plan_set,
     )
     result: dict[str, Any] = created.as_dict()
     if args.json:
@@ -169,6 +179,23 @@ def cmd_accounts_create(args: argparse.Namespace) -> int:
     else:
         for key, value in result.items():
             print(f"{key}: {value}")
+    return 0
+
+
+def cmd_accounts_set_plan(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    db = Database(settings.db_url)
+    db.migrate()
+    account = find_account(db, args.account)
+    if account is None:
+        raise AccountError(f"no account with id or user e-mail {args.account!r}")
+    old = settings.plan_set.of(account["plan"])
+    updated = update_account(db, settings.plan_set, account["id"], plan=args.plan)
+    usage = usage_of(db, updated, settings.plan_set.of(updated["plan"]), Clock().now_ms())
+    print(
+        f"{updated['name']}: {old.title} → {usage.plan.title}. This month: {usage.used:,} used, "
+        f"{usage.remaining:,} of {usage.plan.monthly_limit:,} left."
+    )
     return 0
 
 
@@ -219,13 +246,20 @@ def build_parser() -> argparse.ArgumentParser:
         "create", help="create an account with its owner, site and API token"
     )
     create.add_argument("--name", required=True, help="account name")
-    create.add_argument("--plan", required=True, choices=["free", "standard", "pro"])
+    create.add_argument("--plan", required=True, help="the plan's name (free, standard, pro …)")
     create.add_argument("--email", required=True, help="the owner's e-mail (their login)")
     create.add_argument("--password", required=True, help="the owner's password (8+ characters)")
     create.add_argument("--site-url", help="the site's address; its origin may send recordings")
     create.add_argument("--json", action="store_true", help="print one JSON object")
-    _add_setting_flags(create, ["data_dir", "database_url"])
+    _add_setting_flags(create, ["data_dir", "database_url", "plans"])
     create.set_defaults(func=cmd_accounts_create)
+    set_plan = acc_sub.add_parser(
+        "set-plan", help="change an account's plan (at once; no payment is involved)"
+    )
+    set_plan.add_argument("account", help="the account's id or one of its users' e-mail")
+    set_plan.add_argument("plan", help="the new plan's name (free, standard, pro …)")
+    _add_setting_flags(set_plan, ["data_dir", "database_url", "plans"])
+    set_plan.set_defaults(func=cmd_accounts_set_plan)
     return parser
 
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from footage.accounts.plans import PlanError, Plans, load_plans
+
 
 class SettingsError(ValueError):
     """A setting has a value that cannot be used."""
@@ -109,6 +111,19 @@ SETTINGS: list[Setting] = [
         "Web/ingest processes `footage serve` starts on this machine (uvicorn workers).",
         int,
     ),
+    Setting(
+        "plans",
+        "",
+        "Plans offered: inline JSON or the path of a .toml/.json file mapping each plan's "
+        "name to monthly_limit, retention_days and an optional label. Default: free (no "
+        "recordings), standard (10,000 a month), pro (50,000 a month), all kept 10 days.",
+    ),
+    Setting(
+        "retention_interval_seconds",
+        300.0,
+        "How often the retention sweeper deletes recordings past their plan's retention.",
+        float,
+    ),
     Setting("log_level", "info", "Log level: debug, info, warning, error."),
     Setting(
         "secure_cookies",
@@ -155,6 +170,8 @@ class Settings:
     demo: bool = True
     background: bool = True
     workers: int = 1
+    plans: str = ""
+    retention_interval_seconds: float = 300.0
     log_level: str = "info"
     secure_cookies: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
@@ -190,6 +207,17 @@ class Settings:
             raise SettingsError("FOOTAGE_PORT must be between 1 and 65535")
         if not 1 <= self.workers <= 64:
             raise SettingsError("FOOTAGE_WORKERS must be between 1 and 64")
+        if self.retention_interval_seconds <= 0:
+            raise SettingsError("FOOTAGE_RETENTION_INTERVAL_SECONDS must be more than 0")
+        try:
+            self.plan_set  # noqa: B018  (a bad plans definition stops the start, clearly)
+        except PlanError as exc:
+            raise SettingsError(f"FOOTAGE_PLANS: {exc}") from None
+
+    @property
+    def plan_set(self) -> Plans:
+        """The plans this server offers (the `plans` setting, or the defaults)."""
+        return load_plans(self.plans)
 
     @property
     def data_path(self) -> Path:

@@ -53,7 +53,8 @@ def session_user(request: Request) -> dict[str, Any] | None:
         return None
     svc = services(request)
     return svc.db.one(
-        "SELECT u.id, u.email, u.role, u.account_id, a.name AS account_name, a.plan "
+        "SELECT u.id, u.email, u.role, u.account_id, a.name AS account_name, a.plan, "
+        "a.time_zone "
         "FROM login_sessions s JOIN users u ON u.id = s.user_id "
         "JOIN accounts a ON a.id = u.account_id "
         "WHERE s.token_hash = :h AND s.expires_at > :now",
@@ -75,7 +76,12 @@ def api_account(request: Request) -> dict[str, Any]:
     if request.method in ("GET", "HEAD"):
         user = session_user(request)
         if user is not None:
-            return {"id": user["account_id"], "name": user["account_name"], "plan": user["plan"]}
+            return {
+                "id": user["account_id"],
+                "name": user["account_name"],
+                "plan": user["plan"],
+                "time_zone": user["time_zone"],
+            }
     raise Unauthorized("this endpoint needs 'Authorization: Bearer <api_token>'")
 
 

@@ -11,7 +11,8 @@ from urllib.parse import urlsplit
 from sqlalchemy import Connection
 
 from footage.accounts.passwords import hash_password, new_secret, secret_hash
-from footage.accounts.plans import get_plan
+from footage.accounts.plans import DEFAULT_PLANS, PlanError, Plans
+from footage.accounts.usage import TimeZoneError, check_time_zone
 from footage.clock import Clock
 from footage.store.db import Database, new_id, q
 
@@ -61,9 +62,13 @@ def create_account(
     site_url: str = "",
     site_name: str = "",
     is_demo: bool = False,
+    plans: Plans = DEFAULT_PLANS,
 ) -> NewAccount:
     """Create an account with its owner, a first site and an API token."""
-    get_plan(plan)  # raises on unknown plans
+    try:
+        plans.get(plan)
+    except PlanError as exc:
+        raise AccountError(str(exc)) from None
     if not name.strip():
         raise AccountError("account name must not be empty")
     if not _EMAIL.match(email):
@@ -137,7 +142,7 @@ def account_for_token(db: Database, token: str) -> dict[str, Any] | None:
 
 def site_by_key(db: Database, site_key: str) -> dict[str, Any] | None:
     return db.one(
-        "SELECT s.*, a.plan FROM sites s JOIN accounts a ON a.id = s.account_id "
+        "SELECT s.*, a.plan, a.time_zone FROM sites s JOIN accounts a ON a.id = s.account_id "
         "WHERE s.site_key = :k",
         {"k": site_key},
     )
@@ -151,3 +156,43 @@ def sites_of(db: Database, account_id: str) -> list[dict[str, Any]]:
 
 def demo_site(db: Database) -> dict[str, Any] | None:
     return db.one("SELECT * FROM sites WHERE is_demo = 1 ORDER BY created_at LIMIT 1")
+
+
+def find_account(db: Database, ref: str) -> dict[str, Any] | None:
+    """An account by its id, or by the e-mail of one of its users."""
+    account = db.one("SELECT * FROM accounts WHERE id = :r", {"r": ref})
+    if account is None:
+        account = db.one(
+            "SELECT a.* FROM accounts a JOIN users u ON u.account_id = a.id WHERE u.email = :e",
+            {"e": ref.strip().lower()},
+        )
+    return account
+
+
+def update_account(
+    db: Database,
+    plans: Plans,
+    account_id: str,
+    *,
+    plan: str | None = None,
+    time_zone: str | None = None,
+) -> dict[str, Any]:
+    """Change the plan (at once: remaining = new limit − used this month) or the time zone."""
+    changes: dict[str, Any] = {}
+    if plan is not None:
+        try:
+            changes["plan"] = plans.get(plan).name
+        except PlanError as exc:
+            raise AccountError(str(exc)) from None
+    if time_zone is not None:
+        try:
+            changes["time_zone"] = check_time_zone(time_zone)
+        except TimeZoneError as exc:
+            raise AccountError(str(exc)) from None
+    if changes:
+        assignments = ", ".join(f"{name} = :{name}" for name in changes)
+        db.run(f"UPDATE accounts SET {assignments} WHERE id = :id", {"id": account_id, **changes})
+    account = db.one("SELECT * FROM accounts WHERE id = :id", {"id": account_id})
+    if account is None:
+        raise AccountError(f"no account {account_id!r}")
+    return account

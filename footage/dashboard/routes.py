@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -11,7 +12,9 @@ from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from fastapi.templating import Jinja2Templates
 
 from footage.accounts import auth
+from footage.accounts.routes import change_account
 from footage.accounts.service import sites_of
+from footage.accounts.usage import Usage, usage_of
 from footage.errors import BadRequest, NotFound
 from footage.privacy.site_settings import SETTINGS, as_settings, update_settings
 from footage.recordings.queries import (
@@ -48,10 +51,25 @@ def snippet(site_key: str, base_url: str) -> str:
     )
 
 
+def account_usage(svc: Any, user: dict[str, Any]) -> Usage:
+    account = {"id": user["account_id"], "time_zone": user["time_zone"]}
+    return usage_of(svc.db, account, svc.plans.of(user["plan"]), svc.clock.now_ms())
+
+
+def day_month(moment: datetime) -> str:
+    """`1 December`: when the monthly count starts again."""
+    return f"{moment.day} {moment.strftime('%B')}"
+
+
+templates.env.filters["day_month"] = day_month
+
+
 def render(request: Request, name: str, user: dict[str, Any] | None, **ctx: Any) -> Response:
     svc = request.app.state.services
     if user is not None:
         ctx.setdefault("live_now", live_count(svc.db, user["account_id"]))
+        usage = ctx.setdefault("usage", account_usage(svc, user))
+        ctx["upgrade"] = svc.plans.next_up(usage.plan)
     return templates.TemplateResponse(
         request,
         name,
@@ -117,7 +135,8 @@ def recordings_page(request: Request, cursor: str | None = None) -> Response:
     if user is None:
         return to_login(request)
     svc = request.app.state.services
-    page = list_recordings(svc.db, user["account_id"], limit=50, cursor=cursor)
+    days = svc.plans.of(user["plan"]).retention_days
+    page = list_recordings(svc.db, user["account_id"], limit=50, cursor=cursor, retention_days=days)
     sites = sites_of(svc.db, user["account_id"])
     return render(
         request,
@@ -136,7 +155,9 @@ def player_page(request: Request, recording_id: str, t: int = 0) -> Response:
     if user is None:
         return to_login(request)
     try:
-        recording = get_recording(request.app.state.services.db, user["account_id"], recording_id)
+        svc = request.app.state.services
+        days = svc.plans.of(user["plan"]).retention_days
+        recording = get_recording(svc.db, user["account_id"], recording_id, days)
     except NotFound:
         response = render(
             request,
@@ -261,3 +282,36 @@ async def settings_submit(request: Request) -> Response:
     )
     svc.ingest.forget_site(site_key)
     return RedirectResponse(f"/settings?site={quote(site_id)}&saved=1", status_code=303)
+
+
+@router.get("/usage")
+def usage_page(request: Request, saved: int = 0) -> Response:
+    user = auth.session_user(request)
+    if user is None:
+        return to_login(request)
+    svc = request.app.state.services
+    return render(request, "usage.html", user, plans=list(svc.plans), saved=bool(saved))
+
+
+@router.post("/usage")
+async def usage_submit(request: Request) -> Response:
+    user = auth.session_user(request)
+    if user is None:
+        return to_login(request)
+    form = await request.form()
+    auth.check_csrf(request, str(form.get("csrf", "")))
+    denied = owner_only(request, user)
+    if denied:
+        return denied
+    plan = str(form.get("plan", "")) or None
+    time_zone = str(form.get("time_zone", "")).strip() or None
+    svc = request.app.state.services
+    try:
+        change_account(svc, user["account_id"], plan, time_zone)
+    except BadRequest as exc:
+        response = render(
+            request, "usage.html", user, plans=list(svc.plans), saved=False, error=exc.message
+        )
+        response.status_code = 400
+        return response
+    return RedirectResponse("/usage?saved=1", status_code=303)

@@ -8,7 +8,6 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 
-from footage.accounts.plans import get_plan
 from footage.accounts.service import site_by_key
 from footage.accounts.usage import used_this_month
 from footage.errors import FootageError, NotFound
@@ -50,11 +49,12 @@ def site_config(request: Request, site_key: str) -> Response:
     visit = visit_of(request.scope, dict(request.scope["headers"]))
     # Browsers send no Origin with a same-origin GET; the config holds nothing secret, and
     # ingest checks the origin of every batch (POSTs always carry it).
-    refused = refusal(site, visit, check_origin=visit.origin is not None)
+    plan = svc.plans.of(site["plan"])
+    refused = refusal(site, visit, plan, check_origin=visit.origin is not None)
     enabled, reason = refused is None, refused.code if refused else ""
     if enabled and (
-        used_this_month(svc.db, site["account_id"], svc.clock.now_ms())
-        >= get_plan(site["plan"]).monthly_limit
+        used_this_month(svc.db, site["account_id"], svc.clock.now_ms(), site["time_zone"])
+        >= plan.monthly_limit
     ):
         enabled, reason = False, "monthly_limit_reached"
     body: dict[str, Any] = {"enabled": enabled, "reason": reason}

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 import zstandard
 
-from footage.accounts.plans import get_plan
+from footage.accounts.plans import Plan, Plans
 from footage.accounts.service import site_by_key
 from footage.accounts.usage import count_new_recording
 from footage.clock import Clock
@@ -83,9 +83,11 @@ def origin_allowed(site: dict[str, Any], visit: Visit) -> bool:
     return False
 
 
-def refusal(site: dict[str, Any], visit: Visit, check_origin: bool = True) -> Forbidden | None:
-    """Why this visitor must not be recorded on this site (settings), or None."""
-    if not get_plan(site["plan"]).records:
+def refusal(
+    site: dict[str, Any], visit: Visit, plan: Plan, check_origin: bool = True
+) -> Forbidden | None:
+    """Why this visitor must not be recorded on this site (plan and settings), or None."""
+    if not plan.records:
         return Forbidden(
             "this account's plan does not include recordings", code="plan_without_recordings"
         )
@@ -121,8 +123,10 @@ SITE_CACHE_SECONDS = 5.0  # every batch needs its site; settings changes show wi
 
 
 class Ingest:
-    def __init__(self, db: Database, blobs: BlobStore, clock: Clock, geo: CountryLookup):
-        self.db, self.blobs, self.clock, self.geo = db, blobs, clock, geo
+    def __init__(
+        self, db: Database, blobs: BlobStore, clock: Clock, geo: CountryLookup, plans: Plans
+    ):
+        self.db, self.blobs, self.clock, self.geo, self.plans = db, blobs, clock, geo, plans
         self._sites: dict[str, tuple[float, dict[str, Any] | None]] = {}
         self.writer = GroupWriter(db, blobs, clock.now_ms)
         self._page_masks: OrderedDict[tuple[str, str], PageMaskState] = OrderedDict()
@@ -154,7 +158,7 @@ class Ingest:
                 "unknown site key; copy the snippet again from the dashboard",
                 code="unknown_site",
             )
-        refused = refusal(site, visit)
+        refused = refusal(site, visit, self.plans.of(site["plan"]))
         if refused is not None:
             raise refused
         return site
@@ -373,8 +377,10 @@ class Ingest:
             sh=batch.screen[1] if batch.screen else None,
         )
         # Another tab of the same session may have created it a moment ago: count once.
-        limit = get_plan(site["plan"]).monthly_limit
-        if created and not count_new_recording(conn, site["account_id"], limit, now):
+        limit = self.plans.of(site["plan"]).monthly_limit
+        if created and not count_new_recording(
+            conn, site["account_id"], limit, now, site["time_zone"]
+        ):
             raise Forbidden(
                 "the account has used all recordings of its plan this month; recording "
                 "resumes on the 1st of next month or after an upgrade",

@@ -48,12 +48,22 @@ def pages_of(db: Database, recording_ids: list[str]) -> dict[str, list[dict[str,
     return out
 
 
-def as_item(rec: dict[str, Any], pages: list[dict[str, Any]]) -> dict[str, Any]:
+DAY_MS = 86_400_000
+
+
+def as_item(
+    rec: dict[str, Any], pages: list[dict[str, Any]], retention_days: int | None = None
+) -> dict[str, Any]:
     """A recording as the API shows it."""
     return {
         "id": rec["id"],
         "status": rec["status"],
         "site_id": rec["site_id"],
+        "created_at": iso(rec["created_at"]),
+        # When the retention sweeper deletes it (creation + the plan's retention days).
+        "expires_at": iso(rec["created_at"] + retention_days * DAY_MS)
+        if retention_days is not None
+        else None,
         "started_at": iso(rec["started_at"]),
         "ended_at": iso(rec["ended_at"]),
         "duration_ms": rec["duration_ms"],
@@ -104,7 +114,12 @@ _SELECT = (
 
 
 def list_recordings(
-    db: Database, account_id: str, *, limit: int = 50, cursor: str | None = None
+    db: Database,
+    account_id: str,
+    *,
+    limit: int = 50,
+    cursor: str | None = None,
+    retention_days: int | None = None,
 ) -> dict[str, Any]:
     """Ready recordings of an account, newest first, with a cursor for the next page."""
     if not 1 <= limit <= MAX_LIMIT:
@@ -120,12 +135,14 @@ def list_recordings(
     rows = rows[:limit]
     pages = pages_of(db, [r["id"] for r in rows])
     return {
-        "items": [as_item(r, pages[r["id"]]) for r in rows],
+        "items": [as_item(r, pages[r["id"]], retention_days) for r in rows],
         "next_cursor": encode_cursor(rows[-1]["started_at"], rows[-1]["id"]) if more else None,
     }
 
 
-def get_recording(db: Database, account_id: str, recording_id: str) -> dict[str, Any]:
+def get_recording(
+    db: Database, account_id: str, recording_id: str, retention_days: int | None = None
+) -> dict[str, Any]:
     """One ready recording of the account; NotFound for others' and unfinished ones alike."""
     rec = db.one(
         f"{_SELECT} WHERE r.id = :id AND r.account_id = :a AND r.status = 'ready'",
@@ -133,7 +150,7 @@ def get_recording(db: Database, account_id: str, recording_id: str) -> dict[str,
     )
     if rec is None:
         raise NotFound("no such recording", code="recording_not_found")
-    return as_item(rec, pages_of(db, [recording_id])[recording_id])
+    return as_item(rec, pages_of(db, [recording_id])[recording_id], retention_days)
 
 
 def live_count(db: Database, account_id: str) -> int:

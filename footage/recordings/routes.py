@@ -22,12 +22,16 @@ def recordings(
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
 ) -> dict[str, Any]:
     """Only *ready* recordings: a visitor still on the site is not listed yet."""
-    return list_recordings(request.app.state.services.db, account["id"], limit=limit, cursor=cursor)
+    svc = request.app.state.services
+    days = svc.plans.of(account["plan"]).retention_days
+    return list_recordings(svc.db, account["id"], limit=limit, cursor=cursor, retention_days=days)
 
 
 @router.get("/recordings/{recording_id}", summary="One recording")
 def recording(request: Request, account: Account, recording_id: str) -> dict[str, Any]:
-    return get_recording(request.app.state.services.db, account["id"], recording_id)
+    svc = request.app.state.services
+    days = svc.plans.of(account["plan"]).retention_days
+    return get_recording(svc.db, account["id"], recording_id, days)
 
 
 @router.get(

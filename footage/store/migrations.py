@@ -200,4 +200,20 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             "CREATE INDEX audit_log_account ON audit_log (account_id, at)",
         ],
     ),
+    (
+        6,
+        [
+            # Usage periods are calendar months in the account's time zone.
+            "ALTER TABLE accounts ADD COLUMN time_zone TEXT NOT NULL DEFAULT 'UTC'",
+            # Recordings started per day, for the usage chart: the recordings themselves are
+            # deleted after the retention period, the count of the month must not be.
+            """CREATE TABLE usage_daily (
+                account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+                day TEXT NOT NULL,
+                used INTEGER NOT NULL,
+                PRIMARY KEY (account_id, day)
+            )""",
+            "CREATE INDEX recordings_retention ON recordings (created_at)",
+        ],
+    ),
 ]
