@@ -155,6 +155,7 @@ def _mask_param_digits(m: re.Match[str]) -> str:
     param = m.group()
     return param if param[:4].lower() == "utm_" else _DIGITS.sub("*", param)
 
+
 # The pieces of a URL between its delimiters (see scrub_url).
 _URL_PART: Final = re.compile(r"[^/?&=#;]+")
 # A piece that starts with the '@' of an address whose local part ended at a delimiter.
