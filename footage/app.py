@@ -6,7 +6,8 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from pathlib import Path
@@ -37,6 +38,7 @@ from footage.ingest.writer import Ingest
 from footage.privacy import routes as privacy_routes
 from footage.privacy import visitor_routes
 from footage.recordings import routes as recording_routes
+from footage.retention import Retention
 from footage.sessions.finalizer import Finalizer, Timings
 from footage.sessions.geo import CountryLookup
 from footage.settings import Settings
@@ -56,6 +58,7 @@ class Services:
     ingest: Ingest
     finalizer: Finalizer
     plans: Plans
+    retention: Retention
 
 
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
@@ -79,15 +82,41 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         ingest=Ingest(db, blobs, clock, geo, settings.plan_set),
         finalizer=Finalizer(db, blobs, clock, timings),
         plans=settings.plan_set,
+        retention=Retention(db, blobs, settings.plan_set, clock),
     )
 
 
-async def finalizer_loop(svc: Services) -> None:
-    while True:
+class BackgroundJobs:
+    """One pass of the background work: the finalizer every time (every few seconds), the
+    retention sweeper when its interval has passed (every few minutes)."""
+
+    def __init__(self, svc: Services) -> None:
+        self.svc = svc
+        self.next_retention = 0.0  # the first pass sweeps at once: a server down for days
+
+    def run_once(self, should_stop: Callable[[], bool] = lambda: False) -> None:
         try:
-            await run_in_threadpool(svc.finalizer.run_once)
+            self.svc.finalizer.run_once(should_stop=should_stop)
         except Exception:
             log.exception("finalizer pass failed")
+        if time.monotonic() < self.next_retention or should_stop():
+            return
+        self.next_retention = time.monotonic() + self.svc.settings.retention_interval_seconds
+        try:
+            deleted = self.svc.retention.run_once(self.svc.clock.now_ms(), should_stop)
+            if deleted["recordings"]:
+                log.info(
+                    "retention: deleted %d recordings past their plan's retention",
+                    deleted["recordings"],
+                )
+        except Exception:
+            log.exception("retention pass failed")
+
+
+async def background_loop(svc: Services) -> None:
+    jobs = BackgroundJobs(svc)
+    while True:
+        await run_in_threadpool(jobs.run_once)
         await asyncio.sleep(svc.settings.finalizer_interval_seconds)
 
 
@@ -145,7 +174,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        task = asyncio.create_task(finalizer_loop(svc)) if settings.background else None
+        task = asyncio.create_task(background_loop(svc)) if settings.background else None
         yield
         if task:
             task.cancel()

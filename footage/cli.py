@@ -21,6 +21,7 @@ from footage.accounts.service import (
 )
 from footage.accounts.usage import usage_of
 from footage.clock import Clock
+from footage.retention.command import add_retention_command
 from footage.settings import SETTINGS, Settings, SettingsError
 from footage.store import Database
 
@@ -122,11 +123,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    """Background jobs without the web server: the finalizer (and later retention)."""
+    """Background jobs without the web server: the finalizer and the retention sweeper."""
     import signal
     import threading
 
-    from footage.app import build_services
+    from footage.app import BackgroundJobs, build_services
 
     settings = _settings(args)
     _logging(settings)
@@ -140,14 +141,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     print(
-        f"Footage {__version__} worker — finalizing every {settings.finalizer_interval_seconds} s"
+        f"Footage {__version__} worker — finalizing every {settings.finalizer_interval_seconds} s,"
+        f" deleting expired recordings every {settings.retention_interval_seconds} s"
     )
     sys.stdout.flush()
+    jobs = BackgroundJobs(svc)
     while not stopping.is_set():
-        try:
-            svc.finalizer.run_once(should_stop=stopping.is_set)
-        except Exception:
-            logging.getLogger("footage").exception("finalizer pass failed")
+        jobs.run_once(should_stop=stopping.is_set)
         stopping.wait(settings.finalizer_interval_seconds)
     svc.db.dispose()
     return 0
@@ -231,6 +231,8 @@ def build_parser() -> argparse.ArgumentParser:
             "heartbeat_timeout_seconds",
             "finalizer_interval_seconds",
             "finalize_lease_seconds",
+            "plans",
+            "retention_interval_seconds",
             "log_level",
         ],
     )
@@ -260,13 +262,14 @@ def build_parser() -> argparse.ArgumentParser:
     set_plan.add_argument("plan", help="the new plan's name (free, standard, pro …)")
     _add_setting_flags(set_plan, ["data_dir", "database_url", "plans"])
     set_plan.set_defaults(func=cmd_accounts_set_plan)
+    add_retention_command(sub, _add_setting_flags)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {"serve", "worker", "migrate", "accounts", "-h", "--help", "--version"}
+    commands = {"serve", "worker", "migrate", "accounts", "retention", "-h", "--help", "--version"}
     if not argv or argv[0] not in commands:  # `footage [flags]` serves, like `footage serve`
         argv = ["serve", *argv]
     args = parser.parse_args(argv)

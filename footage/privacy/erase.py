@@ -32,12 +32,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, TextClause, bindparam, text
+from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 
 from footage.accounts import audit
 from footage.clock import Clock
 from footage.errors import BadRequest
+from footage.recordings.deletion import (
+    ATTEMPTS,
+    CHUNKS,
+    DELETE_CHUNKS,
+    DELETE_PAGES,
+    DELETE_RECORDINGS,
+    RETRY_SQLSTATES,
+    by_ids,
+    count_by_ids,
+    schedule_after_lease,
+)
 from footage.sessions.finalizer import release_segments
 from footage.store import garbage
 from footage.store.blobs import BlobStore
@@ -55,29 +66,10 @@ PENDING_NOTE = (
 # Same shape as accounts/service.py's check, so any address a user could be given is accepted.
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _MAX_EMAIL = 320
-# PostgreSQL aborts one of two transactions that lock segments in opposite orders (a
-# finalizer locks them in time order, we in key order); the erasure is simply run again.
-_RETRY_SQLSTATES = ("40P01", "40001")
-_ATTEMPTS = 3
-
 # The recordings of one visitor on one site, of this account only.
 _OF_VISITOR = "site_id = :s AND visitor_id = :v AND account_id = :a"
 
 
-def _with_ids(sql: str) -> TextClause:
-    return text(sql).bindparams(bindparam("ids", expanding=True))
-
-
-# Everything below the lock goes by the locked recordings' ids, not by visitor again: on
-# PostgreSQL each statement sees what committed since the last one, and a recording the writer
-# creates meanwhile (the visitor is still browsing) is not ours to count or to delete.
-_CHUNKS = _with_ids(
-    "SELECT c.blob_key, c.blob_length, sg.blob_key AS segment FROM chunks c "
-    "LEFT JOIN segments sg ON sg.blob_key = c.blob_key WHERE c.recording_id IN :ids"
-)
-_DELETE_CHUNKS = _with_ids("DELETE FROM chunks WHERE recording_id IN :ids")
-_DELETE_PAGES = _with_ids("DELETE FROM recording_pages WHERE recording_id IN :ids")
-_DELETE_RECORDINGS = _with_ids("DELETE FROM recordings WHERE id IN :ids")
 _DELETE_VISITOR = text("DELETE FROM visitors WHERE site_id = :s AND id = :v")
 
 # (site_id, visitor_id) pairs to erase, found inside the erasing transaction.
@@ -172,7 +164,7 @@ def _erase(
         try:
             return _erase_once(db, blobs, clock, account_id, actor, by, find)
         except DBAPIError as exc:
-            if attempt == _ATTEMPTS or getattr(exc.orig, "sqlstate", None) not in _RETRY_SQLSTATES:
+            if attempt == ATTEMPTS or getattr(exc.orig, "sqlstate", None) not in RETRY_SQLSTATES:
                 raise
             attempt += 1
             log.info("erasure hit a lock conflict; running it again (attempt %d)", attempt)
@@ -197,7 +189,7 @@ def _erase_once(
             params = {"s": site_id, "v": visitor_id, "a": account_id}
             recordings = _lock_recordings(db, conn, params)
             ids = [rec["id"] for rec in recordings]
-            for chunk in _by_ids(conn, _CHUNKS, ids):
+            for chunk in by_ids(conn, CHUNKS, ids):
                 if chunk["segment"] is None:
                     own.add(chunk["blob_key"])
                 else:
@@ -211,9 +203,9 @@ def _erase_once(
                 if rec["status"] == "finalizing"
             ]
             # Children first, so each count is its own table's (the foreign keys cascade too).
-            tally.chunks += _count_by_ids(conn, _DELETE_CHUNKS, ids)
-            tally.pages += _count_by_ids(conn, _DELETE_PAGES, ids)
-            tally.recordings += _count_by_ids(conn, _DELETE_RECORDINGS, ids)
+            tally.chunks += count_by_ids(conn, DELETE_CHUNKS, ids)
+            tally.pages += count_by_ids(conn, DELETE_PAGES, ids)
+            tally.recordings += count_by_ids(conn, DELETE_RECORDINGS, ids)
             # A recording the writer created meanwhile keeps its rows; the next page view of
             # that visitor adds the visitor row again. It happened after the erasure.
             tally.visitors += int(conn.execute(_DELETE_VISITOR, params).rowcount)
@@ -229,7 +221,7 @@ def _erase_once(
             int(c["blob_length"]) for c in in_segments if c["blob_key"] not in released
         )
         garbage.schedule(conn, own, now)
-        _schedule_after_lease(conn, sorted(set(in_flight) - own), now)
+        schedule_after_lease(conn, sorted(set(in_flight) - own), now)
         delete_after_commit = sorted(own) + released
         tally.blobs = len(delete_after_commit)
         audit.record(conn, account_id, actor, ACTION, {"by": by, **tally.as_dict()}, at=now)
@@ -258,32 +250,3 @@ def _lock_recordings(
         f"SELECT id, site_id, status FROM recordings WHERE {_OF_VISITOR} ORDER BY id{lock}",
         **params,
     )
-
-
-def _schedule_after_lease(conn: Connection, keys: list[str], now: int) -> None:
-    """Schedule blobs as if just claimed, so the sweeper takes them only after its lease."""
-    for key in keys:
-        q(
-            conn,
-            "INSERT INTO blob_garbage (blob_key, created_at, claimed_at) "
-            "VALUES (:k, :now, :now) ON CONFLICT (blob_key) DO UPDATE SET claimed_at = :now",
-            k=key,
-            now=now,
-        )
-
-
-def _by_ids(conn: Connection, statement: TextClause, ids: list[str]) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    for part in _slices(ids):
-        rows += [dict(r) for r in conn.execute(statement, {"ids": part}).mappings()]
-    return rows
-
-
-def _count_by_ids(conn: Connection, statement: TextClause, ids: list[str]) -> int:
-    """Run a DELETE over the ids and return how many rows it removed."""
-    return sum(int(conn.execute(statement, {"ids": part}).rowcount) for part in _slices(ids))
-
-
-def _slices(ids: list[str], size: int = 500) -> list[list[str]]:
-    """Bounded IN lists: SQLite and PostgreSQL both cap the parameters of one statement."""
-    return [ids[i : i + size] for i in range(0, len(ids), size)]

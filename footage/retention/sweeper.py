@@ -1,0 +1,259 @@
+"""Deleting recordings past their plan's retention, with their rows and blobs, crash-safely.
+
+A recording is kept `retention_days` (its account's plan, looked up now: a plan change applies
+to what was recorded before) from `recordings.created_at`; at exactly `created_at +
+retention_days` days it is expired. Only *ready* recordings expire normally. A recording still
+*live* or *finalizing* one day after that is stuck (its finalizer will not finish it in time)
+and is deleted too, so nothing is kept much longer than the plan says.
+
+Each batch of up to `batch_size` recordings goes in one write transaction, built like the
+visitor erasure (`privacy/erase.py`, whose statements and helpers it reuses): pick and lock the
+ids, read their chunks' blob keys, delete the chunk, page and recording rows, count the live
+chunks down in their shared segments (`sessions/finalizer.release_segments`) and schedule every
+blob no row needs any more in `blob_garbage`. The blobs are deleted after the commit. So a crash
+before the commit leaves everything as it was, and a crash after it leaves only scheduled
+blobs, which `store/garbage.sweep` deletes (it runs in every finalizer pass). A chunk row never
+points at a missing blob, and no blob is left that nothing refers to.
+
+What stays: the visitor rows (a visitor may come back) and the usage counters (a deleted
+recording still counted for its month).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, text
+from sqlalchemy.exc import DBAPIError
+
+from footage.accounts.plans import Plans
+from footage.clock import Clock
+from footage.recordings.deletion import (
+    ATTEMPTS,
+    CHUNKS,
+    DELETE_CHUNKS,
+    DELETE_PAGES,
+    DELETE_RECORDINGS,
+    RETRY_SQLSTATES,
+    by_ids,
+    count_by_ids,
+    schedule_after_lease,
+    with_ids,
+)
+from footage.sessions.finalizer import release_segments
+from footage.store import garbage
+from footage.store.blobs import BlobStore
+from footage.store.db import Database, q
+
+log = logging.getLogger(__name__)
+
+DAY_MS = 86_400_000
+# A recording that is not ready this long after it expired is stuck and is deleted anyway.
+STUCK_AFTER_MS = DAY_MS
+BATCH_SIZE = 500
+
+# Which chunk rows still point at these keys once the batch's rows are gone (the guard that
+# keeps a blob some other recording still uses).
+_STILL_USED = with_ids(
+    "SELECT blob_key, COUNT(*) AS n FROM chunks WHERE blob_key IN :ids GROUP BY blob_key"
+)
+
+
+@dataclass(frozen=True)
+class _Group:
+    """Accounts whose plans keep recordings equally long: one query (and cutoff) each."""
+
+    plans: tuple[str, ...]
+    retention_days: int
+
+
+@dataclass
+class _Tally:
+    recordings: int = 0
+    chunks: int = 0
+    blobs: int = 0
+
+    def add(self, other: _Tally) -> None:
+        self.recordings += other.recordings
+        self.chunks += other.chunks
+        self.blobs += other.blobs
+
+    def as_dict(self) -> dict[str, int]:
+        return {"recordings": self.recordings, "chunks": self.chunks, "blobs": self.blobs}
+
+
+class Retention:
+    """Deletes expired recordings; any number may run at once (on PostgreSQL each batch skips
+    the rows another sweeper has locked; SQLite serializes the writers)."""
+
+    def __init__(
+        self,
+        db: Database,
+        blobs: BlobStore,
+        plans: Plans,
+        clock: Clock | None = None,
+        batch_size: int = BATCH_SIZE,
+    ) -> None:
+        # `clock` stamps the bookkeeping rows (blob_garbage), which the sweeper compares with
+        # the real time; `now_ms` of run_once only decides what has expired, so an audit run
+        # with another "now" does not skew the sweeper's leases.
+        self.db, self.blobs, self.plans = db, blobs, plans
+        self.clock = clock or Clock()
+        self.batch_size = batch_size
+
+    def run_once(
+        self, now_ms: int, should_stop: Callable[[], bool] = lambda: False
+    ) -> dict[str, int]:
+        """Delete every recording expired at `now_ms`, batch by batch, until none is left.
+
+        Returns {"recordings", "chunks", "blobs"}: rows deleted, and blobs scheduled and
+        deleted. Running it again at the same `now_ms` deletes nothing more. `should_stop` is
+        asked between batches, so a shutdown finishes the current batch and stops.
+        """
+        total = _Tally()
+        groups = self._groups()
+        while not should_stop():
+            picked, tally = self._batch_with_retries(groups, now_ms)
+            total.add(tally)
+            # Fewer than a full batch: nothing else has expired (or another sweeper holds it).
+            # A full batch that deleted nothing cannot happen under the row locks; if it ever
+            # did, stopping beats looping forever.
+            if picked < self.batch_size or not tally.recordings:
+                break
+        if total.recordings:
+            log.info(
+                "retention: deleted %d recordings (%d chunks, %d blobs)",
+                total.recordings,
+                total.chunks,
+                total.blobs,
+            )
+        return total.as_dict()
+
+    def _groups(self) -> list[_Group]:
+        """The plan names in use, grouped by retention. Computed once per run: a query still
+        filters by each account's current plan, so a plan changed meanwhile is at worst left
+        for the next run, never cut short."""
+        names = [r["plan"] for r in self.db.all("SELECT DISTINCT plan FROM accounts")]
+        by_days: dict[int, list[str]] = {}
+        for name in sorted(names):
+            # plans.of: a plan the operator removed keeps recordings the longest retention.
+            by_days.setdefault(self.plans.of(name).retention_days, []).append(name)
+        return [_Group(tuple(plans), days) for days, plans in sorted(by_days.items())]
+
+    def _batch_with_retries(self, groups: list[_Group], now_ms: int) -> tuple[int, _Tally]:
+        attempt = 1
+        while True:
+            try:
+                return self._batch(groups, now_ms)
+            except DBAPIError as exc:
+                # PostgreSQL aborts one of two transactions that lock segments in opposite
+                # orders (a finalizer or an erasure); nothing was done, so run it again.
+                sqlstate = getattr(exc.orig, "sqlstate", None)
+                if attempt == ATTEMPTS or sqlstate not in RETRY_SQLSTATES:
+                    raise
+                attempt += 1
+                log.info("retention hit a lock conflict; running the batch again (%d)", attempt)
+
+    def _batch(self, groups: list[_Group], now_ms: int) -> tuple[int, _Tally]:
+        """One transaction: up to batch_size expired recordings and everything of theirs."""
+        stamp = self.clock.now_ms()
+        tally = _Tally()
+        own: set[str] = set()  # finalized recordings' merged blobs
+        in_segments: list[dict[str, Any]] = []  # live chunks inside shared segments
+        with self.db.write() as conn:
+            recordings = self._pick(conn, groups, now_ms)
+            ids = [rec["id"] for rec in recordings]
+            if not ids:
+                return 0, tally
+            for chunk in by_ids(conn, CHUNKS, ids):
+                if chunk["segment"] is None:
+                    own.add(chunk["blob_key"])
+                else:
+                    in_segments.append(chunk)
+            # A stuck recording that a finalizer is merging right now: the finalizer may still
+            # write the merged blob after this commit (it then finds the row gone and gives
+            # up). Scheduled as if claimed now, so the sweeper deletes it after the lease.
+            in_flight = {
+                f"recordings/{rec['site_id']}/{rec['id']}.ndjson.zst"  # the finalizer's key
+                for rec in recordings
+                if rec["status"] == "finalizing"
+            } - own
+            # Children first, so each count is its own table's (the foreign keys cascade too).
+            tally.chunks = count_by_ids(conn, DELETE_CHUNKS, ids)
+            count_by_ids(conn, DELETE_PAGES, ids)
+            # Share links of these recordings are deleted here, in this same transaction, once
+            # that feature exists (by recording id, like the pages above).
+            tally.recordings = count_by_ids(conn, DELETE_RECORDINGS, ids)
+            # In key order, so every transaction that counts segments down (erasures too)
+            # takes their row locks in the same order.
+            in_segments.sort(key=lambda c: str(c["blob_key"]))
+            released = release_segments(conn, in_segments, "", stamp)
+            unused = _not_used_elsewhere(conn, sorted(own), released, stamp)
+            garbage.schedule(conn, unused, stamp)
+            schedule_after_lease(conn, sorted(in_flight), stamp)
+            tally.blobs = len(unused)
+        garbage.delete_now(self.db, self.blobs, unused)
+        for key in sorted(in_flight):
+            try:
+                self.blobs.delete(key)
+            except Exception:
+                log.warning("could not delete blob %s now; the sweeper will retry", key)
+        return len(ids), tally
+
+    def _pick(self, conn: Connection, groups: list[_Group], now_ms: int) -> list[dict[str, Any]]:
+        """Up to batch_size expired recordings, locked on PostgreSQL (SKIP LOCKED: rows another
+        sweeper holds are its own). Each group's query walks the created_at index."""
+        picked: list[dict[str, Any]] = []
+        for group in groups:
+            cutoff = now_ms - group.retention_days * DAY_MS
+            statement = text(
+                "SELECT id, site_id, status FROM recordings "
+                "WHERE created_at <= :cutoff "
+                "AND (status = 'ready' OR created_at <= :stuck) "
+                "AND account_id IN (SELECT id FROM accounts WHERE plan IN :plans) "
+                f"ORDER BY created_at, id LIMIT :n {self.db.skip_locked()}"
+            ).bindparams(bindparam("plans", expanding=True))
+            rows = conn.execute(
+                statement,
+                {
+                    "cutoff": cutoff,
+                    "stuck": cutoff - STUCK_AFTER_MS,
+                    "plans": list(group.plans),
+                    "n": self.batch_size - len(picked),
+                },
+            ).mappings()
+            picked += [dict(r) for r in rows]
+            if len(picked) >= self.batch_size:
+                break
+        return picked
+
+
+def _not_used_elsewhere(
+    conn: Connection, own: list[str], released: list[str], stamp: int
+) -> list[str]:
+    """Of the merged blobs and released segments, those no remaining chunk row points at.
+
+    A merged blob belongs to one recording, and a segment reaches zero only with its last
+    chunk, so normally nothing is left; but a blob must never go while a row still points
+    at it. A segment released although chunks still point at it (a count that went
+    wrong) is unscheduled and counted again from its rows.
+    """
+    used = {r["blob_key"]: int(r["n"]) for r in by_ids(conn, _STILL_USED, own + released)}
+    for key in released:
+        if key in used:
+            log.error("segment %s reached zero with %d chunks left; kept", key, used[key])
+            q(conn, "DELETE FROM blob_garbage WHERE blob_key = :k", k=key)
+            q(
+                conn,
+                "INSERT INTO segments (blob_key, live_chunks, created_at) VALUES (:k, :n, :t)",
+                k=key,
+                n=used[key],
+                t=stamp,
+            )
+    for key in own:
+        if key in used:
+            log.warning("blob %s is still used by %d other chunks; kept", key, used[key])
+    return [key for key in own + released if key not in used]
