@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 import socket
 import threading
 import time
@@ -121,7 +122,7 @@ def make_account(svc: Services, name: str, plan: str = "pro", site_url: str = ""
         name=name,
         plan=plan,
         email=f"{name.lower()}@example.com",
-        password="correct horse battery",
+        password=PASSWORD,
         site_url=site_url,
     )
 
@@ -226,6 +227,30 @@ def batch(
 
 def gz(body: dict[str, Any]) -> bytes:
     return gzip.compress(json.dumps(body).encode())
+
+
+# --- the dashboard, as a browser without JavaScript uses it --------------------------------
+
+PASSWORD = "correct horse battery"  # every make_account owner's password
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token a dashboard page puts into its forms."""
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found, "no CSRF field on the page"
+    return found.group(1)
+
+
+def login(http: httpx.Client, email: str, password: str = PASSWORD) -> str:
+    """Log in through the form; returns the CSRF token for the next forms."""
+    csrf = csrf_of(http.get("/login").text)
+    r = http.post(
+        "/login",
+        data={"email": email, "password": password, "csrf": csrf},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    return csrf
 
 
 # --- a real server on loopback ------------------------------------------------------------

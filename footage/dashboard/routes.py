@@ -10,6 +10,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from fastapi.templating import Jinja2Templates
+from starlette.datastructures import FormData
 
 from footage.accounts import auth
 from footage.accounts.routes import change_account
@@ -235,16 +236,22 @@ def settings_page(request: Request, site: str | None = None, saved: int = 0) -> 
     )
 
 
-@router.post("/settings")
-async def settings_submit(request: Request) -> Response:
+async def owner_form(request: Request) -> tuple[dict[str, Any], FormData] | Response:
+    """A form an owner posted (logged in, CSRF checked), or the response that refuses it."""
     user = auth.session_user(request)
     if user is None:
         return to_login(request)
     form = await request.form()
     auth.check_csrf(request, str(form.get("csrf", "")))
-    denied = owner_only(request, user)
-    if denied:
-        return denied
+    return owner_only(request, user) or (user, form)
+
+
+@router.post("/settings")
+async def settings_submit(request: Request) -> Response:
+    posted = await owner_form(request)
+    if isinstance(posted, Response):
+        return posted
+    user, form = posted
     svc = request.app.state.services
     site_id = str(form.get("site_id", ""))
     # An unticked checkbox is simply absent from the form: absent means off.
@@ -295,14 +302,10 @@ def usage_page(request: Request, saved: int = 0) -> Response:
 
 @router.post("/usage")
 async def usage_submit(request: Request) -> Response:
-    user = auth.session_user(request)
-    if user is None:
-        return to_login(request)
-    form = await request.form()
-    auth.check_csrf(request, str(form.get("csrf", "")))
-    denied = owner_only(request, user)
-    if denied:
-        return denied
+    posted = await owner_form(request)
+    if isinstance(posted, Response):
+        return posted
+    user, form = posted
     plan = str(form.get("plan", "")) or None
     time_zone = str(form.get("time_zone", "")).strip() or None
     svc = request.app.state.services

@@ -21,6 +21,7 @@ from tests.conftest import (
     free_port,
     full_snapshot,
     gz,
+    login,
     make_account,
     meta,
     new_ids,
@@ -246,18 +247,6 @@ def test_usage_reports_the_month_and_what_is_stored_separately(server):
 
 
 # ---- the dashboard ------------------------------------------------------------------------
-
-
-def login(http, email: str) -> str:
-    page = http.get("/login")
-    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
-    r = http.post(
-        "/login",
-        data={"email": email, "password": "correct horse battery", "csrf": csrf},
-        follow_redirects=False,
-    )
-    assert r.status_code == 303
-    return csrf
 
 
 @pytest.mark.parametrize(

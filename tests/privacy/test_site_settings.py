@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from footage.privacy.rules import RuleError, ip_excluded, is_mobile, page_excluded, parse_networks
 from footage.privacy.site_settings import SETTINGS
-from tests.conftest import batch, click, full_snapshot, gz, make_account, meta, new_ids, wait_for
+from tests.conftest import (
+    batch,
+    click,
+    full_snapshot,
+    gz,
+    login,
+    make_account,
+    meta,
+    new_ids,
+    wait_for,
+)
 
 ORIGIN = "https://alice.example"
 PHONE_UA = (
@@ -262,18 +270,6 @@ def test_ips_are_kept_only_where_the_site_says_so(live, accounts):
 
 
 # ---- the dashboard page ----------------------------------------------------------------
-
-
-def login(http, email):
-    page = http.get("/login")
-    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
-    r = http.post(
-        "/login",
-        data={"email": email, "password": "correct horse battery", "csrf": csrf},
-        follow_redirects=False,
-    )
-    assert r.status_code == 303
-    return csrf
 
 
 def test_owner_changes_settings_in_the_dashboard(live, accounts):
