@@ -216,4 +216,39 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             "CREATE INDEX recordings_retention ON recordings (created_at)",
         ],
     ),
+    (
+        7,
+        [
+            # Who the visitor is, as the site told us (footage('identify' | 'name' | 'email' |
+            # 'variables')): not masked, erased with the visitor.
+            "ALTER TABLE visitors ADD COLUMN external_id TEXT",
+            "ALTER TABLE visitors ADD COLUMN variables TEXT",
+            # Whether the visitor had an earlier recording on the site (set at finalize).
+            "ALTER TABLE recordings ADD COLUMN returning_visitor INTEGER",
+            # The moments of a recording worth jumping to, found at finalize: page entries,
+            # clicks flagged as rage clicks, JavaScript errors, custom events (with their
+            # name and properties as JSON). Filters and the player's list of matches read them.
+            """CREATE TABLE recording_moments (
+                recording_id TEXT NOT NULL REFERENCES recordings(id) ON DELETE CASCADE,
+                kind TEXT NOT NULL,
+                at BIGINT NOT NULL,
+                name TEXT,
+                detail TEXT
+            )""",
+            "CREATE INDEX recording_moments_recording ON recording_moments (recording_id, kind)",
+            "CREATE INDEX recording_moments_name ON recording_moments (kind, name)",
+            # Named filter sets of a site, shared by the account's users.
+            """CREATE TABLE saved_segments (
+                id TEXT PRIMARY KEY,
+                account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+                site_id TEXT REFERENCES sites(id) ON DELETE CASCADE,
+                name TEXT NOT NULL,
+                query TEXT NOT NULL,
+                created_by TEXT,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL
+            )""",
+            "CREATE INDEX saved_segments_account ON saved_segments (account_id, name)",
+        ],
+    ),
 ]
