@@ -4,27 +4,65 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 
 from footage.accounts.auth import api_account
-from footage.recordings.queries import get_recording, iter_events_json, list_recordings
+from footage.errors import BadRequest
+from footage.recordings import filters
+from footage.recordings.queries import get_recording, iter_events_json
+from footage.recordings.search import search
 
 router = APIRouter(prefix="/api/v1", tags=["recordings"])
 Account = Annotated[dict[str, Any], Depends(api_account)]
 
 
-@router.get("/recordings", summary="List ready recordings, newest first")
-def recordings(
-    request: Request,
-    account: Account,
-    limit: Annotated[int, Query(ge=1, le=200, description="Items per page (1–200)")] = 50,
-    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
-) -> dict[str, Any]:
-    """Only *ready* recordings: a visitor still on the site is not listed yet."""
+@router.get(
+    "/recordings",
+    summary="List ready recordings, with filters",
+    description="Only *ready* recordings: a visitor still on the site is not listed yet. "
+    "Every filter below is optional; they combine with AND. Page with `cursor` (the previous "
+    "page's `next_cursor`, with the same `sort`).",
+    openapi_extra={
+        "parameters": [
+            *filters.openapi_parameters(),
+            {
+                "name": "sort",
+                "in": "query",
+                "description": "newest (default), oldest, longest, most_active",
+                "schema": {"type": "string", "enum": list(filters.SORTS)},
+            },
+            {
+                "name": "cursor",
+                "in": "query",
+                "description": "next_cursor of the previous page",
+                "schema": {"type": "string"},
+            },
+            {
+                "name": "limit",
+                "in": "query",
+                "description": "Items per page (1–200, default 50)",
+                "schema": {"type": "integer", "minimum": 1, "maximum": 200},
+            },
+        ]
+    },
+)
+def recordings(request: Request, account: Account) -> dict[str, Any]:
     svc = request.app.state.services
-    days = svc.plans.of(account["plan"]).retention_days
-    return list_recordings(svc.db, account["id"], limit=limit, cursor=cursor, retention_days=days)
+    query = request.query_params
+    values = filters.parse(query)
+    limit = query.get("limit", "50")
+    if not limit.isdigit():
+        raise BadRequest("'limit' must be a whole number from 1 to 200", code="bad_limit")
+    return search(
+        svc.db,
+        account["id"],
+        values,
+        sort=query.get("sort") or "newest",
+        limit=int(limit),
+        cursor=query.get("cursor") or None,
+        retention_days=svc.plans.of(account["plan"]).retention_days,
+    )
 
 
 @router.get("/recordings/{recording_id}", summary="One recording")

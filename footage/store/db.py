@@ -7,6 +7,8 @@ block writers.
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import secrets
 import threading
 from collections.abc import Iterator, Mapping
@@ -32,6 +34,31 @@ def normalize_url(url: str) -> str:
             "use sqlite:///path/footage.db or postgresql://user:password@host/dbname"
         )
     return url
+
+
+@lru_cache(maxsize=256)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def _regexp(pattern: str | None, value: str | None) -> bool:
+    """SQLite's `value REGEXP pattern` (searched, like PostgreSQL's `~`)."""
+    if pattern is None or value is None:
+        return False
+    try:
+        return _compiled(pattern).search(value) is not None
+    except re.error:
+        return False
+
+
+def _ip_in(ip: str | None, network: str | None) -> bool:
+    """Is `ip` inside `network` (an address or a CIDR range)? PostgreSQL: `ip::inet <<= net`."""
+    if not ip or not network:
+        return False
+    try:
+        return ipaddress.ip_address(ip) in ipaddress.ip_network(network, strict=False)
+    except ValueError:
+        return False
 
 
 def new_id(prefix: str) -> str:
@@ -80,6 +107,10 @@ class Database:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
+            # What PostgreSQL has built in and the recording filters use: `x REGEXP p` and
+            # `ip_in(ip, 'cidr')`.
+            dbapi_conn.create_function("regexp", 2, _regexp, deterministic=True)
+            dbapi_conn.create_function("ip_in", 2, _ip_in, deterministic=True)
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Connection) -> None:

@@ -1,0 +1,389 @@
+"""Filters for the recordings list: one declarative list drives parsing, SQL, the API's
+OpenAPI parameters and the dashboard's empty state ("which filter removed the most").
+
+Every filter is a query parameter; they combine with AND. The SQL works on SQLite and
+PostgreSQL alike (SQLite gets `REGEXP` and `ip_in` from store/db.py).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from footage.errors import BadRequest
+from footage.store.db import Database
+
+Clause = tuple[str, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Filter:
+    name: str
+    kind: str  # int | bool | text | choice | time
+    label: str
+    help: str
+    choices: tuple[str, ...] = ()
+
+
+FILTERS: list[Filter] = [
+    Filter("site_id", "text", "Site", "Only recordings of this site (its id)."),
+    Filter("from", "time", "From", "Started at or after (ISO 8601, e.g. 2026-11-20T00:00:00Z)."),
+    Filter("to", "time", "To", "Started before (ISO 8601)."),
+    Filter("min_duration_ms", "int", "Shortest", "Lasted at least this many milliseconds."),
+    Filter("max_duration_ms", "int", "Longest", "Lasted at most this many milliseconds."),
+    Filter("min_active_ms", "int", "Least active", "Active (input) time of at least this."),
+    Filter("max_active_ms", "int", "Most active", "Active (input) time of at most this."),
+    Filter("url", "text", "Visited page", "A page visited during the recording (see url_match)."),
+    Filter(
+        "url_match",
+        "choice",
+        "Page match",
+        "How `url` matches: contains (default, any case), equals, or regex.",
+        ("contains", "equals", "regex"),
+    ),
+    Filter("entry_url", "text", "Entry page", "The first page's address contains this."),
+    Filter("exit_url", "text", "Exit page", "The last page's address contains this."),
+    Filter("min_pages", "int", "Fewest pages", "At least this many page views."),
+    Filter("max_pages", "int", "Most pages", "At most this many page views."),
+    Filter("device", "choice", "Device", "Device type.", ("desktop", "mobile", "tablet", "bot")),
+    Filter("browser", "text", "Browser", "Browser family, e.g. Chrome, Safari, Firefox."),
+    Filter("os", "text", "OS", "Operating system, e.g. Windows, macOS, iOS, Android."),
+    Filter(
+        "screen",
+        "choice",
+        "Screen",
+        "Screen width: small (< 768 px), medium (768–1279 px), large (≥ 1280 px).",
+        ("small", "medium", "large"),
+    ),
+    Filter("country", "text", "Country", "ISO 3166 country code, e.g. DE (several: DE,AT,CH)."),
+    Filter("referrer", "text", "Referrer", "The referring address contains this."),
+    Filter("utm_source", "text", "UTM source", "utm_source equals this."),
+    Filter("utm_medium", "text", "UTM medium", "utm_medium equals this."),
+    Filter("utm_campaign", "text", "UTM campaign", "utm_campaign equals this."),
+    Filter("min_clicks", "int", "Clicks", "At least this many clicks."),
+    Filter("has_rage_clicks", "bool", "Rage clicks", "true: with rage clicks; false: without."),
+    Filter("has_errors", "bool", "JavaScript errors", "true: with JavaScript errors."),
+    Filter("has_conversation", "bool", "Conversation", "true: the visitor chatted."),
+    Filter(
+        "visitor_id",
+        "text",
+        "Visitor id",
+        "The visitor's id (exact), or the id your site gave with footage('identify', …).",
+    ),
+    Filter("visitor_name", "text", "Visitor name", "The visitor's name contains this."),
+    Filter("visitor_email", "text", "Visitor e-mail", "The visitor's e-mail contains this."),
+    Filter(
+        "visitor_ip",
+        "text",
+        "Visitor IP",
+        "An IP address or a CIDR range (only sites that keep IPs have them).",
+    ),
+    Filter(
+        "visitor_type",
+        "choice",
+        "New or returning",
+        "new: the visitor's first recording; returning: seen before.",
+        ("new", "returning"),
+    ),
+    Filter("event", "text", "Custom event", "Has this custom event (footage('event', name))."),
+    Filter("event_property", "text", "Event property", "With `event`: this property …"),
+    Filter("event_value", "text", "Event value", "… equals this value."),
+]
+BY_NAME = {f.name: f for f in FILTERS}
+SORTS = {
+    "newest": ("started_at", "DESC"),
+    "oldest": ("started_at", "ASC"),
+    "longest": ("duration_ms", "DESC"),
+    "most_active": ("active_ms", "DESC"),
+}
+PAGING = ("sort", "cursor", "limit")
+MAX_TEXT = 500
+_PROPERTY = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
+
+
+def parse_time(name: str, value: str) -> int:
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise BadRequest(
+            f"'{name}' must be a date and time in ISO 8601, e.g. 2026-11-20T00:00:00Z",
+            code="bad_filter",
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
+def parse(params: Mapping[str, str], *, strict: bool = True) -> dict[str, Any]:
+    """Query parameters → typed filter values; raises BadRequest naming the one to fix."""
+    values: dict[str, Any] = {}
+    for name, raw in params.items():
+        f = BY_NAME.get(name)
+        if f is None:
+            if strict and name not in PAGING:
+                raise BadRequest(
+                    f"unknown parameter {name!r}; the filters are: {', '.join(BY_NAME)}",
+                    code="bad_filter",
+                )
+            continue
+        raw = raw.strip()
+        if raw == "":
+            continue  # an empty form field means "any"
+        if len(raw) > MAX_TEXT:
+            raise BadRequest(f"'{name}' is longer than {MAX_TEXT} characters", code="bad_filter")
+        if f.kind == "int":
+            if not raw.isdigit():
+                raise BadRequest(f"'{name}' must be a whole number ≥ 0", code="bad_filter")
+            values[name] = int(raw)
+        elif f.kind == "bool":
+            if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise BadRequest(f"'{name}' must be true or false", code="bad_filter")
+            values[name] = raw.lower() in ("true", "1", "yes")
+        elif f.kind == "choice":
+            if raw.lower() not in f.choices:
+                raise BadRequest(
+                    f"'{name}' must be one of: {', '.join(f.choices)}", code="bad_filter"
+                )
+            values[name] = raw.lower()
+        elif f.kind == "time":
+            values[name] = parse_time(name, raw)
+        else:
+            values[name] = raw
+    _check_combinations(values)
+    return values
+
+
+def _check_combinations(values: dict[str, Any]) -> None:
+    if values.get("url_match") == "regex" and "url" in values:
+        try:
+            re.compile(values["url"])
+        except re.error as exc:
+            raise BadRequest(
+                f"'url' is not a valid regular expression ({exc})", code="bad_filter"
+            ) from None
+    if "visitor_ip" in values:
+        try:
+            ipaddress.ip_network(values["visitor_ip"], strict=False)
+        except ValueError:
+            raise BadRequest(
+                "'visitor_ip' must be an IP address or a range like 203.0.113.0/24",
+                code="bad_filter",
+            ) from None
+    if ("event_property" in values or "event_value" in values) and "event" not in values:
+        raise BadRequest("'event_property' and 'event_value' need 'event'", code="bad_filter")
+    if ("event_property" in values) != ("event_value" in values):
+        raise BadRequest("send 'event_property' and 'event_value' together", code="bad_filter")
+    if "event_property" in values and not _PROPERTY.match(values["event_property"]):
+        raise BadRequest(
+            "'event_property' is a property name: letters, digits, '_' or '-'",
+            code="bad_filter",
+        )
+
+
+# ---- SQL ------------------------------------------------------------------------------------
+
+
+def _like(value: str) -> str:
+    """A LIKE pattern that finds `value` anywhere, with its own % and _ taken literally."""
+    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+class _Sql:
+    """The few spellings that differ between SQLite and PostgreSQL."""
+
+    def __init__(self, db: Database) -> None:
+        self.sqlite = db.is_sqlite
+
+    def contains(self, column: str, param: str) -> str:
+        op = "LIKE" if self.sqlite else "ILIKE"  # SQLite's LIKE ignores ASCII case already
+        return f"{column} {op} :{param} ESCAPE '\\'"
+
+    def regex(self, column: str, param: str) -> str:
+        return f"{column} REGEXP :{param}" if self.sqlite else f"{column} ~ :{param}"
+
+    def ip_in(self, column: str, param: str) -> str:
+        if self.sqlite:
+            return f"ip_in({column}, :{param})"
+        return f"({column} IS NOT NULL AND CAST({column} AS inet) <<= CAST(:{param} AS inet))"
+
+    def json_text(self, column: str, prop_param: str) -> str:
+        if self.sqlite:
+            return f"CAST(json_extract({column}, '$.\"' || :{prop_param} || '\"') AS TEXT)"
+        return f"(CAST({column} AS jsonb) ->> :{prop_param})"
+
+
+Builder = Callable[[dict[str, Any], _Sql], Clause | None]
+
+
+def _eq(column: str, name: str) -> Builder:
+    return lambda v, _: (f"{column} = :{name}", {name: v[name]})
+
+
+def _cmp(column: str, op: str, name: str) -> Builder:
+    return lambda v, _: (f"{column} {op} :{name}", {name: v[name]})
+
+
+def _contains(column: str, name: str) -> Builder:
+    return lambda v, sql: (sql.contains(column, name), {name: _like(v[name])})
+
+
+def _visited(v: dict[str, Any], sql: _Sql) -> Clause:
+    how = v.get("url_match", "contains")
+    if how == "equals":
+        cond, value = "p.url = :url", v["url"]
+    elif how == "regex":
+        cond, value = sql.regex("p.url", "url"), v["url"]
+    else:
+        cond, value = sql.contains("p.url", "url"), _like(v["url"])
+    return (
+        f"EXISTS (SELECT 1 FROM recording_pages p WHERE p.recording_id = r.id AND {cond})",
+        {"url": value},
+    )
+
+
+def _country(v: dict[str, Any], _: _Sql) -> Clause:
+    codes = [c.strip().upper() for c in v["country"].split(",") if c.strip()]
+    names = {f"country{i}": c for i, c in enumerate(codes)}
+    return f"r.country IN ({', '.join(':' + n for n in names)})", names
+
+
+def _screen(v: dict[str, Any], _: _Sql) -> Clause:
+    return {
+        "small": ("r.screen_width < 768", {}),
+        "medium": ("r.screen_width >= 768 AND r.screen_width < 1280", {}),
+        "large": ("r.screen_width >= 1280", {}),
+    }[v["screen"]]
+
+
+def _flag(column: str, name: str) -> Builder:
+    return lambda v, _: (f"{column} > 0" if v[name] else f"COALESCE({column}, 0) = 0", {})
+
+
+def _conversation(v: dict[str, Any], _: _Sql) -> Clause:
+    return (
+        "r.conversation_id IS NOT NULL" if v["has_conversation"] else "r.conversation_id IS NULL",
+        {},
+    )
+
+
+def _visitor_id(v: dict[str, Any], _: _Sql) -> Clause:
+    return "(r.visitor_id = :visitor_id OR v.external_id = :visitor_id)", {
+        "visitor_id": v["visitor_id"]
+    }
+
+
+def _visitor_ip(v: dict[str, Any], sql: _Sql) -> Clause:
+    if "/" not in v["visitor_ip"]:
+        return "r.ip = :visitor_ip", {"visitor_ip": v["visitor_ip"]}
+    return sql.ip_in("r.ip", "visitor_ip"), {"visitor_ip": v["visitor_ip"]}
+
+
+def _visitor_type(v: dict[str, Any], _: _Sql) -> Clause:
+    if v["visitor_type"] == "returning":
+        return "r.returning_visitor = 1", {}
+    return "COALESCE(r.returning_visitor, 0) = 0", {}
+
+
+def _event(v: dict[str, Any], sql: _Sql) -> Clause:
+    cond = "m.recording_id = r.id AND m.kind = 'event' AND m.name = :event"
+    params: dict[str, Any] = {"event": v["event"]}
+    if "event_property" in v:
+        cond += f" AND {sql.json_text('m.detail', 'event_property')} = :event_value"
+        params.update(event_property=v["event_property"], event_value=v["event_value"])
+    return f"EXISTS (SELECT 1 FROM recording_moments m WHERE {cond})", params
+
+
+BUILDERS: dict[str, Builder] = {
+    "site_id": _eq("r.site_id", "site_id"),
+    "from": _cmp("r.started_at", ">=", "from"),
+    "to": _cmp("r.started_at", "<", "to"),
+    "min_duration_ms": _cmp("r.duration_ms", ">=", "min_duration_ms"),
+    "max_duration_ms": _cmp("r.duration_ms", "<=", "max_duration_ms"),
+    "min_active_ms": _cmp("r.active_ms", ">=", "min_active_ms"),
+    "max_active_ms": _cmp("r.active_ms", "<=", "max_active_ms"),
+    "url": _visited,
+    "entry_url": _contains("r.entry_url", "entry_url"),
+    "exit_url": _contains("r.exit_url", "exit_url"),
+    "min_pages": _cmp("r.page_count", ">=", "min_pages"),
+    "max_pages": _cmp("r.page_count", "<=", "max_pages"),
+    "device": _eq("r.device", "device"),
+    "browser": _eq("r.browser", "browser"),
+    "os": _eq("r.os", "os"),
+    "screen": _screen,
+    "country": _country,
+    "referrer": _contains("r.referrer", "referrer"),
+    "utm_source": _eq("r.utm_source", "utm_source"),
+    "utm_medium": _eq("r.utm_medium", "utm_medium"),
+    "utm_campaign": _eq("r.utm_campaign", "utm_campaign"),
+    "min_clicks": _cmp("r.click_count", ">=", "min_clicks"),
+    "has_rage_clicks": _flag("r.rage_click_count", "has_rage_clicks"),
+    "has_errors": _flag("r.error_count", "has_errors"),
+    "has_conversation": _conversation,
+    "visitor_id": _visitor_id,
+    "visitor_name": _contains("v.name", "visitor_name"),
+    "visitor_email": _contains("v.email", "visitor_email"),
+    "visitor_ip": _visitor_ip,
+    "visitor_type": _visitor_type,
+    "event": _event,
+}
+# Parameters that only qualify another filter.
+MODIFIERS = {"url_match": "url", "event_property": "event", "event_value": "event"}
+
+
+def clauses(db: Database, values: dict[str, Any]) -> list[tuple[str, Clause]]:
+    """(filter name, (SQL condition, params)) for every filter given."""
+    sql = _Sql(db)
+    out: list[tuple[str, Clause]] = []
+    for name, value in values.items():
+        builder = BUILDERS.get(name)
+        if builder is not None and value is not None:
+            clause = builder(values, sql)
+            if clause is not None:
+                out.append((name, clause))
+    return out
+
+
+def without(values: dict[str, Any], name: str) -> dict[str, Any]:
+    """The filters with one removed (and whatever only qualified it)."""
+    return {k: v for k, v in values.items() if k != name and MODIFIERS.get(k) != name}
+
+
+def describe(values: dict[str, Any], name: str) -> str:
+    """`Country: DE` — a filter as the empty state names it."""
+    f = BY_NAME[name]
+    value = values[name]
+    if f.kind == "bool":
+        return f"{f.label}: {'yes' if value else 'no'}"
+    if f.kind == "time":
+        return f"{f.label}: {datetime.fromtimestamp(value / 1000, tz=UTC):%Y-%m-%d %H:%M} UTC"
+    return f"{f.label}: {value}"
+
+
+def openapi_parameters() -> list[dict[str, Any]]:
+    """The filters as OpenAPI query parameters (the endpoint reads them from the query)."""
+    types: dict[str, dict[str, Any]] = {
+        "int": {"type": "integer", "minimum": 0},
+        "bool": {"type": "boolean"},
+        "time": {"type": "string", "format": "date-time"},
+        "text": {"type": "string"},
+    }
+    params = []
+    for f in FILTERS:
+        schema: dict[str, Any] = (
+            {"type": "string", "enum": list(f.choices)} if f.kind == "choice" else types[f.kind]
+        )
+        params.append(
+            {
+                "name": f.name,
+                "in": "query",
+                "required": False,
+                "description": f.help,
+                "schema": schema,
+            }
+        )
+    return params

@@ -1,0 +1,135 @@
+"""The recordings list with filters, four sort orders and keyset (cursor) pagination.
+
+A cursor is the sort key and id of the last item shown, so a page never repeats or skips a
+recording, however many recordings become ready meanwhile (they are newer than the first
+page and simply do not move the ones after the cursor).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from footage.errors import BadRequest
+from footage.recordings import filters
+from footage.recordings.queries import _SELECT, MAX_LIMIT, as_item, pages_of
+from footage.store.db import Database
+
+# The most a "which filter removed the most" hint counts per filter.
+HINT_COUNT_CAP = 10_000
+
+
+def encode_cursor(sort: str, key: int, recording_id: str) -> str:
+    raw = json.dumps([sort, key, recording_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, sort: str) -> tuple[int, str]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        cursor_sort, key, recording_id = json.loads(base64.urlsafe_b64decode(padded))
+        if cursor_sort != sort:
+            raise BadRequest(
+                f"this cursor belongs to sort={cursor_sort}; keep the same sort while paging",
+                code="bad_cursor",
+            )
+        return int(key), str(recording_id)
+    except (ValueError, TypeError):
+        raise BadRequest(
+            "'cursor' is not valid; pass the next_cursor of the previous page unchanged",
+            code="bad_cursor",
+        ) from None
+
+
+def _where(db: Database, account_id: str, values: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    where = ["r.account_id = :account", "r.status = 'ready'"]
+    params: dict[str, Any] = {"account": account_id}
+    for _, (sql, p) in filters.clauses(db, values):
+        where.append(sql)
+        params.update(p)
+    return " AND ".join(where), params
+
+
+def build_query(
+    db: Database,
+    account_id: str,
+    values: dict[str, Any],
+    *,
+    sort: str = "newest",
+    limit: int = 50,
+    cursor: str | None = None,
+) -> tuple[str, dict[str, Any]]:
+    """The SQL of one page of the list (also what the benchmark explains)."""
+    if sort not in filters.SORTS:
+        raise BadRequest(f"'sort' must be one of: {', '.join(filters.SORTS)}", code="bad_sort")
+    if not 1 <= limit <= MAX_LIMIT:
+        raise BadRequest(f"'limit' must be between 1 and {MAX_LIMIT}", code="bad_limit")
+    column, direction = filters.SORTS[sort]
+    where, params = _where(db, account_id, values)
+    if cursor:
+        key, rid = decode_cursor(cursor, sort)
+        op = "<" if direction == "DESC" else ">"
+        where += f" AND (r.{column} {op} :ck OR (r.{column} = :ck AND r.id {op} :cid))"
+        params.update(ck=key, cid=rid)
+    params["n"] = limit + 1
+    sql = f"{_SELECT} WHERE {where} ORDER BY r.{column} {direction}, r.id {direction} LIMIT :n"
+    return sql, params
+
+
+def search(
+    db: Database,
+    account_id: str,
+    values: dict[str, Any],
+    *,
+    sort: str = "newest",
+    limit: int = 50,
+    cursor: str | None = None,
+    retention_days: int | None = None,
+) -> dict[str, Any]:
+    """One page of ready recordings matching every filter, with the cursor for the next."""
+    sql, params = build_query(db, account_id, values, sort=sort, limit=limit, cursor=cursor)
+    rows = db.all(sql, params)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    pages = pages_of(db, [r["id"] for r in rows])
+    column = filters.SORTS[sort][0]
+    return {
+        "items": [as_item(r, pages[r["id"]], retention_days) for r in rows],
+        "next_cursor": encode_cursor(sort, rows[-1][column] or 0, rows[-1]["id"]) if more else None,
+    }
+
+
+def count(db: Database, account_id: str, values: dict[str, Any], cap: int = HINT_COUNT_CAP) -> int:
+    """How many ready recordings match (counted up to `cap`, which is enough for a hint)."""
+    where, params = _where(db, account_id, values)
+    row = db.one(
+        f"SELECT COUNT(*) AS n FROM (SELECT 1 FROM recordings r "
+        f"LEFT JOIN visitors v ON v.site_id = r.site_id AND v.id = r.visitor_id "
+        f"WHERE {where} LIMIT {int(cap)}) AS capped",
+        params,
+    )
+    return int(row["n"]) if row else 0
+
+
+def empty_hint(db: Database, account_id: str, values: dict[str, Any]) -> dict[str, Any]:
+    """Why nothing matched: how many recordings each filter alone would let back in.
+
+    For each filter given, count the matches with that filter removed; the filter whose
+    removal brings back the most is the one that removed the most.
+    """
+    names = [n for n in values if n in filters.BUILDERS]
+    total = count(db, account_id, {})
+    if not names:
+        return {"total": total, "culprit": None, "without": []}
+    without: list[dict[str, Any]] = [
+        {
+            "filter": n,
+            "label": filters.describe(values, n),
+            "matches": count(db, account_id, filters.without(values, n)),
+        }
+        for n in names
+    ]
+    without.sort(key=lambda w: -int(w["matches"]))
+    culprit = without[0] if without[0]["matches"] > 0 else None
+    return {"total": total, "culprit": culprit, "without": without}
