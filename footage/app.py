@@ -29,6 +29,7 @@ from footage.accounts.auth import CSRF_COOKIE
 from footage.accounts.plans import Plans
 from footage.clock import Clock
 from footage.dashboard import routes as dashboard
+from footage.dashboard import segments as dashboard_segments
 from footage.demo import routes as demo
 from footage.errors import FootageError
 from footage.ingest import routes as ingest_routes
@@ -239,11 +240,13 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
 
     app.include_router(ingest_routes.router)
     app.include_router(recording_routes.router)
+    app.include_router(recording_routes.segments_router)
     app.include_router(privacy_routes.router)
     app.include_router(account_routes.router)
     app.include_router(visitor_routes.router)
     app.include_router(visitor_routes.dashboard_router)
     app.include_router(dashboard.router)
+    app.include_router(dashboard_segments.router)
     app.include_router(demo.router)
     app.mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
@@ -18,12 +18,12 @@ from footage.accounts.service import sites_of
 from footage.accounts.usage import Usage, usage_of
 from footage.errors import BadRequest, NotFound
 from footage.privacy.site_settings import SETTINGS, as_settings, update_settings
-from footage.recordings.queries import (
-    get_recording,
-    iter_events_json,
-    list_recordings,
-    live_count,
-)
+from footage.recordings import filters
+from footage.recordings.filters import MODIFIERS, describe
+from footage.recordings.matches import matching_moments
+from footage.recordings.queries import get_recording, iter_events_json, live_count
+from footage.recordings.search import empty_hint, search
+from footage.recordings.segments import list_segments
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
@@ -131,30 +131,71 @@ def logout(request: Request, csrf: str = Form("")) -> Response:
 
 
 @router.get("/recordings")
-def recordings_page(request: Request, cursor: str | None = None) -> Response:
+def recordings_page(request: Request) -> Response:
     user = auth.session_user(request)
     if user is None:
         return to_login(request)
     svc = request.app.state.services
-    days = svc.plans.of(user["plan"]).retention_days
-    page = list_recordings(svc.db, user["account_id"], limit=50, cursor=cursor, retention_days=days)
+    query = request.query_params
+    error = None
+    try:
+        values = filters.parse(query, strict=False)
+        sort = query.get("sort") or "newest"
+        page = search(
+            svc.db,
+            user["account_id"],
+            values,
+            sort=sort,
+            limit=50,
+            cursor=query.get("cursor") or None,
+            retention_days=svc.plans.of(user["plan"]).retention_days,
+        )
+    except BadRequest as exc:
+        error, values, sort = exc.message, {}, "newest"
+        page = search(svc.db, user["account_id"], {}, limit=50)
     sites = sites_of(svc.db, user["account_id"])
+    # The filters as they are in the URL (minus paging), for links that keep them.
+    kept = [(k, v) for k, v in query.multi_items() if k not in ("cursor", "segment") and v]
+    segment_id = query.get("segment")
     return render(
         request,
         "recordings.html",
         user,
         page=page,
         sites=sites,
-        cursor=cursor,
+        values=values,
+        sort=sort,
+        error=error,
+        filter_query=urlencode(kept),
+        chips=[
+            {
+                "label": describe(values, name),
+                "remove": urlencode(
+                    [(k, v) for k, v in kept if k != name and MODIFIERS.get(k) != name]
+                ),
+            }
+            for name in values
+            if name in filters.BUILDERS
+        ],
+        hint=empty_hint(svc.db, user["account_id"], values)
+        if not page["items"] and values and not query.get("cursor")
+        else None,
+        segments=list_segments(svc.db, user["account_id"]),
+        segment=next(
+            (s for s in list_segments(svc.db, user["account_id"]) if s["id"] == segment_id), None
+        ),
+        cursor=query.get("cursor"),
         demo_url=f"{svc.settings.base_url}/demo/" if any(s["is_demo"] for s in sites) else None,
     )
 
 
 @router.get("/recordings/{recording_id}")
-def player_page(request: Request, recording_id: str, t: int = 0) -> Response:
+def player_page(request: Request, recording_id: str) -> Response:
     user = auth.session_user(request)
     if user is None:
         return to_login(request)
+    raw_t = request.query_params.get("t", "")
+    t = int(raw_t) if raw_t.isdigit() else 0
     try:
         svc = request.app.state.services
         days = svc.plans.of(user["plan"]).retention_days
@@ -169,7 +210,16 @@ def player_page(request: Request, recording_id: str, t: int = 0) -> Response:
         )
         response.status_code = 404
         return response
-    return render(request, "player.html", user, rec=recording, start_ms=max(0, t))
+    # Opened from a filtered list: the moments that matched, and the first of them to start at.
+    values = filters.parse(request.query_params, strict=False) if request.query_params else {}
+    started = svc.db.one("SELECT started_at FROM recordings WHERE id = :r", {"r": recording_id})[
+        "started_at"
+    ]
+    moments = matching_moments(svc.db, recording, started, values) if values else []
+    start = t if t or not moments else moments[0]["offset_ms"]
+    return render(
+        request, "player.html", user, rec=recording, start_ms=max(0, start), moments=moments
+    )
 
 
 @router.get("/recordings/{recording_id}/events.json")

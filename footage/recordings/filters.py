@@ -32,7 +32,7 @@ class Filter:
 FILTERS: list[Filter] = [
     Filter("site_id", "text", "Site", "Only recordings of this site (its id)."),
     Filter("from", "time", "From", "Started at or after (ISO 8601, e.g. 2026-11-20T00:00:00Z)."),
-    Filter("to", "time", "To", "Started before (ISO 8601)."),
+    Filter("to", "time", "To", "Started before (ISO 8601; a date alone: through that day)."),
     Filter("min_duration_ms", "int", "Shortest", "Lasted at least this many milliseconds."),
     Filter("max_duration_ms", "int", "Longest", "Lasted at most this many milliseconds."),
     Filter("min_active_ms", "int", "Least active", "Active (input) time of at least this."),
@@ -151,6 +151,8 @@ def parse(params: Mapping[str, str], *, strict: bool = True) -> dict[str, Any]:
             values[name] = raw.lower()
         elif f.kind == "time":
             values[name] = parse_time(name, raw)
+            if name == "to" and len(raw) == 10:  # a date alone: up to the end of that day
+                values[name] += 86_400_000
         else:
             values[name] = raw
     _check_combinations(values)

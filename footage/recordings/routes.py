@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Body, Depends, Request, Response
 from fastapi.responses import StreamingResponse
 
 from footage.accounts.auth import api_account
 from footage.errors import BadRequest
-from footage.recordings import filters
+from footage.recordings import filters, segments
 from footage.recordings.queries import get_recording, iter_events_json
 from footage.recordings.search import search
 
@@ -82,3 +82,68 @@ def events(request: Request, account: Account, recording_id: str) -> StreamingRe
     return StreamingResponse(
         iter_events_json(svc.db, svc.blobs, recording_id), media_type="application/json"
     )
+
+
+# ---- saved segments -------------------------------------------------------------------------
+
+segments_router = APIRouter(prefix="/api/v1", tags=["segments"])
+
+
+@segments_router.get("/segments", summary="Saved segments (named filter sets)")
+def list_saved(request: Request, account: Account, site_id: str | None = None) -> dict[str, Any]:
+    return {"items": segments.list_segments(request.app.state.services.db, account["id"], site_id)}
+
+
+@segments_router.post(
+    "/segments",
+    status_code=201,
+    summary="Save a segment",
+    description="`query` holds the filters, as the recordings list's query string "
+    "(`device=mobile&has_rage_clicks=true`) or as an object. `site_id` null: all sites.",
+)
+def create_saved(
+    request: Request,
+    account: Account,
+    body: Annotated[
+        dict[str, Any],
+        Body(
+            openapi_examples={
+                "mobile rage": {
+                    "value": {
+                        "name": "Mobile rage clicks",
+                        "query": "device=mobile&has_rage_clicks=true",
+                    }
+                }
+            }
+        ),
+    ],
+) -> dict[str, Any]:
+    svc = request.app.state.services
+    return segments.create_segment(
+        svc.db,
+        account["id"],
+        body.get("name"),
+        body.get("query", ""),
+        body.get("site_id"),
+        None,
+        svc.clock.now_ms(),
+    )
+
+
+@segments_router.get("/segments/{segment_id}", summary="One saved segment")
+def get_saved(request: Request, account: Account, segment_id: str) -> dict[str, Any]:
+    return segments.get_segment(request.app.state.services.db, account["id"], segment_id)
+
+
+@segments_router.patch("/segments/{segment_id}", summary="Rename a segment or change its filters")
+def update_saved(
+    request: Request, account: Account, segment_id: str, body: Annotated[dict[str, Any], Body()]
+) -> dict[str, Any]:
+    svc = request.app.state.services
+    return segments.update_segment(svc.db, account["id"], segment_id, body, svc.clock.now_ms())
+
+
+@segments_router.delete("/segments/{segment_id}", status_code=204, summary="Delete a segment")
+def delete_saved(request: Request, account: Account, segment_id: str) -> Response:
+    segments.delete_segment(request.app.state.services.db, account["id"], segment_id)
+    return Response(status_code=204)
