@@ -367,3 +367,10 @@ def test_concurrent_searches_agree(svc, world):
     with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(run, range(16)))
     assert all(r == ["r01", "r07", "r08"] for r in results)
+
+
+def test_every_filter_is_documented():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text()
+    assert [f.name for f in filters.FILTERS if f"| `{f.name}` |" not in text] == []
