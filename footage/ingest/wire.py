@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import zlib
 from dataclasses import dataclass, field
@@ -15,6 +16,31 @@ _ID = re.compile(r"^[A-Za-z0-9_\-]{8,64}$")
 _MAX_EVENTS = 100_000
 _MAX_URL = 4096
 GZIP_MAGIC = b"\x1f\x8b"
+
+# What a site may say about its visitor (footage('identify' | 'name' | 'email' | 'variables')).
+# The recorder keeps to these limits; a body beyond them comes from another client and is
+# refused with a message naming the field.
+MAX_IDENTITY_CHARS = 200
+MAX_VARIABLES = 50
+MAX_VARIABLE_KEY_CHARS = 100
+MAX_LABEL_CHARS = 100
+MAX_VALUE_CHARS = 500
+
+Scalar = str | int | float | bool
+
+
+@dataclass(frozen=True)
+class VisitorInfo:
+    """Who the visitor is, as the site told the recorder; None: not said in this batch.
+
+    Not masked: these are values the site chose to send (docs/privacy.md).
+    """
+
+    external_id: str | None = None
+    name: str | None = None
+    email: str | None = None
+    # key → {"label": str, "value": str | int | float | bool}
+    variables: dict[str, dict[str, Scalar]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -31,6 +57,7 @@ class Batch:
     left: bool = False
     screen: tuple[int, int] | None = None
     viewport: tuple[int, int] | None = None
+    visitor: VisitorInfo | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -126,6 +153,88 @@ def _events(value: Any) -> list[dict[str, Any]]:
     return value
 
 
+def _clean(value: str) -> str:
+    # PostgreSQL's TEXT cannot hold NUL characters; nobody's name needs one.
+    return value.replace("\x00", "").strip()
+
+
+def _identity_text(value: Any, name: str) -> str | None:
+    """One of visitor.id / name / email: a string (an id may be a whole number), or None."""
+    if value is None:
+        return None
+    if name == "id" and isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or len(value) > MAX_IDENTITY_CHARS:
+        kind = "a string or a whole number" if name == "id" else "a string"
+        raise BadRequest(
+            f"'visitor.{name}' must be {kind} of at most {MAX_IDENTITY_CHARS} characters",
+            code="bad_field",
+        )
+    return _clean(value) or None
+
+
+def _variable(key: Any, entry: Any) -> tuple[str, dict[str, Scalar]]:
+    if not isinstance(key, str) or not 1 <= len(key) <= MAX_VARIABLE_KEY_CHARS:
+        raise BadRequest(
+            f"the keys of 'visitor.variables' must be 1–{MAX_VARIABLE_KEY_CHARS} characters",
+            code="bad_field",
+        )
+    where = f"visitor.variables.{key[:40]}"
+    if not isinstance(entry, dict):
+        raise BadRequest(f"'{where}' must be an object {{label, value}}", code="bad_field")
+    label = entry.get("label", key)
+    if not isinstance(label, str) or len(label) > MAX_LABEL_CHARS:
+        raise BadRequest(
+            f"'{where}.label' must be a string of at most {MAX_LABEL_CHARS} characters",
+            code="bad_field",
+        )
+    value = entry.get("value")
+    if isinstance(value, str):
+        if len(value) > MAX_VALUE_CHARS:
+            raise BadRequest(
+                f"'{where}.value' may have at most {MAX_VALUE_CHARS} characters",
+                code="bad_field",
+            )
+        value = value.replace("\x00", "")
+    elif not isinstance(value, int | float) or (
+        isinstance(value, float) and not math.isfinite(value)
+    ):
+        raise BadRequest(
+            f"'{where}.value' must be a string, a number or true/false", code="bad_field"
+        )
+    return _clean(key) or key, {"label": _clean(label) or _clean(key) or key, "value": value}
+
+
+def _visitor(value: Any) -> VisitorInfo | None:
+    """The optional `visitor` field (docs/wire.md); unknown sub-fields are ignored."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise BadRequest(
+            "'visitor' must be an object {id, name, email, variables}", code="bad_field"
+        )
+    variables = value.get("variables")
+    parsed: dict[str, dict[str, Scalar]] = {}
+    if variables is not None:
+        if not isinstance(variables, dict):
+            raise BadRequest(
+                "'visitor.variables' must be an object {key: {label, value}}", code="bad_field"
+            )
+        if len(variables) > MAX_VARIABLES:
+            raise BadRequest(
+                f"'visitor.variables' may hold at most {MAX_VARIABLES} variables",
+                code="bad_field",
+            )
+        parsed = dict(_variable(k, v) for k, v in variables.items())
+    info = VisitorInfo(
+        external_id=_identity_text(value.get("id"), "id"),
+        name=_identity_text(value.get("name"), "name"),
+        email=_identity_text(value.get("email"), "email"),
+        variables=parsed,
+    )
+    return info if info != VisitorInfo() else None
+
+
 def parse_batch(data: dict[str, Any]) -> Batch:
     """Validate a decoded batch; raises BadRequest naming the first field that is wrong."""
     version = data.get("v", 1)
@@ -156,6 +265,7 @@ def parse_batch(data: dict[str, Any]) -> Batch:
         left=left,
         screen=_size(data.get("screen"), "screen"),
         viewport=_size(data.get("viewport"), "viewport"),
+        visitor=_visitor(data.get("visitor")),
     )
 
 

@@ -23,7 +23,7 @@ from footage.accounts.usage import count_new_recording
 from footage.clock import Clock
 from footage.errors import Conflict, Forbidden, NotFound
 from footage.ingest.group import GroupWriter, Pending
-from footage.ingest.wire import Batch, Heartbeat
+from footage.ingest.wire import MAX_VARIABLES, Batch, Heartbeat, Scalar, VisitorInfo
 from footage.privacy.masking import MaskRules, PageMaskState, mask_text, scrub_events, scrub_url
 from footage.privacy.rules import ip_excluded, is_mobile, page_excluded
 from footage.sessions.geo import CountryLookup
@@ -61,6 +61,25 @@ def decode_chunk(data: bytes) -> list[bytes]:
     """zstd NDJSON → one JSON text (bytes) per event."""
     raw = zstandard.ZstdDecompressor().decompressobj().decompress(data)
     return [line for line in raw.split(b"\n") if line]
+
+
+def merge_variables(
+    stored: str | None, new: dict[str, dict[str, Scalar]]
+) -> dict[str, dict[str, Scalar]]:
+    """A visitor's variables after a batch: the new values win per key, the others stay.
+
+    At most MAX_VARIABLES are kept; past that, the stored ones the batch did not mention go
+    first (the batch's own are at most that many, the wire checks it).
+    """
+    try:
+        old = orjson.loads(stored) if stored else {}
+    except orjson.JSONDecodeError:
+        old = {}
+    if not isinstance(old, dict):
+        old = {}
+    room = MAX_VARIABLES - len(new)
+    kept = [(k, v) for k, v in old.items() if k not in new][: max(0, room)]
+    return {**dict(kept), **new}
 
 
 def origin_allowed(site: dict[str, Any], visit: Visit) -> bool:
@@ -259,7 +278,11 @@ class Ingest:
         now = self.clock.now_ms()
         rec = self._touch_live(conn, site["id"], batch.session_id, now)
         if rec is None and not batch.events:
-            # Nothing recorded yet and nothing to record (an empty leave beacon).
+            # Nothing recorded yet and nothing to record (an empty leave beacon). Who the
+            # visitor is still lands on their row if we know them: the recorder counts the
+            # identity as delivered once this batch is acknowledged.
+            if batch.visitor is not None:
+                self._identify(conn, site["id"], batch.visitor_id, batch.visitor, now, False)
             return Accepted(None, duplicate=False, stored=False)
         if rec is None:
             self._create(conn, site, batch, visit, now)
@@ -282,6 +305,9 @@ class Ingest:
         )
         if not updated:
             self._new_page(conn, site["id"], rec, batch, now, left_at)
+        if batch.visitor is not None:
+            # Also when the page view existed already: identify() may come at any moment.
+            self._identify(conn, site["id"], batch.visitor_id, batch.visitor, now, True)
         if blob_key is not None:
             timestamps = [e["timestamp"] for e in batch.events]
             inserted = q(
@@ -341,6 +367,49 @@ class Ingest:
             v=batch.visitor_id,
             now=now,
         )
+
+    @staticmethod
+    def _identify(
+        conn: Any, site_id: str, visitor_id: str, who: VisitorInfo, now: int, create: bool
+    ) -> None:
+        """Store who the visitor is on their row: what this batch says wins, the rest stays.
+
+        The UPDATE takes the row's lock (PostgreSQL) until the batch's transaction ends, so two
+        batches merging variables at the same time cannot lose one another's.
+        """
+        values = {"name": who.name, "email": who.email, "xid": who.external_id}
+        rows = q(
+            conn,
+            "UPDATE visitors SET name = COALESCE(:name, name), "
+            "email = COALESCE(:email, email), external_id = COALESCE(:xid, external_id) "
+            "WHERE site_id = :s AND id = :v RETURNING variables",
+            s=site_id,
+            v=visitor_id,
+            **values,
+        )
+        if not rows:
+            if not create:
+                return
+            # The page's upsert normally made the row; this covers a row deleted meanwhile.
+            rows = q(
+                conn,
+                "INSERT INTO visitors (site_id, id, first_seen_at, last_seen_at, name, email, "
+                "external_id) VALUES (:s, :v, :now, :now, :name, :email, :xid) "
+                "ON CONFLICT (site_id, id) DO UPDATE SET last_seen_at = :now "
+                "RETURNING variables",
+                s=site_id,
+                v=visitor_id,
+                now=now,
+                **values,
+            )
+        if who.variables:
+            q(
+                conn,
+                "UPDATE visitors SET variables = :vars WHERE site_id = :s AND id = :v",
+                vars=orjson.dumps(merge_variables(rows[0]["variables"], who.variables)).decode(),
+                s=site_id,
+                v=visitor_id,
+            )
 
     @staticmethod
     def _touch_live(conn: Any, site_id: str, session_id: str, now: int) -> str | None:

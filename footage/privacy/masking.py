@@ -80,8 +80,12 @@ The event walk (``scrub_events``)
   2, 3, 4, 6, 7, 12, 14) carry only numbers and are skipped; every other source → e-mails
   masked in every string inside.
 - Meta (type 4): ``href`` → ``scrub_url``.
-- Custom (type 5): every string in ``payload`` (dict keys too) → ``mask_text``, except strings
-  directly under the keys ``source``, ``url``, ``href`` → ``scrub_url``; ``tag`` is kept.
+- Custom (type 5) with ``tag`` exactly ``"footage.event"`` (the site's own ``footage('event',
+  name, props)``): kept as it is — values the site chose to send, so the site's masks do not
+  apply (like the identity it sends with ``footage('identify', …)``).
+- Other custom events (type 5): every string in ``payload`` (dict keys too) → ``mask_text``,
+  except strings directly under the keys ``source``, ``url``, ``href`` → ``scrub_url``; ``tag``
+  is kept.
 - Plugin (type 6): every string in ``payload`` (dict keys too) → ``mask_text``.
 - Unknown event types: every string in ``data`` → ``mask_text``.
 
@@ -387,6 +391,8 @@ _FIELDS: Final = frozenset({"input", "textarea", "select"})
 _BUTTON_INPUTS: Final = frozenset({"checkbox", "radio", "submit", "button", "reset", "image"})
 # Custom event payload keys holding addresses.
 _URL_KEYS: Final = frozenset({"source", "url", "href"})
+# The tag of the site's own custom events: never masked (see the module docstring).
+SITE_EVENT_TAG: Final = "footage.event"
 
 
 def _rekey(obj: dict[str, Any], fn: Callable[[str], str]) -> dict[str, Any]:
@@ -513,7 +519,7 @@ class _Masker:
                 if type(href) is str and href:
                     data["href"] = scrub_url(href, self.rules)
         elif kind == _CUSTOM:
-            if type(data) is dict and "payload" in data:
+            if type(data) is dict and "payload" in data and data.get("tag") != SITE_EVENT_TAG:
                 data["payload"] = _map_strings(data["payload"], self.text, self.url, keys=True)
         elif kind == _PLUGIN:
             if type(data) is dict and "payload" in data:

@@ -100,6 +100,9 @@ def as_item(
             "id": rec["visitor_id"],
             "name": rec.get("visitor_name"),
             "email": rec.get("visitor_email"),
+            # What the site told footage('identify' | 'variables') about this visitor.
+            "external_id": rec.get("visitor_external_id"),
+            "variables": _variables(rec.get("visitor_variables")),
             # Only where the site keeps IPs (setting record_ips); otherwise never stored.
             "ip": rec["ip"],
         },
@@ -107,8 +110,18 @@ def as_item(
     }
 
 
+def _variables(stored: str | None) -> dict[str, Any]:
+    """visitors.variables (JSON text: key → {label, value}) → a dict; {} when none or unreadable."""
+    try:
+        parsed = json.loads(stored) if stored else {}
+    except ValueError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
 _SELECT = (
-    "SELECT r.*, v.name AS visitor_name, v.email AS visitor_email FROM recordings r "
+    "SELECT r.*, v.name AS visitor_name, v.email AS visitor_email, "
+    "v.external_id AS visitor_external_id, v.variables AS visitor_variables FROM recordings r "
     "LEFT JOIN visitors v ON v.site_id = r.site_id AND v.id = r.visitor_id "
 )
 

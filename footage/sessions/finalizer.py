@@ -3,7 +3,9 @@
 A recording is due when every page view it has was left (the leave beacon arrived) and no
 batch came during the grace period, or when nothing at all arrived for the heartbeat timeout
 (the tab crashed or the computer slept). Finalizing merges the chunks into one compressed
-blob, computes the summary and makes the recording visible.
+blob, computes the summary and its moments (`recording_moments`: page entries, rage clicks,
+errors, custom events), tells whether the visitor is a returning one, and makes the recording
+visible — the rows in one transaction.
 """
 
 from __future__ import annotations
@@ -18,11 +20,18 @@ import zstandard
 
 from footage.clock import Clock
 from footage.ingest.writer import decode_chunk
-from footage.sessions.summary import external_referrer, summarize, utm_params
+from footage.sessions.summary import (
+    Moment,
+    external_referrer,
+    is_returning,
+    page_moments,
+    summarize,
+    utm_params,
+)
 from footage.sessions.useragent import parse_agent
 from footage.store import garbage
 from footage.store.blobs import BlobStore
-from footage.store.db import Database, q
+from footage.store.db import Database, q, sql_text
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +130,17 @@ class Finalizer:
         pages = self.db.all(
             "SELECT * FROM recording_pages WHERE recording_id = :id", {"id": recording_id}
         )
-        pages.sort(key=lambda p: page_starts.get(p["page_id"], p["first_seen_at"]))
+
+        def start_of(page: dict[str, Any]) -> int:
+            # A finalized recording's chunks no longer name their pages: finalizing it again
+            # keeps the starts found the first time.
+            found = page_starts.get(page["page_id"])
+            if found is None:
+                found = page["started_at"]
+            return int(found if found is not None else page["first_seen_at"])
+
+        pages.sort(key=start_of)
+        moments = page_moments((start_of(p), p["url"]) for p in pages) + summary.moments
         entry = pages[0] if pages else None
         agent = parse_agent(rec["user_agent"])
         blob_key = f"recordings/{rec['site_id']}/{recording_id}.ndjson.zst"
@@ -142,7 +161,7 @@ class Finalizer:
             for page in pages:
                 q(
                     conn,
-                    "UPDATE recording_pages SET started_at = :t "
+                    "UPDATE recording_pages SET started_at = COALESCE(:t, started_at) "
                     "WHERE site_id = :s AND page_id = :p",
                     t=page_starts.get(page["page_id"]),
                     s=page["site_id"],
@@ -164,6 +183,8 @@ class Finalizer:
                 last=summary.ended_at,
                 now=self.clock.now_ms(),
             )
+            self._store_moments(conn, recording_id, moments)
+            returning = self._returning(conn, rec)
             q(
                 conn,
                 "UPDATE recordings SET status = 'ready', finalized_at = :now, "
@@ -173,7 +194,8 @@ class Finalizer:
                 "entry_url = :entry, exit_url = :exit, device = :device, browser = :browser, "
                 "os = :os, referrer = :referrer, utm_source = :utm_source, "
                 "utm_medium = :utm_medium, utm_campaign = :utm_campaign, utm_term = :utm_term, "
-                "utm_content = :utm_content, stored_bytes = :bytes "
+                "utm_content = :utm_content, stored_bytes = :bytes, "
+                "returning_visitor = :returning "
                 "WHERE id = :id AND status = 'finalizing'",
                 id=recording_id,
                 now=self.clock.now_ms(),
@@ -193,10 +215,52 @@ class Finalizer:
                 os=agent.os,
                 referrer=external_referrer(entry["referrer"] or "", entry_url) if entry else "",
                 bytes=len(blob),
+                returning=int(returning),
                 **utm_params(entry_url),
             )
         garbage.delete_now(self.db, self.blobs, obsolete)
         return True
+
+    @staticmethod
+    def _store_moments(conn: Any, recording_id: str, moments: list[Moment]) -> None:
+        """The recording's moments, replacing any a previous finalize stored (idempotent)."""
+        q(conn, "DELETE FROM recording_moments WHERE recording_id = :id", id=recording_id)
+        if not moments:
+            return
+        conn.execute(
+            sql_text(
+                "INSERT INTO recording_moments (recording_id, kind, at, name, detail) "
+                "VALUES (:r, :kind, :at, :name, :detail)"
+            ),
+            [
+                {
+                    "r": recording_id,
+                    "kind": m.kind,
+                    "at": m.at,
+                    "name": m.name,
+                    "detail": None
+                    if m.detail is None
+                    else json.dumps(m.detail, ensure_ascii=False, separators=(",", ":")),
+                }
+                for m in moments
+            ],
+        )
+
+    @staticmethod
+    def _returning(conn: Any, rec: dict[str, Any]) -> bool:
+        """Did this visitor come before? Read in the finalize transaction, as it commits."""
+        params = {"s": rec["site_id"], "v": rec["visitor_id"], "c": rec["created_at"]}
+        earlier = q(
+            conn,
+            "SELECT 1 AS one FROM recordings "
+            "WHERE site_id = :s AND visitor_id = :v AND created_at < :c LIMIT 1",
+            **params,
+        )
+        visitor = q(
+            conn, "SELECT first_seen_at FROM visitors WHERE site_id = :s AND id = :v", **params
+        )
+        first_seen = visitor[0]["first_seen_at"] if visitor else None
+        return is_returning(bool(earlier), first_seen, rec["created_at"])
 
     @staticmethod
     def _page_starts(chunks: list[dict[str, Any]]) -> dict[str, int]:

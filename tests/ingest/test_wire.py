@@ -6,7 +6,7 @@ import json
 import pytest
 
 from footage.errors import BadRequest, PayloadTooLarge
-from footage.ingest.wire import decode_body, parse_batch
+from footage.ingest.wire import VisitorInfo, decode_body, parse_batch
 from tests.conftest import batch, click, full_snapshot, meta, new_ids
 
 LIMIT = 20_000_000
@@ -74,3 +74,74 @@ def test_wrong_fields_are_named_in_the_error(change, message):
 def test_bytes_after_the_gzip_stream_are_ignored():
     data = gzip.compress(json.dumps(good()).encode()) + b"tail"
     assert decode_body(data, LIMIT)["seq"] == 0
+
+
+# --- the optional `visitor` field (footage('identify' | 'name' | 'email' | 'variables')) ---
+
+
+def test_visitor_is_parsed_with_only_the_fields_sent():
+    body = {
+        **good(),
+        "visitor": {
+            "id": "customer-123",
+            "name": "  Jane Doe ",
+            "email": "Jane@Example.com",
+            "variables": {
+                "plan": {"label": "Plan", "value": "Gold"},
+                "orders": {"label": "Orders", "value": 12},
+                "vip": {"value": True},
+            },
+            "avatar": "https://…",  # unknown sub-fields are ignored
+        },
+    }
+    who = parse_batch(body).visitor
+    assert who == VisitorInfo(
+        external_id="customer-123",
+        name="Jane Doe",
+        email="Jane@Example.com",  # as given: compared without regard to case elsewhere
+        variables={
+            "plan": {"label": "Plan", "value": "Gold"},
+            "orders": {"label": "Orders", "value": 12},
+            "vip": {"label": "vip", "value": True},  # the key labels a variable without one
+        },
+    )
+    assert parse_batch({**good(), "visitor": {"name": "Ann"}}).visitor == VisitorInfo(name="Ann")
+    assert parse_batch({**good(), "visitor": {"id": 42}}).visitor == VisitorInfo(external_id="42")
+
+
+@pytest.mark.parametrize("visitor", [None, {}, {"name": "  "}, {"avatar": "x"}, {"variables": {}}])
+def test_a_visitor_that_says_nothing_is_none(visitor):
+    assert parse_batch({**good(), "visitor": visitor}).visitor is None
+    assert parse_batch(good()).visitor is None
+
+
+@pytest.mark.parametrize(
+    ("visitor", "message"),
+    [
+        ("Jane", r"'visitor' must be an object"),
+        ({"name": 7}, r"'visitor.name' must be a string of at most 200"),
+        ({"email": "a" * 201}, r"'visitor.email' must be a string of at most 200"),
+        ({"id": True}, r"'visitor.id' must be a string or a whole number"),
+        ({"id": "x" * 201}, r"'visitor.id'"),
+        ({"variables": []}, r"'visitor.variables' must be an object"),
+        ({"variables": {f"k{i}": {"value": i} for i in range(51)}}, r"at most 50 variables"),
+        ({"variables": {"": {"value": 1}}}, r"keys of 'visitor.variables'"),
+        ({"variables": {"plan": "Gold"}}, r"'visitor.variables.plan' must be an object"),
+        ({"variables": {"plan": {"value": None}}}, r"'visitor.variables.plan.value' must be"),
+        ({"variables": {"plan": {"value": [1]}}}, r"'visitor.variables.plan.value' must be"),
+        ({"variables": {"plan": {"value": "x" * 501}}}, r"at most 500 characters"),
+        ({"variables": {"plan": {"label": 3, "value": 1}}}, r"'visitor.variables.plan.label'"),
+        ({"variables": {"p": {"label": "x" * 101, "value": 1}}}, r"at most 100 characters"),
+    ],
+)
+def test_a_wrong_visitor_field_is_named_in_the_error(visitor, message):
+    with pytest.raises(BadRequest, match=message) as err:
+        parse_batch({**good(), "visitor": visitor})
+    assert err.value.code == "bad_field"
+
+
+def test_visitor_values_lose_nul_characters():
+    who = parse_batch(
+        {**good(), "visitor": {"name": "Ja\x00ne", "variables": {"a": {"value": "x\x00y"}}}}
+    ).visitor
+    assert who is not None and who.name == "Jane" and who.variables["a"]["value"] == "xy"

@@ -599,6 +599,79 @@ def test_meta_custom_and_plugin_events() -> None:
     assert events[6]["data"] == {"note": "call ***"}
 
 
+def site_events(s: str) -> list[dict[str, Any]]:
+    """footage('event', …) as the recorder sends it, and events that only look like it."""
+    return [
+        {
+            "type": 5,
+            "data": {
+                "tag": "footage.event",
+                "payload": {
+                    "name": "checkout " + s,
+                    "props": {"email": s, "order": 4711, "url": "https://x.example/?q=" + s},
+                },
+            },
+            "timestamp": 1,
+        },
+        # Only the exact tag is the site's own event.
+        {"type": 5, "data": {"tag": "footage.events", "payload": {"name": s}}, "timestamp": 2},
+        {"type": 5, "data": {"tag": "Footage.Event", "payload": {"name": s}}, "timestamp": 3},
+        {"type": 6, "data": {"plugin": "footage.event", "payload": {"name": s}}, "timestamp": 4},
+        {"type": 99, "data": {"tag": "footage.event", "payload": {"name": s}}, "timestamp": 5},
+    ]
+
+
+@pytest.mark.parametrize("rules", [DEFAULT, FORMS, MaskRules(numbers=True)])
+def test_the_sites_own_custom_events_are_not_masked(rules: MaskRules) -> None:
+    secret = "ada@example.com 555 0142"
+    events = site_events(secret)
+    expected = copy.deepcopy(events[0])
+    scrub_events(events, rules, PageMaskState())
+    # The site chose to send these values (docs/privacy.md): no mask applies to them.
+    assert events[0] == expected
+    # Every look-alike is masked as before.
+    for other in events[1:]:
+        assert secret not in orjson.dumps(other).decode()
+    assert events[1]["data"]["payload"]["name"] == mask_text(secret, rules)
+
+
+def test_the_site_event_exemption_is_the_same_in_the_browser(tmp_path: Any) -> None:
+    """The twin in web/src/masking.ts keeps footage.event as it is too (byte-identical)."""
+    import shutil
+    import subprocess
+
+    from tests.privacy.test_masking_parity import RUNNER, WEB, python_side
+
+    node, esbuild = shutil.which("node"), WEB / "node_modules" / ".bin" / "esbuild"
+    if node is None or not esbuild.exists():
+        pytest.fail("Node and web/node_modules are needed: run scripts/install --test")
+    bundle = tmp_path / "masking.cjs"
+    subprocess.run(
+        [str(esbuild), str(WEB / "src" / "masking.ts"), "--bundle", "--platform=node"]
+        + ["--format=cjs", f"--outfile={bundle}", "--log-level=warning"],
+        check=True,
+    )
+    (tmp_path / "run.cjs").write_text(RUNNER)
+    cases = [
+        {
+            "rules": {"forms": forms, "numbers": False, "emails": emails},
+            "batches": [site_events(s)],
+            "strings": [s],
+        }
+        for s in ("ada@example.com 42", "", "call 555 0142")
+        for forms in (False, True)
+        for emails in (False, True)
+    ]
+    js = subprocess.run(
+        [node, str(tmp_path / "run.cjs"), str(bundle)],
+        input=orjson.dumps(cases),
+        capture_output=True,
+        check=True,
+    ).stdout
+    py = [orjson.dumps(python_side(case)).decode() for case in cases]
+    assert orjson.loads(js) == py
+
+
 def test_malformed_events_are_left_alone() -> None:
     events: list[Any] = [
         None,

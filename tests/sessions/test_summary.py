@@ -4,8 +4,14 @@ import pytest
 
 from footage.sessions.geo import CountryLookup
 from footage.sessions.summary import (
+    MAX_NAME_BYTES,
+    RETURNING_AFTER_MS,
+    Moment,
     active_time,
     external_referrer,
+    is_returning,
+    page_moments,
+    rage_click_times,
     rage_clicks,
     summarize,
     utm_params,
@@ -98,3 +104,75 @@ def test_country_from_public_ips_only():
     assert geo.country("81.2.69.142") == "GB"
     assert geo.country("127.0.0.1") is None and geo.country("10.1.2.3") is None
     assert geo.country("not an ip") is None and geo.country(None) is None
+
+
+# --- moments: what the finalizer stores in recording_moments ------------------------------
+
+
+def site_event(ts, name, props=None):
+    payload = {"name": name} if props is None else {"name": name, "props": props}
+    return {"type": 5, "data": {"tag": "footage.event", "payload": payload}, "timestamp": ts}
+
+
+def test_rage_click_moment_is_the_click_that_made_the_burst_rage():
+    burst = [(1000 + i * 100, 5, 5) for i in range(7)]
+    later = [(5000 + i * 100, 5, 5) for i in range(3)]
+    assert rage_click_times(burst + later) == [1200, 5200]  # the third click of each burst
+    assert rage_click_times([(0, 0, 0), (400, 10, 0)]) == []
+    assert rage_clicks(burst + later) == 2
+
+
+def test_summary_collects_rage_clicks_errors_and_events_in_time_order():
+    events = [
+        meta(0),
+        click(100, 10, 10),
+        site_event(150, "added_to_cart", {"sku": "X1", "qty": 2, "gift": False}),
+        click(200, 12, 10),
+        click(300, 11, 14),
+        js_error(400, "x is undefined"),
+        site_event(500, "  checkout  "),
+        click(9000),
+    ]
+    s = summarize(events)
+    assert s.moments == [
+        Moment("event", 150, "added_to_cart", {"sku": "X1", "qty": 2, "gift": False}),
+        Moment("rage_click", 300),
+        Moment("error", 400, "x is undefined"),
+        Moment("event", 500, "checkout", {}),
+    ]
+    assert s.rage_click_count == 1 and s.error_count == 1 and s.click_count == 4
+
+
+def test_event_moments_keep_flat_props_within_limits_and_skip_nameless_events():
+    props = {"ok": True, "n": 1.5, "nested": {"a": 1}, "list": [1], "none": None, "s": "x" * 600}
+    props.update({f"k{i}": i for i in range(60)})
+    s = summarize([site_event(1, "a" * 150, props), site_event(2, ""), site_event(3, 7)])
+    [moment] = s.moments
+    assert moment.name == "a" * 100
+    assert moment.detail is not None and len(moment.detail) == 50
+    assert moment.detail["ok"] is True and moment.detail["n"] == 1.5
+    assert moment.detail["s"] == "x" * 500
+    assert not {"nested", "list", "none"} & set(moment.detail)
+    broken = {"type": 5, "data": {"tag": "footage.event", "payload": "nope"}, "timestamp": 4}
+    assert summarize([broken]).moments == []
+
+
+def test_error_moments_are_capped_and_storable():
+    s = summarize([js_error(1, "é" * 5000), js_error(2, "a\x00b"), js_error(3, "")])
+    long, nul, empty = s.moments
+    assert len(long.name.encode()) <= MAX_NAME_BYTES and set(long.name) == {"é"}
+    assert nul.name == "ab"
+    assert empty.name == "Unknown error"
+
+
+def test_page_moments_and_returning_visitors():
+    assert page_moments([(10, "https://s.example/"), (20, "https://s.example/cart")]) == [
+        Moment("page", 10, "https://s.example/"),
+        Moment("page", 20, "https://s.example/cart"),
+    ]
+    created = 10_000_000
+    assert is_returning(True, created, created)
+    assert not is_returning(False, created, created)
+    assert not is_returning(False, created - RETURNING_AFTER_MS, created)  # exactly 30 min
+    assert is_returning(False, created - RETURNING_AFTER_MS - 1, created)
+    assert not is_returning(False, None, created)

@@ -263,6 +263,9 @@ const FIELDS = new Set(['input', 'textarea', 'select']);
 const BUTTON_INPUTS = new Set(['checkbox', 'radio', 'submit', 'button', 'reset', 'image']);
 // Custom event payload keys holding addresses.
 const URL_KEYS = new Set(['source', 'url', 'href']);
+// The tag of the site's own custom events (footage('event', name, props)): never masked, they
+// are values the site chose to send (see footage/privacy/masking.py).
+export const SITE_EVENT_TAG = 'footage.event';
 
 type Obj = Record<string, unknown>;
 
@@ -409,7 +412,7 @@ class Masker {
         if (typeof href === 'string' && href) data.href = scrubUrl(href, this.rules);
       }
     } else if (kind === CUSTOM) {
-      if (isObj(data) && has(data, 'payload')) {
+      if (isObj(data) && has(data, 'payload') && data.tag !== SITE_EVENT_TAG) {
         data.payload = mapStrings(data.payload, this.text, this.url, true);
       }
     } else if (kind === PLUGIN) {

@@ -10,11 +10,30 @@ import { gzip, post, byteLength, sendOnLeave, sendPlain, utf8Length, KEEPALIVE_M
 const MAX_PENDING_BYTES = 5 * 1024 * 1024;
 const RETRY_MIN_MS = 1000;
 const RETRY_MAX_MS = 30_000;
+/** Above this, who the visitor is stays out of the leave beacons (see leave()). */
+const LEAVE_VISITOR_MAX_BYTES = 8_000;
 
 export interface PageInfo {
   url: string;
   title: string;
   referrer: string;
+}
+
+/** A value the site gave: string, number or true/false. */
+export type Scalar = string | number | boolean;
+
+/** The batch's optional `visitor` field (docs/wire.md): only what the site has said. */
+export interface VisitorBody {
+  id?: string;
+  name?: string;
+  email?: string;
+  variables?: Record<string, { label: string; value: Scalar }>;
+}
+
+/** Who the visitor is, at one version: a newer version replaces an older one. */
+export interface PendingVisitor {
+  body: VisitorBody;
+  version: number;
 }
 
 interface Batch {
@@ -26,6 +45,8 @@ interface Batch {
   left: boolean;
   /** Set while a request for this batch is on its way that survives the page (keepalive). */
   keepalive?: boolean;
+  /** Who the visitor is, fixed when the batch is made: a retry must send the same body. */
+  visitor?: PendingVisitor;
 }
 
 export interface PageViewContext {
@@ -42,6 +63,12 @@ export interface PageViewContext {
   onRefused(): void;
   /** 409: the page view belongs to a finished recording. */
   onEnded(view: PageView): void;
+  /** Who the visitor is, while no batch carrying it was acknowledged yet; null otherwise. */
+  visitor(): PendingVisitor | null;
+  /** A batch carrying this version was stored: stop sending it. */
+  onVisitorSettled(version: number): void;
+  /** A batch carrying this version was refused as malformed (400, 413…). */
+  onVisitorRefused(version: number): void;
 }
 
 export function pageInfo(): PageInfo {
@@ -84,13 +111,25 @@ export class PageView {
   /** Turns the events collected so far into a batch and sends it (in order). */
   flush(left = false): void {
     if (this.closed) return;
-    if (this.buffer.length || left) {
-      this.outbox.push({ events: this.buffer, bytes: this.bufferBytes, page: this.ctx.page(), left });
+    const visitor = this.visitorToSend();
+    // A quiet page still tells the server who the visitor is, once it knows the page view
+    // (an empty batch for a page it does not know yet would be dropped).
+    const identityOnly = !!visitor && this.delivered && !this.outbox.length && !this.inFlight;
+    if (this.buffer.length || left || identityOnly) {
+      this.outbox.push({ events: this.buffer, bytes: this.bufferBytes, page: this.ctx.page(), left, visitor });
       this.buffer = [];
       this.bufferBytes = 0;
       this.enforceLimit();
     }
     this.pump();
+  }
+
+  private visitorToSend(): PendingVisitor | undefined {
+    try {
+      return this.ctx.visitor() || undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /** Ends the page view while the page stays open (the session changed): the last batch says `left`. */
@@ -141,18 +180,22 @@ export class PageView {
     this.buffer = [];
 
     const page = this.ctx.page();
-    const leftBatch: Batch = { events: [], bytes: 0, page, left: true };
+    // Beacons get no answer: every piece carries who the visitor is, in case only one arrives
+    // (unless it is so large that it would crowd the events out of the beacons' quota).
+    let visitor = this.visitorToSend();
+    if (visitor && utf8Length(JSON.stringify(visitor.body)) > LEAVE_VISITOR_MAX_BYTES) visitor = undefined;
+    const leftBatch: Batch = { events: [], bytes: 0, page, left: true, visitor };
     // Room for the fields around the events (the URL and title can be long).
     const envelope = utf8Length(this.body(leftBatch, this.seq)) + 64;
     const pieces = events.length ? splitForBeacon(events, KEEPALIVE_MAX_BYTES - envelope) : [];
     const firstPieceSeq = this.seq;
-    for (const piece of pieces) bodies.push(this.body({ events: piece, bytes: 0, page, left: false }, this.seq++));
+    for (const piece of pieces) bodies.push(this.body({ events: piece, bytes: 0, page, left: false, visitor }, this.seq++));
 
     const sizes = bodies.map(utf8Length);
     const budget = KEEPALIVE_QUOTA_BYTES - this.keepaliveBytes;
     if (pieces.length && sizes.reduce((a, b) => a + b, 0) <= budget) {
       // The usual case: everything fits; the last piece carries `left`.
-      bodies[bodies.length - 1] = this.body({ events: pieces[pieces.length - 1], bytes: 0, page, left: true }, firstPieceSeq + pieces.length - 1);
+      bodies[bodies.length - 1] = this.body({ events: pieces[pieces.length - 1], bytes: 0, page, left: true, visitor }, firstPieceSeq + pieces.length - 1);
       for (const body of bodies) sendOnLeave(url, body);
       return;
     }
@@ -216,6 +259,10 @@ export class PageView {
     if (delivered || hopeless) {
       this.remove(batch);
       this.retryDelay = RETRY_MIN_MS;
+      if (batch.visitor) {
+        if (delivered) this.ctx.onVisitorSettled(batch.visitor.version);
+        else this.ctx.onVisitorRefused(batch.visitor.version);
+      }
       if (delivered) {
         this.delivered = true;
         this.ctx.onSent();
@@ -263,6 +310,7 @@ export class PageView {
       viewport: { width: window.innerWidth, height: window.innerHeight },
       left: batch.left,
       sent_at: Date.now(),
+      ...(batch.visitor ? { visitor: batch.visitor.body } : {}),
     };
     // The events are already JSON: splice them in instead of serialising twice.
     return JSON.stringify(head).slice(0, -1) + ',"events":[' + batch.events.join(',') + ']}';

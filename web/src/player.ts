@@ -33,14 +33,21 @@ interface RawEvent {
   data?: any;
 }
 
-export type MarkerKind = 'click' | 'page' | 'error';
+export type MarkerKind = 'click' | 'page' | 'error' | 'event';
 
 export interface Marker {
   kind: MarkerKind;
   /** ms from the first event. */
   time: number;
   label: string;
+  /** The custom event's name (kind 'event'). */
+  name?: string;
+  /** The tooltip, when it says more than the label (an event's properties). */
+  title?: string;
 }
+
+/** Properties shown in an event marker's tooltip; the rest is summarised as "…". */
+const TOOLTIP_PROPS = 5;
 
 interface Span {
   start: number;
@@ -97,9 +104,23 @@ export function findMarkers(events: RawEvent[], start: number): Marker[] {
     } else if (e.type === EV_CUSTOM && e.data && e.data.tag === 'footage.error') {
       const payload = e.data.payload || {};
       markers.push({ kind: 'error', time, label: `Error: ${String(payload.message || 'unknown error')}` });
+    } else if (e.type === EV_CUSTOM && e.data && e.data.tag === 'footage.event') {
+      const marker = eventMarker(e.data.payload, time);
+      if (marker) markers.push(marker);
     }
   }
   return markers;
+}
+
+/** footage('event', name, props) → its marker; the tooltip names the event and its properties. */
+function eventMarker(payload: unknown, time: number): Marker | null {
+  const p = payload as { name?: unknown; props?: unknown } | null;
+  if (!p || typeof p !== 'object' || typeof p.name !== 'string' || !p.name) return null;
+  const label = `Event: ${p.name}`;
+  const props = p.props && typeof p.props === 'object' ? Object.entries(p.props as Record<string, unknown>) : [];
+  const shown = props.slice(0, TOOLTIP_PROPS).map(([key, value]) => `${key}: ${String(value)}`);
+  if (props.length > TOOLTIP_PROPS) shown.push('…');
+  return { kind: 'event', time, label, name: p.name, title: shown.length ? `${label}\n${shown.join('\n')}` : label };
 }
 
 /** Stretches longer than INACTIVE_MS with no input from the visitor. */
@@ -406,6 +427,7 @@ class Player {
       legendItem('click', 'Clicks'),
       legendItem('page', 'Page views'),
       legendItem('error', 'Errors'),
+      legendItem('event', 'Events'),
       legendItem('inactive', 'Inactive'),
     ]);
 
@@ -445,7 +467,7 @@ class Player {
       const button = el('button', {
         type: 'button',
         class: `fp-marker fp-marker-${marker.kind}`,
-        title: marker.kind === 'page' ? `Page: ${marker.label}` : marker.label,
+        title: marker.title || (marker.kind === 'page' ? `Page: ${marker.label}` : marker.label),
         'aria-label': `${marker.kind === 'page' ? `Page: ${marker.label}` : marker.label} (${formatTime(marker.time)})`,
         tabindex: '-1',
       });

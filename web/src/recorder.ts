@@ -13,7 +13,7 @@
 import { record } from 'rrweb';
 import { uuid, visitorId, readSession, isAlive, touchSession, readFlag, writeFlag } from './ids';
 import { maskText, maskValue, scrubEvent, scrubUrl, PageMaskState, type MaskRules } from './masking';
-import { PageView, pageInfo, type PageInfo } from './pageview';
+import { PageView, pageInfo, type PageInfo, type PendingVisitor, type Scalar, type VisitorBody } from './pageview';
 import { privacyGate, type Privacy } from './privacy';
 import { post } from './transport';
 
@@ -48,6 +48,19 @@ const ACTIVITY_WRITE_MS = 5000;
 const MAX_RESTARTS = 5;
 /** A page throwing in a loop must not flood the recording. */
 const MAX_ERRORS_PER_VIEW = 50;
+
+/** What the site may say about its visitor and its events (docs/wire.md; the server checks too). */
+const MAX_IDENTITY_CHARS = 200;
+const MAX_VARIABLES = 50;
+const MAX_KEY_CHARS = 100;
+const MAX_LABEL_CHARS = 100;
+const MAX_VALUE_CHARS = 500;
+const MAX_EVENT_NAME_CHARS = 100;
+const MAX_EVENT_PROPS = 50;
+/** …and a page calling footage('event') in a loop must not flood the recording either. */
+const MAX_SITE_EVENTS_PER_VIEW = 500;
+/** The custom-event tag of footage('event'); exempt from masking (masking.ts). */
+const SITE_EVENT_TAG = 'footage.event';
 
 /** rrweb's EventType.FullSnapshot (the enum itself would pull more of rrweb in). */
 const EVENT_FULL_SNAPSHOT = 2;
@@ -95,6 +108,13 @@ const state = {
   view: null as PageView | null,
   stopRecording: null as (() => void) | null,
   errorsInView: 0,
+  siteEventsInView: 0,
+  /** Who the visitor is, as the page said (latest value wins); sent until a batch with it is stored. */
+  identity: { variables: Object.create(null) } as Identity,
+  identityVersion: 0,
+  identitySettled: 0,
+  /** The version a batch was refused with once (400, 413…): a second refusal settles it. */
+  identityRefused: 0,
   restarts: 0,
   lastSentAt: 0,
   lastActivityWrite: 0,
@@ -110,9 +130,23 @@ const scriptSrc = findScriptSrc();
 
 type Command = (...args: unknown[]) => void;
 
-/** `footage(name, ...args)` commands. Add new ones here ('identify', 'event', 'consent', …). */
+/** `footage(name, ...args)` commands. Add new ones here. */
 const commands: Record<string, Command> = {
   init: (key, options) => init(key, options),
+  // Who the visitor is (docs/privacy.md): sent as the batches' `visitor` field, not masked.
+  name: (name) => identify({ name }),
+  email: (email) => identify({ email }),
+  variables: (variables) => identify({ variables }),
+  // footage('identify', id, {name, email, ...anything else becomes a variable})
+  identify: (id, traits) => {
+    const rest = isPlainObject(traits) ? { ...traits } : {};
+    const { name, email } = rest;
+    delete rest.name;
+    delete rest.email;
+    identify({ id, name, email, variables: rest });
+  },
+  // A custom event at this moment of the recording; dropped while nothing is recorded.
+  event: (name, props) => trackEvent(name, props),
   // Nothing from this page is recorded (false: record it again).
   'recording:disable': (disabled) => {
     state.pageDisabled = disabled !== false;
@@ -355,9 +389,13 @@ function startView(sessionId: string): void {
     },
     onRefused: refuse,
     onEnded: restartView,
+    visitor: pendingVisitor,
+    onVisitorSettled: visitorSettled,
+    onVisitorRefused: visitorRefused,
   });
   state.view = view;
   state.errorsInView = 0;
+  state.siteEventsInView = 0;
   state.masks = new PageMaskState();
   const rules = state.config.record;
   const stop = record({
@@ -565,6 +603,142 @@ function heartbeat(): void {
   );
 }
 
+// ---- visitor identity & custom events ---------------------------------------
+
+interface Identity {
+  id?: string;
+  name?: string;
+  email?: string;
+  /** A null-prototype object: a key such as "__proto__" stays a plain key. */
+  variables: Record<string, { label: string; value: Scalar }>;
+}
+
+/**
+ * Takes what the page said about the visitor: each valid field replaces the one before,
+ * variables are merged by key. Invalid values are ignored, one by one. A change is sent with
+ * the next batch (and again until a batch carrying it was stored).
+ */
+function identify(given: { id?: unknown; name?: unknown; email?: unknown; variables?: unknown }): void {
+  const now = state.identity;
+  const next: Identity = { ...now, variables: Object.assign(Object.create(null), now.variables) };
+  const id = typeof given.id === 'number' && isFinite(given.id) ? String(given.id) : given.id;
+  const fields: ['id' | 'name' | 'email', unknown][] = [['id', id], ['name', given.name], ['email', given.email]];
+  for (const [field, value] of fields) {
+    const text = typeof value === 'string' ? cap(value.trim(), MAX_IDENTITY_CHARS) : '';
+    if (text) next[field] = text;
+  }
+  if (isPlainObject(given.variables)) {
+    let count = Object.keys(next.variables).length;
+    for (const key of Object.keys(given.variables)) {
+      const name = cap(key.trim(), MAX_KEY_CHARS);
+      const variable = toVariable(name, given.variables[key]);
+      if (!name || !variable) continue;
+      // Past the limit, known variables may still change; new ones are ignored.
+      const known = Object.prototype.hasOwnProperty.call(next.variables, name);
+      if (!known && count >= MAX_VARIABLES) continue;
+      if (!known) count++;
+      next.variables[name] = variable;
+    }
+  }
+  if (JSON.stringify(visitorBody(next)) === JSON.stringify(visitorBody(now))) return;
+  state.identity = next;
+  state.identityVersion++;
+}
+
+/** `{label, value}` or a bare value (labelled with its key); null when the value is not usable. */
+function toVariable(key: string, raw: unknown): { label: string; value: Scalar } | null {
+  let label = key;
+  let value = raw;
+  if (isPlainObject(raw)) {
+    if (typeof raw.label === 'string' && raw.label.trim()) label = raw.label.trim();
+    value = raw.value;
+  }
+  const scalar = toScalar(value, MAX_VALUE_CHARS);
+  return scalar === null ? null : { label: cap(label, MAX_LABEL_CHARS), value: scalar };
+}
+
+function toScalar(value: unknown, maxChars: number): Scalar | null {
+  if (typeof value === 'string') return cap(value, maxChars);
+  if (typeof value === 'number') return isFinite(value) ? value : null; // NaN is not JSON
+  if (typeof value === 'boolean') return value;
+  return null;
+}
+
+function visitorBody(identity: Identity): VisitorBody {
+  const body: VisitorBody = {};
+  if (identity.id) body.id = identity.id;
+  if (identity.name) body.name = identity.name;
+  if (identity.email) body.email = identity.email;
+  if (Object.keys(identity.variables).length) body.variables = identity.variables;
+  return body;
+}
+
+/** For the page view: who the visitor is, while no batch carrying it was stored yet. */
+function pendingVisitor(): PendingVisitor | null {
+  if (state.identityVersion <= state.identitySettled) return null;
+  return { body: visitorBody(state.identity), version: state.identityVersion };
+}
+
+function visitorSettled(version: number): void {
+  state.identitySettled = Math.max(state.identitySettled, version);
+}
+
+/**
+ * A batch carrying this version was refused as malformed. The cause may have been anything
+ * in it, so the identity rides along once more; refused twice, it is given up, so that a value
+ * the server cannot take never costs every later batch its events.
+ */
+function visitorRefused(version: number): void {
+  if (state.identityRefused === version) visitorSettled(version);
+  else state.identityRefused = version;
+}
+
+/** footage('event', name, props): a custom event in the recording, only while recording. */
+function trackEvent(name: unknown, props: unknown): void {
+  if (!state.view || !state.stopRecording || state.siteEventsInView >= MAX_SITE_EVENTS_PER_VIEW) return;
+  const eventName = typeof name === 'string' ? cap(name.trim(), MAX_EVENT_NAME_CHARS) : '';
+  if (!eventName) return;
+  const flat: Record<string, Scalar> = Object.create(null);
+  let count = 0;
+  if (isPlainObject(props)) {
+    for (const key of Object.keys(props)) {
+      if (count >= MAX_EVENT_PROPS) break;
+      const value = toScalar(props[key], MAX_VALUE_CHARS);
+      const prop = cap(key, MAX_KEY_CHARS);
+      if (value === null || !prop) continue;
+      flat[prop] = value;
+      count++;
+    }
+  }
+  state.siteEventsInView++;
+  record.addCustomEvent(SITE_EVENT_TAG, { name: eventName, props: flat });
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return !!value && typeof value === 'object' && !Array.isArray(value);
+}
+
+/**
+ * At most `max` UTF-16 units, with lone surrogates replaced: the server's JSON parser refuses
+ * them, and a refused batch would lose its events too.
+ */
+function cap(text: string, max: number): string {
+  const out = text.length > max ? text.slice(0, max) : text;
+  if (!/[\uD800-\uDFFF]/.test(out)) return out;
+  let fixed = '';
+  for (let i = 0; i < out.length; i++) {
+    const c = out.charCodeAt(i);
+    const next = out.charCodeAt(i + 1);
+    if (c >= 0xd800 && c <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
+      fixed += out[i] + out[i + 1];
+      i++;
+    } else {
+      fixed += c >= 0xd800 && c <= 0xdfff ? '\uFFFD' : out[i];
+    }
+  }
+  return fixed;
+}
+
 // ---- JavaScript errors ------------------------------------------------------
 
 interface ErrorPayload {
@@ -595,8 +769,8 @@ function onRejection(event: Event): void {
 function addError(payload: ErrorPayload): void {
   if (!state.view || !state.stopRecording || state.errorsInView >= MAX_ERRORS_PER_VIEW) return;
   state.errorsInView++;
-  payload.message = payload.message.slice(0, 1000);
-  payload.source = payload.source.slice(0, 1000);
+  payload.message = cap(payload.message, 1000);
+  payload.source = cap(payload.source, 1000);
   record.addCustomEvent('footage.error', payload);
 }
 

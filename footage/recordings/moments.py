@@ -1,0 +1,48 @@
+"""Read side of `recording_moments`: the points of a recording worth jumping to.
+
+The finalizer writes them (sessions/finalizer.py): kind 'page' (name: the address), 'rage_click',
+'error' (name: the message) and 'event' (name: the site's event name, detail: its properties).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from footage.store.db import Database
+
+KIND_ORDER = {"page": 0, "event": 1, "error": 2, "rage_click": 3}
+
+
+def moments_of(db: Database, recording_id: str) -> list[dict[str, Any]]:
+    """A recording's moments in time order: [{kind, at_ms, name, detail}].
+
+    `at_ms` is the offset from the recording's start (never below 0), so it seeks the player
+    directly. It does not check who asks: call it after get_recording() found the recording
+    for the account. Empty for a recording not finalized yet.
+    """
+    rows = db.all(
+        "SELECT m.kind, m.at, m.name, m.detail, r.started_at FROM recording_moments m "
+        "JOIN recordings r ON r.id = m.recording_id WHERE m.recording_id = :id",
+        {"id": recording_id},
+    )
+    # A page entry and what happened at the same millisecond: the page comes first.
+    rows.sort(key=lambda r: (r["at"], KIND_ORDER.get(r["kind"], 9), r["name"] or ""))
+    return [
+        {
+            "kind": row["kind"],
+            "at_ms": max(0, int(row["at"]) - int(row["started_at"] or row["at"])),
+            "name": row["name"],
+            "detail": _detail(row["detail"]),
+        }
+        for row in rows
+    ]
+
+
+def _detail(stored: str | None) -> Any:
+    if not stored:
+        return None
+    try:
+        return json.loads(stored)
+    except ValueError:
+        return None
