@@ -21,6 +21,7 @@ from footage.accounts.service import (
 )
 from footage.accounts.usage import usage_of
 from footage.clock import Clock
+from footage.devtools.command import add_dev_command
 from footage.retention.command import add_retention_command
 from footage.settings import SETTINGS, Settings, SettingsError
 from footage.store import Database
@@ -263,13 +264,24 @@ def build_parser() -> argparse.ArgumentParser:
     _add_setting_flags(set_plan, ["data_dir", "database_url", "plans"])
     set_plan.set_defaults(func=cmd_accounts_set_plan)
     add_retention_command(sub, _add_setting_flags)
+    add_dev_command(sub, _add_setting_flags)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {"serve", "worker", "migrate", "accounts", "retention", "-h", "--help", "--version"}
+    commands = {
+        "serve",
+        "worker",
+        "migrate",
+        "accounts",
+        "retention",
+        "dev",
+        "-h",
+        "--help",
+        "--version",
+    }
     if not argv or argv[0] not in commands:  # `footage [flags]` serves, like `footage serve`
         argv = ["serve", *argv]
     args = parser.parse_args(argv)

@@ -51,7 +51,9 @@ FILTERS: list[Filter] = [
     Filter("max_pages", "int", "Most pages", "At most this many page views."),
     Filter("device", "choice", "Device", "Device type.", ("desktop", "mobile", "tablet", "bot")),
     Filter("browser", "text", "Browser", "Browser family, e.g. Chrome, Safari, Firefox."),
-    Filter("os", "text", "OS", "Operating system, e.g. Windows, macOS, iOS, Android."),
+    Filter(
+        "os", "text", "OS", "Operating system as recorded: Windows, Mac OS X, iOS, Android, Linux …"
+    ),
     Filter(
         "screen",
         "choice",
@@ -234,6 +236,13 @@ def _contains(column: str, name: str) -> Builder:
     return lambda v, sql: (sql.contains(column, name), {name: _like(v[name])})
 
 
+def _sites(v: dict[str, Any]) -> str:
+    """The sites a sub-select may look at: the one filtered on, or the account's."""
+    if "site_id" in v:
+        return ":site_id"
+    return "SELECT id FROM sites WHERE account_id = :account"
+
+
 def _visited(v: dict[str, Any], sql: _Sql) -> Clause:
     how = v.get("url_match", "contains")
     if how == "equals":
@@ -242,8 +251,11 @@ def _visited(v: dict[str, Any], sql: _Sql) -> Clause:
         cond, value = sql.regex("p.url", "url"), v["url"]
     else:
         cond, value = sql.contains("p.url", "url"), _like(v["url"])
+    # One pass over the site's pages (index site_id, url), not a probe per recording: a
+    # page nobody visited is then found absent at once.
     return (
-        f"EXISTS (SELECT 1 FROM recording_pages p WHERE p.recording_id = r.id AND {cond})",
+        f"r.id IN (SELECT p.recording_id FROM recording_pages p "
+        f"WHERE p.site_id IN ({_sites(v)}) AND {cond})",
         {"url": value},
     )
 
@@ -274,9 +286,24 @@ def _conversation(v: dict[str, Any], _: _Sql) -> Clause:
 
 
 def _visitor_id(v: dict[str, Any], _: _Sql) -> Clause:
-    return "(r.visitor_id = :visitor_id OR v.external_id = :visitor_id)", {
-        "visitor_id": v["visitor_id"]
-    }
+    # The browser's id, or the site's own id from footage('identify'): both become a list of
+    # visitor ids first, so the recordings' index on visitor_id does the rest.
+    return (
+        "r.visitor_id IN (SELECT :visitor_id UNION ALL SELECT vx.id FROM visitors vx "
+        f"WHERE vx.external_id = :visitor_id AND vx.site_id IN ({_sites(v)}))",
+        {"visitor_id": v["visitor_id"]},
+    )
+
+
+def _visitor_text(column: str, name: str) -> Builder:
+    def build(v: dict[str, Any], sql: _Sql) -> Clause:
+        return (
+            f"r.visitor_id IN (SELECT vx.id FROM visitors vx WHERE vx.site_id IN "
+            f"({_sites(v)}) AND {sql.contains('vx.' + column, name)})",
+            {name: _like(v[name])},
+        )
+
+    return build
 
 
 def _visitor_ip(v: dict[str, Any], sql: _Sql) -> Clause:
@@ -327,8 +354,8 @@ BUILDERS: dict[str, Builder] = {
     "has_errors": _flag("r.error_count", "has_errors"),
     "has_conversation": _conversation,
     "visitor_id": _visitor_id,
-    "visitor_name": _contains("v.name", "visitor_name"),
-    "visitor_email": _contains("v.email", "visitor_email"),
+    "visitor_name": _visitor_text("name", "visitor_name"),
+    "visitor_email": _visitor_text("email", "visitor_email"),
     "visitor_ip": _visitor_ip,
     "visitor_type": _visitor_type,
     "event": _event,

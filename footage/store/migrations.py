@@ -251,4 +251,29 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             "CREATE INDEX saved_segments_account ON saved_segments (account_id, name)",
         ],
     ),
+    (
+        8,
+        [
+            # The recordings list, per site, in each sort order (bench/RESULTS.md §6: without
+            # them a site's list walks every recording of the account).
+            "CREATE INDEX IF NOT EXISTS recordings_site_newest "
+            "ON recordings (site_id, status, started_at, id)",
+            "CREATE INDEX IF NOT EXISTS recordings_site_longest "
+            "ON recordings (site_id, status, duration_ms, id)",
+            "CREATE INDEX IF NOT EXISTS recordings_site_most_active "
+            "ON recordings (site_id, status, active_ms, id)",
+            "CREATE INDEX IF NOT EXISTS recordings_account_longest "
+            "ON recordings (account_id, status, duration_ms, id)",
+            "CREATE INDEX IF NOT EXISTS recordings_account_most_active "
+            "ON recordings (account_id, status, active_ms, id)",
+            # Event filters probe (kind, name) for one recording: the recording id belongs in
+            # the index, or the planner walks every event of that name per recording.
+            "DROP INDEX IF EXISTS recording_moments_name",
+            "CREATE INDEX IF NOT EXISTS recording_moments_event "
+            "ON recording_moments (kind, name, recording_id)",
+            "CREATE INDEX IF NOT EXISTS visitors_external_id ON visitors (external_id)",
+            "CREATE INDEX IF NOT EXISTS recording_pages_site_url "
+            "ON recording_pages (site_id, url, recording_id)",
+        ],
+    ),
 ]
