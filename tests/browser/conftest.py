@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -60,3 +61,12 @@ def start_demo(tmp_path: Path) -> tuple[LiveServer, dict[str, str]]:
     login = ensure_demo(settings, server.services.db, server.services.clock)
     assert login is not None
     return server, login
+
+
+def log_in(page: Any, base: str, login: dict[str, str]) -> None:
+    """Log in to the dashboard through its form, as the owner would."""
+    page.goto(f"{base}/login")
+    page.fill("#email", login["email"])
+    page.fill("#password", login["password"])
+    page.click("button[type=submit]")
+    page.wait_for_url("**/recordings")

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tests.browser.conftest import start_demo
+from tests.browser.conftest import log_in, start_demo
 from tests.conftest import wait_for
 
 pytestmark = pytest.mark.browser
@@ -75,11 +75,7 @@ def test_visit_is_recorded_and_replayed(browser, demo_server, artifacts):
 
     context = browser.new_context(viewport={"width": 1440, "height": 900})
     page = context.new_page()
-    page.goto(f"{server.url}/login")
-    page.fill("#email", login["email"])
-    page.fill("#password", login["password"])
-    page.click("button[type=submit]")
-    page.wait_for_url("**/recordings")
+    log_in(page, server.url, login)
     assert page.locator(f"a[href='/recordings/{rec['id']}']").count() >= 1
     page.goto(f"{server.url}/recordings/{rec['id']}")
     page.wait_for_selector("#player[data-state=ready]", timeout=15_000)

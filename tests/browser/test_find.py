@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import start_demo
+from tests.browser.conftest import log_in, start_demo
 from tests.conftest import LiveServer, wait_for
 
 pytestmark = pytest.mark.browser
@@ -55,11 +55,7 @@ def test_find_a_visitor_by_email_and_open_at_the_moment_that_matched(
 
     context = browser.new_context(viewport={"width": 1440, "height": 900})
     page = context.new_page()
-    page.goto(f"{server.url}/login")
-    page.fill("#email", login["email"])
-    page.fill("#password", login["password"])
-    page.click("button[type=submit]")
-    page.wait_for_url("**/recordings")
+    log_in(page, server.url, login)
     assert page.locator(".play-link").count() == 3
     page.fill("input[name=visitor_email]", "quokka")
     page.click("summary:has-text('More filters')")

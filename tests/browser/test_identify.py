@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import start_demo
+from tests.browser.conftest import log_in, start_demo
 from tests.conftest import LiveServer, wait_for
 
 pytestmark = pytest.mark.browser
@@ -134,11 +134,7 @@ def test_identified_visitor_and_custom_event(
 
     context = browser.new_context(viewport={"width": 1440, "height": 900})
     page = context.new_page()
-    page.goto(f"{base}/login")
-    page.fill("#email", login["email"])
-    page.fill("#password", login["password"])
-    page.click("button[type=submit]")
-    page.wait_for_url("**/recordings")
+    log_in(page, base, login)
     page.goto(f"{base}/recordings/{rec['id']}")
     page.wait_for_selector("#player[data-state=ready]", timeout=15_000)
     info = page.locator(".visitor-info").inner_text()

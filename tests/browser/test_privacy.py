@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import zstandard
 
-from tests.browser.conftest import start_demo
+from tests.browser.conftest import log_in, start_demo
 from tests.conftest import LiveServer, wait_for
 
 pytestmark = pytest.mark.browser
@@ -370,11 +370,7 @@ def test_page_attributes_mask_ignore_and_block(browser, demo, artifacts):
     # The owner sees the masked replay in the player.
     context = browser.new_context(viewport={"width": 1440, "height": 900})
     page = context.new_page()
-    page.goto(f"{server.url}/login")
-    page.fill("#email", login["email"])
-    page.fill("#password", login["password"])
-    page.click("button[type=submit]")
-    page.wait_for_url("**/recordings")
+    log_in(page, server.url, login)
     page.goto(f"{server.url}/recordings/{rec['id']}")
     page.wait_for_selector("#player[data-state=ready]", timeout=15_000)
     page.evaluate("() => window.footagePlayer.seek(window.footagePlayer.getTotalTime())")

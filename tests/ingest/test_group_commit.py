@@ -10,7 +10,7 @@ import pytest
 
 from footage.errors import Conflict
 from footage.recordings.queries import iter_events_json
-from tests.conftest import click, full_snapshot, meta, new_ids
+from tests.conftest import click, full_snapshot, meta, new_ids, wait_for
 from tests.sessions.test_finalizer import send
 
 
@@ -65,15 +65,15 @@ def test_a_segment_outlives_the_first_of_its_recordings(svc, alice, clock):
     # Hold the writer busy so both batches land in the same group.
     import threading
 
-    gate = threading.Event()
-    blocker = Pending(None, lambda conn, key, offset: gate.wait(10))
+    gate, busy = threading.Event(), threading.Event()
+    blocker = Pending(None, lambda conn, key, offset: (busy.set(), gate.wait(10)))
     threading.Thread(target=writer.submit, args=(blocker,), daemon=True).start()
+    assert busy.wait(10)  # the writer is inside the blocker's group
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
         fa = pool.submit(send, svc, alice.site_key, a, 0, [meta(t), full_snapshot(t + 1)])
         fb = pool.submit(send, svc, alice.site_key, b, 0, [meta(t), full_snapshot(t + 1)])
-        import time
-
-        time.sleep(0.3)
+        # Both batches wait in the queue behind the blocker: they form one group.
+        wait_for(lambda: writer._queue.qsize() >= 2, timeout=10, interval=0.01)
         gate.set()
     ra, rb = fa.result(), fb.result()
     [segment] = svc.db.all("SELECT * FROM segments")
