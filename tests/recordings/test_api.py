@@ -43,8 +43,13 @@ def two_accounts(live):
             for i in range(3)
         ]
         b_ids = [record(http, bob, "https://bob.example", T0)]
-        auth = {"Authorization": f"Bearer {alice.api_token}"}
-        wait_for(lambda: len(http.get("/api/v1/recordings", headers=auth).json()["items"]) == 3)
+        for who, count in ((alice, 3), (bob, 1)):  # every recording of both is ready
+            auth = {"Authorization": f"Bearer {who.api_token}"}
+            wait_for(
+                lambda auth=auth, count=count: (
+                    len(http.get("/api/v1/recordings", headers=auth).json()["items"]) == count
+                )
+            )
     return alice, bob, a_ids, b_ids
 
 
