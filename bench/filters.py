@@ -14,7 +14,7 @@ and checks every answer against its filter (a filter the server ignored shows as
 SQLite, EXPLAIN (ANALYZE, BUFFERS) on PostgreSQL), built with the server's own
 `build_query`. `--add-index SQL` creates an index on the benchmark database before the run
 (and drops it afterwards unless `--keep-indexes`), to measure what an index would change;
-`--sql-only` skips the server; `--rewrites` also times proposed query shapes.
+`--sql-only` skips the server.
 
     .venv/bin/python bench/filters.py                                   # SQLite
     .venv/bin/python bench/filters.py --database-url postgresql://…     # PostgreSQL
@@ -554,137 +554,6 @@ def explain(db: Database, sql: str, params: dict[str, Any], analyze: bool = True
     return "\n".join(str(next(iter(r.values()))) for r in rows)
 
 
-# ---- proposed query shapes ------------------------------------------------------------------
-
-# For the combinations that stay slow with indexes alone: the same filter written so that
-# an index can drive it. (name, the combination it replaces, SQLite condition, PostgreSQL
-# condition); :site_id and the sample values are bound by `rewrites`.
-REWRITES: list[tuple[str, str, str, str]] = [
-    (
-        f"visited {where}, IN (the site's pages)",
-        replaces,
-        "r.id IN (SELECT p.recording_id FROM recording_pages p "
-        f"WHERE p.site_id = :site_id AND p.url LIKE :{param} ESCAPE '\\')",
-        "r.id IN (SELECT p.recording_id FROM recording_pages p "
-        f"WHERE p.site_id = :site_id AND p.url ILIKE :{param} ESCAPE '\\')",
-    )
-    for where, replaces, param in [
-        ("/checkout/confirmation", "visited /checkout/confirmation", "confirmation"),
-        ("/nowhere", "empty: visited /nowhere", "nowhere"),
-    ]
-] + [
-    (
-        "visited page equals, IN (the site's pages)",
-        "visited one product page (equals)",
-        "r.id IN (SELECT p.recording_id FROM recording_pages p "
-        "WHERE p.site_id = :site_id AND p.url = :product_url)",
-        "r.id IN (SELECT p.recording_id FROM recording_pages p "
-        "WHERE p.site_id = :site_id AND p.url = :product_url)",
-    ),
-    (
-        "visitor e-mail, IN (the site's visitors)",
-        "visitor e-mail contains",
-        "r.visitor_id IN (SELECT id FROM visitors WHERE site_id = :site_id "
-        "AND email LIKE :email ESCAPE '\\')",
-        "r.visitor_id IN (SELECT id FROM visitors WHERE site_id = :site_id "
-        "AND email ILIKE :email ESCAPE '\\')",
-    ),
-    (
-        "visitor id or external id, IN (id, ids with that external id)",
-        "visitor external id",
-        "r.visitor_id IN (SELECT :external_id UNION ALL SELECT id FROM visitors "
-        "WHERE site_id = :site_id AND external_id = :external_id)",
-        "r.visitor_id IN (SELECT CAST(:external_id AS text) UNION ALL SELECT id FROM visitors "
-        "WHERE site_id = :site_id AND external_id = :external_id)",
-    ),
-]
-
-
-def rewrites(db: Database, s: Samples, limit: int) -> list[dict[str, Any]]:
-    """Times each proposed query shape (bare SQL, median of 3 after one untimed run)."""
-    from footage.recordings import search
-
-    base, params = search.build_query(db, s.account_id, {"site_id": s.site_id}, limit=limit)
-    head, order = base.split(" ORDER BY ", 1)
-    params.update(
-        nowhere="%/nowhere%",
-        confirmation="%/checkout/confirmation%",
-        product_url=s.product_url,
-        email=f"%{s.visitor_email}%",
-        external_id=s.external_id,
-    )
-    out = []
-    for name, replaces, sqlite_cond, pg_cond in REWRITES:
-        sql = f"{head} AND {sqlite_cond if db.is_sqlite else pg_cond} ORDER BY {order}"
-        timed_sql(db, sql, params, 30)
-        runs = [timed_sql(db, sql, params, 30) for _ in range(3)]
-        ms = statistics.median(r for r in runs if r is not None) if all(runs) else None
-        rows = len(db.all(sql, params))
-        plan = explain(db, sql, params)
-        took = fmt(ms or float("nan"))
-        print(f"\n--- rewrite: {name} (instead of '{replaces}'): {took} ms, {rows} rows ---")
-        print(f"{sql}\n\n{plan}")
-        out.append({"name": name, "replaces": replaces, "sql": sql, "ms": ms, "plan": plan})
-    return out
-
-
-def moments_site_id(db: Database, s: Samples, limit: int) -> list[dict[str, Any]]:
-    """What a `site_id` column on recording_moments would do for event filters: adds it
-    (filled from recordings) with an index (site_id, kind, name, recording_id), times the
-    event-property filters as the server builds them and in an IN form that uses the index,
-    then drops both again."""
-    from footage.recordings import filters, search
-
-    steps = [
-        "ALTER TABLE recording_moments ADD COLUMN site_id TEXT",
-        "UPDATE recording_moments SET site_id = "
-        "(SELECT r.site_id FROM recordings r WHERE r.id = recording_moments.recording_id)",
-        "CREATE INDEX bench_moments_site ON recording_moments (site_id, kind, name, recording_id)",
-    ]
-    if not db.is_sqlite:
-        steps.append("ANALYZE recording_moments")
-    out = []
-    try:
-        for sql in steps:
-            t0 = time.perf_counter()
-            db.run(sql)
-            print(f"{time.perf_counter() - t0:5.1f} s  {sql}")
-        for event, prop, value in [("added_to_cart", "sku", s.sku), ("signup", "plan", "pro")]:
-            query = {"site_id": s.site_id, "event": event}
-            query.update(event_property=prop, event_value=value)
-            sql, params = search.build_query(db, s.account_id, filters.parse(query), limit=limit)
-            head, order = sql.split(" ORDER BY ", 1)
-            json_text = (
-                "CAST(json_extract(m.detail, '$.\"' || :event_property || '\"') AS TEXT)"
-                if db.is_sqlite
-                else "(CAST(m.detail AS jsonb) ->> :event_property)"
-            )
-            shaped = (
-                head[: head.index(" AND EXISTS")]
-                + " AND r.id IN (SELECT m.recording_id FROM recording_moments m "
-                "WHERE m.site_id = :site_id AND m.kind = 'event' AND m.name = :event "
-                f"AND {json_text} = :event_value) ORDER BY {order}"
-            )
-            row: dict[str, Any] = {"filter": f"event={event}, {prop}={value}"}
-            for how, text in (("as built", sql), ("site_id, IN", shaped)):
-                timed_sql(db, text, params, 30)
-                runs = [timed_sql(db, text, params, 30) or 0.0 for _ in range(3)]
-                row[how] = statistics.median(runs)
-                row[f"{how} rows"] = len(db.all(text, params))
-            row["sql"] = shaped
-            print(
-                f"  {row['filter']}: as the server builds it {fmt(row['as built'])} ms, "
-                f"with moments.site_id {fmt(row['site_id, IN'])} ms "
-                f"({row['site_id, IN rows']} rows)"
-            )
-            out.append(row)
-    finally:
-        db.run("DROP INDEX IF EXISTS bench_moments_site")
-        db.run("ALTER TABLE recording_moments DROP COLUMN site_id")
-    print(f"  {shaped}")
-    return out
-
-
 def fmt(ms: float) -> str:
     if ms != ms:  # NaN
         return "–"
@@ -730,17 +599,6 @@ def parse_args() -> argparse.Namespace:
         action="store_true",
         help="only the bare SQL in this process, no server (quick, for trying indexes)",
     )
-    ap.add_argument(
-        "--rewrites",
-        action="store_true",
-        help="also time proposed query shapes for the slow visited-page and visitor filters",
-    )
-    ap.add_argument(
-        "--moments-site-id",
-        action="store_true",
-        help="also try a site_id column on recording_moments for event filters (added, "
-        "timed, dropped again)",
-    )
     ap.add_argument("--no-wait", action="store_true", help="do not wait for an idle machine")
     ap.add_argument("--json", type=Path, default=None, help="default: bench/out/filters-DB.json")
     return ap.parse_args()
@@ -758,8 +616,6 @@ class Run:
     pg_settings: dict[str, str] = field(default_factory=dict)
     wall: float = 0.0
     cpu: dict[str, float] = field(default_factory=dict)  # cores, by who used them
-    rewrites: list[dict[str, Any]] = field(default_factory=list)
-    moments_site_id: list[dict[str, Any]] = field(default_factory=list)
 
 
 def bare_sql(db: Database, run: Run, selected: list[Combo], args: argparse.Namespace) -> None:
@@ -888,10 +744,6 @@ def main() -> int:
         if not args.sql_only:
             over_http(run, data_dir, login["api_token"], pg_pid, args)
         explained = plans(db, run, args)
-        if args.rewrites:
-            run.rewrites = rewrites(db, run.samples, args.limit)
-        if args.moments_site_id:
-            run.moments_site_id = moments_site_id(db, run.samples, args.limit)
     finally:
         drop_indexes(db, added, keep=args.keep_indexes)
         if args.analyze and db.is_sqlite and not args.keep_indexes:
@@ -1017,8 +869,6 @@ def report(run: Run, explained: list[Timing], args: argparse.Namespace) -> None:
             "analyze": args.analyze,
             "wall_s": run.wall,
             "cpu_cores": run.cpu,
-            "rewrites": run.rewrites,
-            "moments_site_id": run.moments_site_id,
             "combinations": [
                 {
                     "name": t.combo.name,

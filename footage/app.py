@@ -112,6 +112,10 @@ class BackgroundJobs:
                 )
         except Exception:
             log.exception("retention pass failed")
+        try:
+            self.svc.db.refresh_statistics()  # the data grew or shrank: plans follow
+        except Exception:
+            log.exception("refreshing the database's statistics failed")
 
 
 async def background_loop(svc: Services) -> None:

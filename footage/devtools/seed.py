@@ -18,8 +18,9 @@ rage clicks on ~3 %, errors on ~5 %, a conversation on ~2 %, custom events on ~2
 that keep them (~30 % of recordings).
 
 Rows go in with big batched transactions: `executemany` on SQLite (its own connection with
-`synchronous=OFF` while seeding), `COPY` on PostgreSQL (then `VACUUM ANALYZE`, which
-autovacuum would do shortly anyway).
+`synchronous=OFF` while seeding, then `ANALYZE`, which `footage serve` repeats every few
+minutes), `COPY` on PostgreSQL (then `VACUUM ANALYZE`, which autovacuum would do shortly
+anyway).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from footage.accounts.service import create_account, origin_of
 from footage.clock import Clock
 from footage.sessions.useragent import parse_agent
 from footage.store.db import Database, new_id, q
+from footage.store.ipkey import ip_key
 
 ACCOUNT_NAME = "Seeded"
 ACCOUNT_EMAIL = "seeded@example.com"
@@ -647,6 +649,7 @@ REC_COLUMNS = [
     "finalized_at",
     "user_agent",
     "ip",
+    "ip_key",
     "country",
     "screen_width",
     "screen_height",
@@ -688,7 +691,7 @@ PAGE_COLUMNS = [
     "left_at",
     "started_at",
 ]
-MOMENT_COLUMNS = ["recording_id", "kind", "at", "name", "detail"]
+MOMENT_COLUMNS = ["recording_id", "site_id", "kind", "at", "name", "detail"]
 VISITOR_COLUMNS = [
     "site_id",
     "id",
@@ -923,7 +926,7 @@ class Generator:
                     page_start,
                 )
             )
-            moments.append((rec_id, "page", page_start, url, None))
+            moments.append((rec_id, site_row.id, "page", page_start, url, None))
             previous = url
 
         clicks = int(active / 1000 * rng.lognormvariate(math.log(0.12), 0.7))
@@ -933,9 +936,8 @@ class Generator:
             clicks += 3 * rage
             # As the finalizer stores them: a time, no name, no detail.
             for _ in range(rage):
-                moments.append(
-                    (rec_id, "rage_click", started + int(random_() * duration), None, None)
-                )
+                at = started + int(random_() * duration)
+                moments.append((rec_id, site_row.id, "rage_click", at, None, None))
         errors = 0
         if random_() < 0.05:
             errors = 1 + int(random_() ** 2 * 8)
@@ -944,6 +946,7 @@ class Generator:
                 moments.append(
                     (
                         rec_id,
+                        site_row.id,
                         "error",
                         starts_[k] + int(random_() * max(1, ends[k] - starts_[k])),
                         rng.choice(ERRORS),  # the message is the name
@@ -966,6 +969,7 @@ class Generator:
                 moments.append(
                     (
                         rec_id,
+                        site_row.id,
                         "event",
                         started + int(random_() * duration),
                         name,
@@ -987,6 +991,7 @@ class Generator:
                 ended + 15_500,
                 profile.user_agent,
                 visitor.ip,
+                ip_key(visitor.ip),
                 visitor.country,
                 sw,
                 sh,
@@ -1065,6 +1070,9 @@ class SqliteSink:
 
     def finish(self) -> None:
         self.conn.execute("COMMIT")
+        # What `footage serve` keeps fresh (Database.refresh_statistics), right away.
+        self.conn.execute("PRAGMA analysis_limit=1000")
+        self.conn.execute("ANALYZE")
         self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self.conn.close()
 

@@ -29,6 +29,7 @@ from footage.privacy.rules import ip_excluded, is_mobile, page_excluded
 from footage.sessions.geo import CountryLookup
 from footage.store.blobs import BlobStore
 from footage.store.db import Database, new_id, q
+from footage.store.ipkey import ip_key
 
 CHUNK_ZSTD_LEVEL = 3
 
@@ -429,8 +430,9 @@ class Ingest:
         created = q(
             conn,
             "INSERT INTO recordings (id, account_id, site_id, visitor_id, session_id, status, "
-            "created_at, last_seen_at, user_agent, ip, country, screen_width, screen_height) "
-            "VALUES (:id, :a, :s, :v, :sess, 'live', :now, :now, :ua, :ip, :c, :sw, :sh) "
+            "created_at, last_seen_at, user_agent, ip, ip_key, country, screen_width, "
+            "screen_height) "
+            "VALUES (:id, :a, :s, :v, :sess, 'live', :now, :now, :ua, :ip, :ipk, :c, :sw, :sh) "
             "ON CONFLICT (site_id, session_id) WHERE status = 'live' DO NOTHING RETURNING id",
             id=new_id("rec"),
             a=site["account_id"],
@@ -441,6 +443,7 @@ class Ingest:
             ua=visit.user_agent[:1000],
             # Unless the site keeps IPs, the IP gives the country and is then dropped.
             ip=visit.ip if site["record_ips"] else None,
+            ipk=ip_key(visit.ip) if site["record_ips"] else None,
             c=self.geo.country(visit.ip),
             sw=batch.screen[0] if batch.screen else None,
             sh=batch.screen[1] if batch.screen else None,

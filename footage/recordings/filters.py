@@ -2,7 +2,7 @@
 OpenAPI parameters and the dashboard's empty state ("which filter removed the most").
 
 Every filter is a query parameter; they combine with AND. The SQL works on SQLite and
-PostgreSQL alike (SQLite gets `REGEXP` and `ip_in` from store/db.py).
+PostgreSQL alike (SQLite gets `REGEXP` from store/db.py).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 
 from footage.errors import BadRequest
 from footage.store.db import Database
+from footage.store.ipkey import ip_range
 
 Clause = tuple[str, dict[str, Any]]
 
@@ -210,11 +211,6 @@ class _Sql:
     def regex(self, column: str, param: str) -> str:
         return f"{column} REGEXP :{param}" if self.sqlite else f"{column} ~ :{param}"
 
-    def ip_in(self, column: str, param: str) -> str:
-        if self.sqlite:
-            return f"ip_in({column}, :{param})"
-        return f"({column} IS NOT NULL AND CAST({column} AS inet) <<= CAST(:{param} AS inet))"
-
     def json_text(self, column: str, prop_param: str) -> str:
         if self.sqlite:
             return f"CAST(json_extract({column}, '$.\"' || :{prop_param} || '\"') AS TEXT)"
@@ -306,10 +302,13 @@ def _visitor_text(column: str, name: str) -> Builder:
     return build
 
 
-def _visitor_ip(v: dict[str, Any], sql: _Sql) -> Clause:
-    if "/" not in v["visitor_ip"]:
-        return "r.ip = :visitor_ip", {"visitor_ip": v["visitor_ip"]}
-    return sql.ip_in("r.ip", "visitor_ip"), {"visitor_ip": v["visitor_ip"]}
+def _visitor_ip(v: dict[str, Any], _: _Sql) -> Clause:
+    # An address or a range, as a range of sortable keys (store/ipkey.py): one index range
+    # on (site_id, ip_key) on both databases, and `::ffff:1.2.3.4` finds 1.2.3.4.
+    low, high = ip_range(v["visitor_ip"])
+    if low == high:
+        return "r.ip_key = :ip_low", {"ip_low": low}
+    return "r.ip_key BETWEEN :ip_low AND :ip_high", {"ip_low": low, "ip_high": high}
 
 
 def _visitor_type(v: dict[str, Any], _: _Sql) -> Clause:
@@ -319,12 +318,14 @@ def _visitor_type(v: dict[str, Any], _: _Sql) -> Clause:
 
 
 def _event(v: dict[str, Any], sql: _Sql) -> Clause:
-    cond = "m.recording_id = r.id AND m.kind = 'event' AND m.name = :event"
+    # The site's events of that name (index site_id, kind, name, recording_id), read once;
+    # a property value is then tested on those alone, not on the account's.
+    cond = f"m.site_id IN ({_sites(v)}) AND m.kind = 'event' AND m.name = :event"
     params: dict[str, Any] = {"event": v["event"]}
     if "event_property" in v:
         cond += f" AND {sql.json_text('m.detail', 'event_property')} = :event_value"
         params.update(event_property=v["event_property"], event_value=v["event_value"])
-    return f"EXISTS (SELECT 1 FROM recording_moments m WHERE {cond})", params
+    return f"r.id IN (SELECT m.recording_id FROM recording_moments m WHERE {cond})", params
 
 
 BUILDERS: dict[str, Builder] = {

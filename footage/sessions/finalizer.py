@@ -183,7 +183,7 @@ class Finalizer:
                 last=summary.ended_at,
                 now=self.clock.now_ms(),
             )
-            self._store_moments(conn, recording_id, moments)
+            self._store_moments(conn, recording_id, rec["site_id"], moments)
             returning = self._returning(conn, rec)
             q(
                 conn,
@@ -222,19 +222,20 @@ class Finalizer:
         return True
 
     @staticmethod
-    def _store_moments(conn: Any, recording_id: str, moments: list[Moment]) -> None:
+    def _store_moments(conn: Any, recording_id: str, site_id: str, moments: list[Moment]) -> None:
         """The recording's moments, replacing any a previous finalize stored (idempotent)."""
         q(conn, "DELETE FROM recording_moments WHERE recording_id = :id", id=recording_id)
         if not moments:
             return
         conn.execute(
             sql_text(
-                "INSERT INTO recording_moments (recording_id, kind, at, name, detail) "
-                "VALUES (:r, :kind, :at, :name, :detail)"
+                "INSERT INTO recording_moments (recording_id, site_id, kind, at, name, detail) "
+                "VALUES (:r, :site, :kind, :at, :name, :detail)"
             ),
             [
                 {
                     "r": recording_id,
+                    "site": site_id,
                     "kind": m.kind,
                     "at": m.at,
                     "name": m.name,

@@ -7,7 +7,6 @@ block writers.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import secrets
 import threading
@@ -48,16 +47,6 @@ def _regexp(pattern: str | None, value: str | None) -> bool:
     try:
         return _compiled(pattern).search(value) is not None
     except re.error:
-        return False
-
-
-def _ip_in(ip: str | None, network: str | None) -> bool:
-    """Is `ip` inside `network` (an address or a CIDR range)? PostgreSQL: `ip::inet <<= net`."""
-    if not ip or not network:
-        return False
-    try:
-        return ipaddress.ip_address(ip) in ipaddress.ip_network(network, strict=False)
-    except ValueError:
         return False
 
 
@@ -107,10 +96,8 @@ class Database:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
-            # What PostgreSQL has built in and the recording filters use: `x REGEXP p` and
-            # `ip_in(ip, 'cidr')`.
+            # What PostgreSQL has built in and the recording filters use: `x REGEXP p`.
             dbapi_conn.create_function("regexp", 2, _regexp, deterministic=True)
-            dbapi_conn.create_function("ip_in", 2, _ip_in, deterministic=True)
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Connection) -> None:
@@ -149,7 +136,7 @@ class Database:
             return conn.execute(sql_text(sql), dict(params or {})).rowcount
 
     def migrate(self) -> list[int]:
-        """Apply the migrations not applied yet; returns their numbers."""
+        """Apply the migrations not applied yet (then refresh statistics); returns their numbers."""
         applied: list[int] = []
         with self.write() as conn:
             if not self.is_sqlite:
@@ -165,8 +152,11 @@ class Database:
             for version, statements in MIGRATIONS:
                 if version in done:
                     continue
-                for statement in statements:
-                    conn.execute(text(statement))
+                for step in statements:
+                    if callable(step):
+                        step(conn, self.is_sqlite)
+                    else:
+                        conn.execute(text(step))
                 conn.execute(
                     text(
                         "INSERT INTO schema_migrations (version, applied_at) "
@@ -178,7 +168,23 @@ class Database:
                     {"v": version},
                 )
                 applied.append(version)
+        self.refresh_statistics()
         return applied
+
+    def refresh_statistics(self) -> None:
+        """SQLite: fresh planner statistics (`ANALYZE`, sampled, so milliseconds even on
+        gigabytes). Without them SQLite walks a big site's recordings newest-first for a
+        filter that an index would answer at once (bench/RESULTS.md §6). PostgreSQL's
+        autovacuum keeps its own."""
+        if not self.is_sqlite:
+            return
+        with self.write() as conn:
+            conn.exec_driver_sql("PRAGMA analysis_limit=1000")
+            conn.exec_driver_sql("ANALYZE")
+        # A connection reads the statistics when it first loads the schema, and ANALYZE does
+        # not make the others reload it: open fresh ones (those in use finish undisturbed).
+        self._read.dispose()
+        self._write.dispose()
 
     def skip_locked(self) -> str:
         """`FOR UPDATE SKIP LOCKED` where the database has row locks (SQLite locks the file)."""

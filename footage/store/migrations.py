@@ -1,10 +1,58 @@
 """Schema migrations, in order. Plain SQL that SQLite and PostgreSQL both accept.
 
 Times are BIGINT milliseconds since the epoch (UTC); flags are INTEGER 0/1. Never edit a
-migration that has shipped: add a new one.
+migration that has shipped: add a new one. A step that SQL cannot say for both databases is a
+Python function of (connection, is_sqlite), run inside the same transaction.
 """
 
-MIGRATIONS: list[tuple[int, list[str]]] = [
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import text
+
+from footage.store.ipkey import ip_key
+
+log = logging.getLogger(__name__)
+
+Step = str | Callable[[Any, bool], None]
+
+
+def _fill_ip_keys(conn: Any, _is_sqlite: bool) -> None:
+    """recordings.ip_key for the recordings stored before it existed."""
+    rows = conn.execute(text("SELECT id, ip FROM recordings WHERE ip IS NOT NULL")).all()
+    keyed = [{"id": r[0], "k": ip_key(r[1])} for r in rows]
+    for i in range(0, len(keyed), 5000):
+        conn.execute(text("UPDATE recordings SET ip_key = :k WHERE id = :id"), keyed[i : i + 5000])
+
+
+def _page_url_trigrams(conn: Any, is_sqlite: bool) -> None:
+    """PostgreSQL: a trigram index, so `url contains` and `url regex` need not read every page
+    of a site (bench/RESULTS.md §6). pg_trgm ships with PostgreSQL and is a trusted extension
+    (the database's owner may create it); where it is missing or not allowed, the filters
+    still work, only slower, and docs/deploy.md says how to add it later."""
+    if is_sqlite:
+        return
+    try:
+        with conn.begin_nested():
+            conn.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
+            conn.execute(
+                text(
+                    "CREATE INDEX IF NOT EXISTS recording_pages_url_trgm "
+                    "ON recording_pages USING gin (url gin_trgm_ops)"
+                )
+            )
+    except Exception as exc:  # noqa: BLE001 — any refusal means: go on without the index
+        log.warning(
+            "no trigram index on page URLs (%s); visited-page filters will read every page "
+            "of a site. See docs/deploy.md, 'PostgreSQL'.",
+            str(exc).splitlines()[0],
+        )
+
+
+MIGRATIONS: list[tuple[int, list[Step]]] = [
     (
         1,
         [
@@ -274,6 +322,27 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             "CREATE INDEX IF NOT EXISTS visitors_external_id ON visitors (external_id)",
             "CREATE INDEX IF NOT EXISTS recording_pages_site_url "
             "ON recording_pages (site_id, url, recording_id)",
+        ],
+    ),
+    (
+        9,
+        [
+            # Event filters look at one site's events: without the site on the moment, a rare
+            # property value means reading every event of that name in the account.
+            "ALTER TABLE recording_moments ADD COLUMN site_id TEXT",
+            "UPDATE recording_moments SET site_id = (SELECT r.site_id FROM recordings r "
+            "WHERE r.id = recording_moments.recording_id)",
+            "DROP INDEX IF EXISTS recording_moments_event",
+            "CREATE INDEX recording_moments_site_event "
+            "ON recording_moments (site_id, kind, name, recording_id)",
+            # IP ranges as a range of one index (store/ipkey.py) on both databases.
+            "ALTER TABLE recordings ADD COLUMN ip_key TEXT",
+            _fill_ip_keys,
+            "CREATE INDEX recordings_site_ip ON recordings (site_id, ip_key)",
+            # A country nobody of the site came from is then known at once, instead of
+            # after reading each of the site's recordings.
+            "CREATE INDEX recordings_site_country ON recordings (site_id, country, started_at)",
+            _page_url_trigrams,
         ],
     ),
 ]

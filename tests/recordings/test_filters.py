@@ -13,6 +13,7 @@ from footage.app import Services
 from footage.errors import BadRequest
 from footage.recordings import filters
 from footage.recordings.search import count, empty_hint, search
+from footage.store.ipkey import ip_key
 from tests.conftest import START_MS, make_account
 
 H = 3_600_000
@@ -134,11 +135,12 @@ def insert(svc: Services, account_id: str, sites: dict[str, str]) -> None:
                 "status, created_at, last_seen_at, started_at, ended_at, duration_ms, active_ms, "
                 "page_count, click_count, rage_click_count, error_count, device, browser, os, "
                 "country, screen_width, referrer, utm_source, utm_medium, utm_campaign, "
-                "conversation_id, ip, returning_visitor, entry_url, exit_url) VALUES (:id, :a, "
-                ":site, :visitor, :id, :status, :t, :t, :t, :t, :duration_ms, :active_ms, "
+                "conversation_id, ip, ip_key, returning_visitor, entry_url, exit_url) VALUES (:id, "
+                ":a, :site, :visitor, :id, :status, :t, :t, :t, :t, :duration_ms, :active_ms, "
                 ":page_count, :click_count, :rage_click_count, :error_count, :device, :browser, "
                 ":os, :country, :screen_width, :referrer, :utm_source, :utm_medium, "
-                ":utm_campaign, :conversation_id, :ip, :returning_visitor, :entry, :exit)",
+                ":utm_campaign, :conversation_id, :ip, :ip_key, :returning_visitor, :entry, "
+                ":exit)",
                 id=rid,
                 a=account_id,
                 site=site_id,
@@ -146,6 +148,7 @@ def insert(svc: Services, account_id: str, sites: dict[str, str]) -> None:
                 t=started,
                 entry=pages[0],
                 exit=pages[-1],
+                ip_key=ip_key(row["ip"]),  # as ingest stores it
                 **row,
             )
             for n, url in enumerate(pages):
@@ -161,18 +164,20 @@ def insert(svc: Services, account_id: str, sites: dict[str, str]) -> None:
                 )
                 q(
                     conn,
-                    "INSERT INTO recording_moments (recording_id, kind, at, name) "
-                    "VALUES (:r, 'page', :t, :u)",
+                    "INSERT INTO recording_moments (recording_id, site_id, kind, at, name) "
+                    "VALUES (:r, :s, 'page', :t, :u)",
                     r=rid,
+                    s=site_id,
                     t=started + n * 1000,
                     u=url,
                 )
             for name, props in spec.get("events", []):
                 q(
                     conn,
-                    "INSERT INTO recording_moments (recording_id, kind, at, name, detail) "
-                    "VALUES (:r, 'event', :t, :n, :d)",
+                    "INSERT INTO recording_moments (recording_id, site_id, kind, at, name, detail) "
+                    "VALUES (:r, :s, 'event', :t, :n, :d)",
                     r=rid,
+                    s=site_id,
                     t=started + 500,
                     n=name,
                     d=json.dumps(props),
@@ -180,9 +185,10 @@ def insert(svc: Services, account_id: str, sites: dict[str, str]) -> None:
             if row["rage_click_count"]:
                 q(
                     conn,
-                    "INSERT INTO recording_moments (recording_id, kind, at) "
-                    "VALUES (:r, 'rage_click', :t)",
+                    "INSERT INTO recording_moments (recording_id, site_id, kind, at) "
+                    "VALUES (:r, :s, 'rage_click', :t)",
                     r=rid,
+                    s=site_id,
                     t=started + 2000,
                 )
 
@@ -254,6 +260,10 @@ ALL = sorted(RECORDINGS)
         ({"visitor_email": "JANE.QUOKKA@"}, ["r06", "r07"]),
         ({"visitor_ip": "203.0.113.9"}, ["r07"]),
         ({"visitor_ip": "198.51.100.0/24"}, ["r08"]),
+        ({"visitor_ip": "::ffff:203.0.113.9"}, ["r07"]),  # the same visitor, IPv6-mapped
+        ({"visitor_ip": "203.0.0.0/8"}, ["r07"]),
+        ({"visitor_ip": "198.51.100.4/32"}, ["r08"]),
+        ({"visitor_ip": "2001:db8::/32"}, []),
         ({"visitor_type": "returning"}, ["r06"]),
         ({"visitor_type": "new"}, sorted(set(ALL) - {"r06"})),
         ({"event": "added_to_cart"}, ["r07", "r08"]),
