@@ -31,6 +31,8 @@ from footage.clock import Clock
 from footage.dashboard import routes as dashboard
 from footage.dashboard import segments as dashboard_segments
 from footage.demo import routes as demo
+from footage.downloads import routes as download_routes
+from footage.downloads.renderer import VideoRenderer
 from footage.errors import FootageError
 from footage.ingest import routes as ingest_routes
 from footage.ingest.asgi import RecorderEndpoints
@@ -43,6 +45,8 @@ from footage.retention import Retention
 from footage.sessions.finalizer import Finalizer, Timings
 from footage.sessions.geo import CountryLookup
 from footage.settings import Settings
+from footage.share import public as share_page
+from footage.share import routes as share_routes
 from footage.store import Database, open_blob_store
 from footage.store.blobs import BlobStore
 
@@ -94,12 +98,17 @@ class BackgroundJobs:
     def __init__(self, svc: Services) -> None:
         self.svc = svc
         self.next_retention = 0.0  # the first pass sweeps at once: a server down for days
+        self.videos = VideoRenderer(svc.db, svc.blobs, svc.clock)  # MP4s, in their own thread
 
     def run_once(self, should_stop: Callable[[], bool] = lambda: False) -> None:
         try:
             self.svc.finalizer.run_once(should_stop=should_stop)
         except Exception:
             log.exception("finalizer pass failed")
+        try:
+            self.videos.kick(should_stop)
+        except Exception:
+            log.exception("starting the video renderer failed")
         if time.monotonic() < self.next_retention or should_stop():
             return
         self.next_retention = time.monotonic() + self.svc.settings.retention_interval_seconds
@@ -120,9 +129,12 @@ class BackgroundJobs:
 
 async def background_loop(svc: Services) -> None:
     jobs = BackgroundJobs(svc)
-    while True:
-        await run_in_threadpool(jobs.run_once)
-        await asyncio.sleep(svc.settings.finalizer_interval_seconds)
+    try:
+        while True:
+            await run_in_threadpool(jobs.run_once)
+            await asyncio.sleep(svc.settings.finalizer_interval_seconds)
+    finally:
+        await run_in_threadpool(jobs.videos.stop)
 
 
 class CsrfCookieMiddleware:
@@ -136,7 +148,9 @@ class CsrfCookieMiddleware:
         self.app, self.secure = app, secure
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(("/api/", "/footage.js")):
+        if scope["type"] != "http" or scope["path"].startswith(
+            ("/api/", "/footage.js", "/share/")  # share pages: no cookie
+        ):
             await self.app(scope, receive, send)
             return
         cookies = Request(scope).cookies
@@ -249,9 +263,14 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app.include_router(account_routes.router)
     app.include_router(visitor_routes.router)
     app.include_router(visitor_routes.dashboard_router)
+    app.include_router(download_routes.router)
+    app.include_router(download_routes.dashboard_router)
     app.include_router(dashboard.router)
     app.include_router(dashboard_segments.router)
     app.include_router(demo.router)
+    app.include_router(share_routes.router)
+    app.include_router(share_routes.dashboard_router)
+    app.include_router(share_page.router)
     app.mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static")
 
     def openapi() -> dict[str, Any]:

@@ -22,6 +22,7 @@ from footage.accounts.service import (
 from footage.accounts.usage import usage_of
 from footage.clock import Clock
 from footage.devtools.command import add_dev_command
+from footage.downloads.command import add_export_command
 from footage.retention.command import add_retention_command
 from footage.settings import SETTINGS, Settings, SettingsError
 from footage.store import Database
@@ -265,6 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     set_plan.set_defaults(func=cmd_accounts_set_plan)
     add_retention_command(sub, _add_setting_flags)
     add_dev_command(sub, _add_setting_flags)
+    add_export_command(sub, _add_setting_flags)
     return parser
 
 
@@ -278,6 +280,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "accounts",
         "retention",
         "dev",
+        "export",
         "-h",
         "--help",
         "--version",

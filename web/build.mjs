@@ -2,6 +2,7 @@
 //   footage.js              the recorder that sites include (rrweb's record)
 //   player.js, player.css   the dashboard's recording player (rrweb's Replayer)
 //   dashboard.js            small behaviours of the dashboard pages (confirm, masks preview)
+//   frames.js               draws a recording frame by frame for the MP4 render job
 //
 //   node build.mjs           one minified build
 //   node build.mjs --watch   rebuild on every change
@@ -74,6 +75,13 @@ const builds = [
     ...common,
     entryPoints: [path.join(here, 'src/player.ts')],
     outfile: path.join(outdir, 'player.js'),
+    format: 'iife',
+    platform: 'browser',
+  },
+  {
+    ...common,
+    entryPoints: [path.join(here, 'src/frames.ts')],
+    outfile: path.join(outdir, 'frames.js'),
     format: 'iife',
     platform: 'browser',
   },

@@ -1,4 +1,5 @@
-"""Deleting recordings by id, with their pages and chunks: the pieces erasure and retention share.
+"""Deleting recordings by id, with their pages, chunks and videos: the pieces erasure and
+retention share.
 
 Both delete in one transaction that also schedules the blobs no row needs any more
 (`store/garbage.py`), so a crash can delay a blob's deletion but never leave a row without its
@@ -26,9 +27,14 @@ def with_ids(sql: str) -> TextClause:
 
 # Everything goes by the locked recordings' ids: on PostgreSQL each statement sees what
 # committed since the last one, and a recording created meanwhile is not ours to delete.
+# CHUNKS lists every blob the recordings' rows point at: their chunks (`segment` set when the
+# chunk sits in a shared segment), and their rendered videos (downloads/), each a blob of its
+# recording alone like a merged one; the video rows go with the recording (ON DELETE CASCADE).
 CHUNKS = with_ids(
     "SELECT c.blob_key, c.blob_length, sg.blob_key AS segment FROM chunks c "
-    "LEFT JOIN segments sg ON sg.blob_key = c.blob_key WHERE c.recording_id IN :ids"
+    "LEFT JOIN segments sg ON sg.blob_key = c.blob_key WHERE c.recording_id IN :ids "
+    "UNION ALL SELECT v.blob_key, v.size AS blob_length, NULL AS segment "
+    "FROM recording_videos v WHERE v.recording_id IN :ids AND v.blob_key IS NOT NULL"
 )
 DELETE_CHUNKS = with_ids("DELETE FROM chunks WHERE recording_id IN :ids")
 DELETE_PAGES = with_ids("DELETE FROM recording_pages WHERE recording_id IN :ids")

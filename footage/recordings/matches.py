@@ -10,8 +10,12 @@ from typing import Any
 from footage.store.db import Database
 
 # Labels of the moments, in the user's words.
-LABELS = {"rage_click": "Rage click", "error": "JavaScript error", "event": "Event",
-          "page": "Entered"}
+LABELS = {
+    "rage_click": "Rage click",
+    "error": "JavaScript error",
+    "event": "Event",
+    "page": "Entered",
+}
 
 
 def _page_matches(url: str, values: dict[str, Any]) -> bool:
@@ -51,8 +55,7 @@ def matching_moments(
     if not wanted and not {"event", "url", "entry_url", "exit_url"} & set(values):
         return []
     rows = db.all(
-        "SELECT kind, at, name, detail FROM recording_moments WHERE recording_id = :r "
-        "ORDER BY at",
+        "SELECT kind, at, name, detail FROM recording_moments WHERE recording_id = :r ORDER BY at",
         {"r": recording["id"]},
     )
     pages = [r for r in rows if r["kind"] == "page"]
@@ -72,7 +75,10 @@ def matching_moments(
             if row["name"]:
                 label += f": {row['name']}"
             found.append(
-                {"kind": kind, "label": label,
-                 "offset_ms": max(0, row["at"] - (started_at or row["at"]))}
+                {
+                    "kind": kind,
+                    "label": label,
+                    "offset_ms": max(0, row["at"] - (started_at or row["at"])),
+                }
             )
     return found

@@ -345,4 +345,59 @@ MIGRATIONS: list[tuple[int, list[Step]]] = [
             _page_url_trigrams,
         ],
     ),
+    (
+        10,
+        [
+            # Share links (footage/share): a recording anyone with the link may play. Only a
+            # hash of the token is kept. A link dies with its recording (retention, erasure);
+            # expires_at NULL means "until the recording is deleted".
+            """CREATE TABLE share_links (
+                id TEXT PRIMARY KEY,
+                account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+                recording_id TEXT NOT NULL REFERENCES recordings(id) ON DELETE CASCADE,
+                token_hash TEXT NOT NULL UNIQUE,
+                start_ms BIGINT NOT NULL,
+                created_by_user TEXT REFERENCES users(id) ON DELETE SET NULL,
+                created_by_token TEXT REFERENCES api_tokens(id) ON DELETE SET NULL,
+                created_at BIGINT NOT NULL,
+                expires_at BIGINT,
+                revoked_at BIGINT,
+                views INTEGER NOT NULL DEFAULT 0,
+                last_viewed_at BIGINT
+            )""",
+            # For the cascade from recordings, and a recording's list of links.
+            "CREATE INDEX share_links_recording ON share_links (recording_id, created_at)",
+        ],
+    ),
+    (
+        11,
+        [
+            # Videos (MP4) of recordings, rendered by a background job: one row per recording
+            # and set of options (JSON text: width, skip_inactivity). A render is claimed with
+            # a conditional UPDATE; `heartbeat_at` moves with the progress, so a render whose
+            # process died is taken over once it stops moving. The file is a blob, deleted
+            # with the recording (recordings/deletion.py).
+            """CREATE TABLE recording_videos (
+                id TEXT PRIMARY KEY,
+                recording_id TEXT NOT NULL REFERENCES recordings(id) ON DELETE CASCADE,
+                account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+                options TEXT NOT NULL,
+                status TEXT NOT NULL,
+                progress INTEGER NOT NULL DEFAULT 0,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                claim TEXT,
+                blob_key TEXT,
+                size BIGINT,
+                error TEXT,
+                requested_by TEXT,
+                created_at BIGINT NOT NULL,
+                claimed_at BIGINT,
+                heartbeat_at BIGINT,
+                finished_at BIGINT
+            )""",
+            "CREATE UNIQUE INDEX recording_videos_options "
+            "ON recording_videos (recording_id, options)",
+            "CREATE INDEX recording_videos_queue ON recording_videos (status, created_at)",
+        ],
+    ),
 ]

@@ -13,7 +13,6 @@ from footage.recordings import filters
 from footage.recordings.search import build_query
 from footage.store.db import Database
 
-
 # Visitors come from many countries (the benchmark's data: ~50 per site).
 COUNTRIES = [a + b for a in "ABCDEFGHIJ" for b in "KLMNOPQRST"]
 

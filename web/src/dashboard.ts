@@ -4,6 +4,8 @@
 // recordings will hold.
 
 import { maskText, maskValue, type MaskRules } from './masking';
+import './share';
+import './downloads';
 
 function checked(name: string): boolean {
   const box = document.querySelector<HTMLInputElement>(`input[data-setting="${name}"]`);

@@ -1,9 +1,11 @@
 // player.js — the recording player of the Footage dashboard.
 //
 // The page has `<div id="player" data-events-url="…" data-start-ms="0">`; we
-// fetch the rrweb events, replay them with rrweb's Replayer in a sandboxed
-// iframe (no scripts), and draw our own controls around it. Elements anywhere
-// on the page with `data-seek-ms` seek the player when clicked.
+// fetch the rrweb events (or, in a downloaded recording, read them from
+// `<script type="application/json" id="footage-events">`), replay them with
+// rrweb's Replayer in a sandboxed iframe (no scripts), and draw our own
+// controls around it. Elements anywhere on the page with `data-seek-ms` seek
+// the player when clicked.
 //
 // For end-to-end tests, `window.footagePlayer` exposes the player, and
 // #player gets `data-state="ready"` (or "error") once it is usable.
@@ -220,13 +222,20 @@ class Player {
     this.buildFrame();
     this.setState('loading');
     this.showMessage('loading', 'Loading recording…');
+    // A downloaded recording (one HTML file) carries its events in the page itself.
+    const embedded = document.getElementById('footage-events');
     const url = this.root.dataset.eventsUrl;
-    if (!url) return this.fail('This recording has no events URL.');
+    if (!url && !embedded) return this.fail('This recording has no events URL.');
     let events: RawEvent[];
     try {
-      const response = await fetch(url, { credentials: 'same-origin', headers: { Accept: 'application/json' } });
-      if (!response.ok) return this.fail(`The recording could not be loaded (HTTP ${response.status}).`);
-      const body: unknown = await response.json();
+      let body: unknown;
+      if (embedded) {
+        body = JSON.parse(embedded.textContent || '[]');
+      } else {
+        const response = await fetch(url!, { credentials: 'same-origin', headers: { Accept: 'application/json' } });
+        if (!response.ok) return this.fail(`The recording could not be loaded (HTTP ${response.status}).`);
+        body = await response.json();
+      }
       events = Array.isArray(body) ? body.filter(isEvent) : [];
     } catch {
       return this.fail('The recording could not be loaded. Check your connection and reload the page.');
@@ -709,5 +718,8 @@ function boot(): void {
   void new Player(root).load();
 }
 
-if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', boot);
-else boot();
+// A downloaded recording (events in the page) starts once the page has loaded: the replay
+// iframe, made any earlier, would keep the page "loading" for good.
+const waitFor = document.getElementById('footage-events') ? 'complete' : 'interactive';
+if (document.readyState === 'complete' || document.readyState === waitFor) boot();
+else window.addEventListener(waitFor === 'complete' ? 'load' : 'DOMContentLoaded', boot);
