@@ -25,9 +25,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from footage import __version__
 from footage.accounts import routes as account_routes
+from footage.accounts import team as team_page
 from footage.accounts.auth import CSRF_COOKIE
 from footage.accounts.plans import Plans
 from footage.clock import Clock
+from footage.conversations import chat as conversation_chat
+from footage.conversations import dashboard as conversation_pages
+from footage.conversations import routes as conversation_routes
 from footage.dashboard import routes as dashboard
 from footage.dashboard import segments as dashboard_segments
 from footage.demo import routes as demo
@@ -149,7 +153,7 @@ class CsrfCookieMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith(
-            ("/api/", "/footage.js", "/share/")  # share pages: no cookie
+            ("/api/", "/footage.js", "/footage-chat.js", "/share/")  # share pages: no cookie
         ):
             await self.app(scope, receive, send)
             return
@@ -271,6 +275,11 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app.include_router(share_routes.router)
     app.include_router(share_routes.dashboard_router)
     app.include_router(share_page.router)
+    app.include_router(conversation_routes.router)
+    app.include_router(conversation_chat.router)
+    app.include_router(conversation_chat.script_router)
+    app.include_router(conversation_pages.router)
+    app.include_router(team_page.router)
     app.mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static")
 
     def openapi() -> dict[str, Any]:

@@ -14,6 +14,7 @@ from typing import Any
 from footage import __version__
 from footage.accounts.service import (
     AccountError,
+    add_user,
     create_account,
     demo_site,
     find_account,
@@ -201,6 +202,20 @@ def cmd_accounts_set_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_accounts_add_user(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    db = Database(settings.db_url)
+    db.migrate()
+    account = find_account(db, args.account)
+    if account is None:
+        raise AccountError(f"no account with id or user e-mail {args.account!r}")
+    user_id = add_user(
+        db, Clock(), account["id"], email=args.email, password=args.password, role=args.role
+    )
+    print(f"{args.email.lower()} ({args.role}) can now log in to {account['name']}: {user_id}")
+    return 0
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     settings = _settings(args)
     settings.data_path.mkdir(parents=True, exist_ok=True)
@@ -264,6 +279,21 @@ def build_parser() -> argparse.ArgumentParser:
     set_plan.add_argument("plan", help="the new plan's name (free, standard, pro …)")
     _add_setting_flags(set_plan, ["data_dir", "database_url", "plans"])
     set_plan.set_defaults(func=cmd_accounts_set_plan)
+    add_user_cmd = acc_sub.add_parser(
+        "add-user",
+        help="add a user to an account: an agent (chats, watches recordings) or an owner",
+    )
+    add_user_cmd.add_argument("account", help="the account's id or one of its users' e-mail")
+    add_user_cmd.add_argument("--email", required=True, help="the new user's e-mail (login)")
+    add_user_cmd.add_argument("--password", required=True, help="their password (8+ characters)")
+    add_user_cmd.add_argument(
+        "--role",
+        choices=("agent", "owner"),
+        default="agent",
+        help="agent: chats with visitors and watches recordings, changes no settings or plan",
+    )
+    _add_setting_flags(add_user_cmd, ["data_dir", "database_url"])
+    add_user_cmd.set_defaults(func=cmd_accounts_add_user)
     add_retention_command(sub, _add_setting_flags)
     add_dev_command(sub, _add_setting_flags)
     add_export_command(sub, _add_setting_flags)

@@ -1,8 +1,10 @@
 // Builds the browser bundles of Footage into footage/dashboard/static/build/:
 //   footage.js              the recorder that sites include (rrweb's record)
 //   player.js, player.css   the dashboard's recording player (rrweb's Replayer)
-//   dashboard.js            small behaviours of the dashboard pages (confirm, masks preview)
 //   frames.js               draws a recording frame by frame for the MP4 render job
+//   dashboard.js            small behaviours of the dashboard pages (confirm, masks preview)
+//   chat.js                 the visitor's chat box, served as /footage-chat.js (chat_enabled)
+//   conversations.js        the dashboard's conversations: live messages, replies, visitor info
 //
 //   node build.mjs           one minified build
 //   node build.mjs --watch   rebuild on every change
@@ -89,6 +91,20 @@ const builds = [
     ...common,
     entryPoints: [path.join(here, 'src/dashboard.ts')],
     outfile: path.join(outdir, 'dashboard.js'),
+    format: 'iife',
+    platform: 'browser',
+  },
+  {
+    ...common,
+    entryPoints: [path.join(here, 'src/chat.ts')],
+    outfile: path.join(outdir, 'chat.js'),
+    format: 'iife',
+    platform: 'browser',
+  },
+  {
+    ...common,
+    entryPoints: [path.join(here, 'src/conversations.ts')],
+    outfile: path.join(outdir, 'conversations.js'),
     format: 'iife',
     platform: 'browser',
   },

@@ -16,6 +16,12 @@ from footage.store.db import Database
 SESSION_COOKIE = "footage_session"
 CSRF_COOKIE = "footage_csrf"
 SESSION_DAYS = 14
+ROLES = ("owner", "agent")
+# What an agent is told when they try what only the owner may do.
+OWNER_ONLY = (
+    "agents can chat with visitors and watch recordings; only the account owner can change "
+    "settings or the plan, or erase visitors — ask the owner"
+)
 
 
 def services(request: Request) -> Any:
@@ -73,8 +79,8 @@ def api_account(request: Request) -> dict[str, Any]:
         if account is None:
             raise Unauthorized("the API token is not valid; create one with `footage accounts`")
         return account
+    user = session_user(request)
     if request.method in ("GET", "HEAD"):
-        user = session_user(request)
         if user is not None:
             return {
                 "id": user["account_id"],
@@ -82,6 +88,8 @@ def api_account(request: Request) -> dict[str, Any]:
                 "plan": user["plan"],
                 "time_zone": user["time_zone"],
             }
+    elif user is not None and user["role"] != "owner":
+        raise Forbidden(OWNER_ONLY, code="owner_only")
     raise Unauthorized("this endpoint needs 'Authorization: Bearer <api_token>'")
 
 

@@ -196,3 +196,34 @@ def update_account(
     if account is None:
         raise AccountError(f"no account {account_id!r}")
     return account
+
+
+def add_user(
+    db: Database, clock: Clock, account_id: str, *, email: str, password: str, role: str
+) -> str:
+    """Add a user to an account: another `owner`, or an `agent` (chats and watches recordings,
+    changes no settings or plan). Returns the user's id."""
+    if role not in ("owner", "agent"):
+        raise AccountError(f"role must be 'owner' or 'agent', not {role!r}")
+    if not _EMAIL.match(email):
+        raise AccountError(f"{email!r} is not an e-mail address")
+    if len(password) < 8:
+        raise AccountError("password must be at least 8 characters long")
+    user_id = new_id("usr")
+    with db.write() as conn:
+        if not q(conn, "SELECT 1 FROM accounts WHERE id = :a", a=account_id):
+            raise AccountError(f"no account {account_id!r}")
+        if q(conn, "SELECT 1 FROM users WHERE email = :e", e=email.lower()):
+            raise AccountError(f"a user with e-mail {email} already exists")
+        q(
+            conn,
+            "INSERT INTO users (id, account_id, email, password_hash, role, created_at) "
+            "VALUES (:id, :a, :e, :h, :r, :t)",
+            id=user_id,
+            a=account_id,
+            e=email.lower(),
+            h=hash_password(password),
+            r=role,
+            t=clock.now_ms(),
+        )
+    return user_id

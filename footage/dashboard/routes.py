@@ -16,6 +16,7 @@ from footage.accounts import auth
 from footage.accounts.routes import change_account
 from footage.accounts.service import sites_of
 from footage.accounts.usage import Usage, usage_of
+from footage.conversations.store import unread_count
 from footage.errors import BadRequest, NotFound
 from footage.privacy.site_settings import SETTINGS, as_settings, update_settings
 from footage.recordings import filters
@@ -69,6 +70,7 @@ def render(request: Request, name: str, user: dict[str, Any] | None, **ctx: Any)
     svc = request.app.state.services
     if user is not None:
         ctx.setdefault("live_now", live_count(svc.db, user["account_id"]))
+        ctx.setdefault("unread_conversations", unread_count(svc.db, user["account_id"]))
         usage = ctx.setdefault("usage", account_usage(svc, user))
         ctx["upgrade"] = svc.plans.next_up(usage.plan)
     return templates.TemplateResponse(
@@ -255,7 +257,7 @@ def owner_only(request: Request, user: dict[str, Any]) -> Response | None:
         "error.html",
         user,
         title="Only the account owner can change this",
-        message="Ask the owner of this account to change the recording settings.",
+        message=auth.OWNER_ONLY[0].upper() + auth.OWNER_ONLY[1:] + ".",
     )
     response.status_code = 403
     return response

@@ -12,7 +12,7 @@ from footage.accounts.service import site_by_key
 from footage.accounts.usage import used_this_month
 from footage.errors import FootageError, NotFound
 from footage.ingest.asgi import visit_of
-from footage.ingest.writer import refusal
+from footage.ingest.writer import origin_allowed, refusal
 
 router = APIRouter()
 BUILD = Path(__file__).resolve().parent.parent / "dashboard" / "static" / "build"
@@ -58,6 +58,11 @@ def site_config(request: Request, site_key: str) -> Response:
     ):
         enabled, reason = False, "monthly_limit_reached"
     body: dict[str, Any] = {"enabled": enabled, "reason": reason}
+    # The chat does not depend on recording (a visitor may chat where nothing is recorded),
+    # only on the site's switch and, like every recorder request, on the page's origin.
+    body["chat_enabled"] = bool(site["chat_enabled"]) and (
+        visit.origin is None or origin_allowed(site, visit)
+    )
     if enabled:
         body.update(
             {

@@ -1,4 +1,5 @@
-"""Erasing one visitor (GDPR art. 17): their visitor rows, recordings, pages, chunks and blobs.
+"""Erasing one visitor (GDPR art. 17): their visitor rows, recordings, pages, chunks, blobs,
+conversations and messages.
 
 A visitor id is per site (the browser keeps one per origin), so an erasure by id covers every
 site of the account; an erasure by e-mail covers every visitor row of the account's sites with
@@ -37,6 +38,7 @@ from sqlalchemy.exc import DBAPIError
 
 from footage.accounts import audit
 from footage.clock import Clock
+from footage.conversations.store import erase_visitor as erase_conversations
 from footage.errors import BadRequest
 from footage.recordings.deletion import (
     ATTEMPTS,
@@ -57,7 +59,7 @@ from footage.store.db import Database, q
 log = logging.getLogger(__name__)
 
 ACTION = "visitor.erased"
-COUNTS = ("visitors", "recordings", "pages", "chunks", "blobs")
+COUNTS = ("visitors", "recordings", "pages", "chunks", "blobs", "conversations", "messages")
 PENDING_NOTE = (
     "{n} bytes of this visitor's live recording stay inside storage segments shared with other "
     "visitors' recordings until those recordings finish (usually within minutes); then they are "
@@ -83,6 +85,8 @@ class _Tally:
     pages: int = 0
     chunks: int = 0
     blobs: int = 0
+    conversations: int = 0
+    messages: int = 0
     pending_segment_bytes: int = 0
 
     def as_dict(self) -> dict[str, int]:
@@ -97,7 +101,8 @@ def erase_visitor(
 ) -> dict[str, int]:
     """Erase the visitor with this id on every site of the account; returns the counts.
 
-    Result: {"visitors", "recordings", "pages", "chunks", "blobs", "pending_segment_bytes"};
+    Result: {"visitors", "recordings", "pages", "chunks", "blobs", "conversations",
+    "messages", "pending_segment_bytes"};
     `blobs` counts the blobs scheduled and deleted, `pending_segment_bytes` the bytes left
     inside shared segments until they are released (see the module docstring). An unknown id
     gives zeros.
@@ -209,8 +214,11 @@ def _erase_once(
             # A recording the writer created meanwhile keeps its rows; the next page view of
             # that visitor adds the visitor row again. It happened after the erasure.
             tally.visitors += int(conn.execute(_DELETE_VISITOR, params).rowcount)
-            # Conversations and share links of the visitor are deleted here, in this same
-            # transaction, once those features exist (one more step per pair, like the above).
+            # Their conversations with the site's agents, and every message of them. (Share
+            # links go with their recordings, by ON DELETE CASCADE.)
+            conversations, messages = erase_conversations(conn, account_id, site_id, visitor_id)
+            tally.conversations += conversations
+            tally.messages += messages
         # The finalizer's bookkeeping: one fewer live chunk per chunk, and a segment whose
         # count reaches zero is scheduled. Once for all pairs, so a segment holding chunks of
         # the visitor on two sites is counted down once; in key order, so its row locks are

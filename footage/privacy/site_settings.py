@@ -92,6 +92,13 @@ SETTINGS: list[SiteSetting] = [
         "typically from your cookie banner.",
     ),
     SiteSetting(
+        "chat_enabled",
+        "bool",
+        "Chat with visitors",
+        "On: footage.js shows a chat button on your pages; visitors write to you and your "
+        "agents answer under Conversations. The chat box itself is never recorded.",
+    ),
+    SiteSetting(
         "allowed_origins",
         "lines",
         "Addresses allowed to send recordings",

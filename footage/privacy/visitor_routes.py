@@ -115,7 +115,10 @@ def erase_form(
             user,
             403,
             "Only the account owner can erase visitors",
-            "Erasing deletes recordings for good; ask the owner of this account to do it.",
+            "Erasing deletes recordings and conversations for good. "
+            + auth.OWNER_ONLY[0].upper()
+            + auth.OWNER_ONLY[1:]
+            + ".",
         )
     svc = request.app.state.services
     if site_id and site_id not in {s["id"] for s in sites_of(svc.db, user["account_id"])}:

@@ -4,8 +4,9 @@ A recording is due when every page view it has was left (the leave beacon arrive
 batch came during the grace period, or when nothing at all arrived for the heartbeat timeout
 (the tab crashed or the computer slept). Finalizing merges the chunks into one compressed
 blob, computes the summary and its moments (`recording_moments`: page entries, rage clicks,
-errors, custom events), tells whether the visitor is a returning one, and makes the recording
-visible — the rows in one transaction.
+errors, custom events), tells whether the visitor is a returning one, links the recording to
+the visitor's conversation during that visit, and makes the recording visible — the rows in
+one transaction.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 import zstandard
 
 from footage.clock import Clock
+from footage.conversations.store import conversation_for_visit
 from footage.ingest.writer import decode_chunk
 from footage.sessions.summary import (
     Moment,
@@ -218,6 +220,7 @@ class Finalizer:
                 returning=int(returning),
                 **utm_params(entry_url),
             )
+            self._link_conversation(conn, rec, summary.started_at, summary.ended_at)
         garbage.delete_now(self.db, self.blobs, obsolete)
         return True
 
@@ -246,6 +249,24 @@ class Finalizer:
                 for m in moments
             ],
         )
+
+    @staticmethod
+    def _link_conversation(
+        conn: Any, rec: dict[str, Any], started: int | None, ended: int | None
+    ) -> None:
+        """The visitor chatted during this visit: the recording joins that conversation (unless
+        a message already linked it while it was live)."""
+        start = min(t for t in (started, rec["created_at"]) if t is not None)
+        end = max(t for t in (ended, rec["last_seen_at"]) if t is not None)
+        found = conversation_for_visit(conn, rec["site_id"], rec["visitor_id"], start, end)
+        if found:
+            q(
+                conn,
+                "UPDATE recordings SET conversation_id = :c "
+                "WHERE id = :id AND conversation_id IS NULL",
+                c=found,
+                id=rec["id"],
+            )
 
     @staticmethod
     def _returning(conn: Any, rec: dict[str, Any]) -> bool:

@@ -400,4 +400,57 @@ MIGRATIONS: list[tuple[int, list[Step]]] = [
             "CREATE INDEX recording_videos_queue ON recording_videos (status, created_at)",
         ],
     ),
+    (
+        12,
+        [
+            # Conversations (footage/conversations): chat between a site's visitor and the
+            # account's agents, from footage.js or from another chat product through the API.
+            # `visitor_token_hash` is the hash of the secret the visitor's browser holds, so
+            # one visitor can never read another's conversation. `message_count` numbers the
+            # messages (taken under the row's lock), and `read_seq` is the last one an agent saw.
+            "ALTER TABLE sites ADD COLUMN chat_enabled INTEGER NOT NULL DEFAULT 0",
+            """CREATE TABLE conversations (
+                id TEXT PRIMARY KEY,
+                account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+                site_id TEXT NOT NULL REFERENCES sites(id) ON DELETE CASCADE,
+                visitor_id TEXT NOT NULL,
+                source TEXT NOT NULL,
+                external_id TEXT,
+                visitor_token_hash TEXT UNIQUE,
+                started_at BIGINT NOT NULL,
+                last_message_at BIGINT NOT NULL,
+                message_count INTEGER NOT NULL DEFAULT 0,
+                last_visitor_seq INTEGER NOT NULL DEFAULT 0,
+                read_seq INTEGER NOT NULL DEFAULT 0,
+                created_at BIGINT NOT NULL
+            )""",
+            "CREATE INDEX conversations_account ON conversations (account_id, last_message_at)",
+            "CREATE INDEX conversations_visitor ON conversations (site_id, visitor_id, started_at)",
+            "CREATE UNIQUE INDEX conversations_external ON conversations (account_id, external_id)",
+            # `message_key` makes a re-sent message a no-op (the widget's message id, or the
+            # external product's id, or a hash of sender, time and text).
+            """CREATE TABLE conversation_messages (
+                conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+                seq INTEGER NOT NULL,
+                sender TEXT NOT NULL,
+                author TEXT,
+                text TEXT NOT NULL,
+                at BIGINT NOT NULL,
+                received_at BIGINT NOT NULL,
+                message_key TEXT NOT NULL,
+                PRIMARY KEY (conversation_id, seq)
+            )""",
+            "CREATE UNIQUE INDEX conversation_messages_key "
+            "ON conversation_messages (conversation_id, message_key)",
+            "CREATE INDEX recordings_conversation ON recordings (conversation_id)",
+        ],
+    ),
+    (
+        13,
+        [
+            # The size of a recording's events before compression (the sum of its chunks'
+            # raw_bytes), kept by ingest so the per-recording cap costs no extra query.
+            "ALTER TABLE recordings ADD COLUMN raw_bytes BIGINT NOT NULL DEFAULT 0",
+        ],
+    ),
 ]

@@ -48,7 +48,15 @@ from tests.conftest import (
 from tests.sessions.test_finalizer import VISIT, send
 
 PASSWORD = "correct horse battery"
-ZEROS = {"visitors": 0, "recordings": 0, "pages": 0, "chunks": 0, "blobs": 0}
+ZEROS = {
+    "visitors": 0,
+    "recordings": 0,
+    "pages": 0,
+    "chunks": 0,
+    "blobs": 0,
+    "conversations": 0,
+    "messages": 0,
+}
 
 
 # --- a server with the erasure routes, and a world of visitors ---------------------------
@@ -210,7 +218,15 @@ def test_erasing_a_visitor_deletes_their_rows_and_blobs_and_nothing_else(
         r = erase_api(http, world.alice.api_token, a1.id)
         assert r.status_code == 200, r.text
         assert r.json() == {
-            "deleted": {"visitors": 1, "recordings": 2, "pages": 2, "chunks": 3, "blobs": 3},
+            "deleted": {
+                "visitors": 1,
+                "recordings": 2,
+                "pages": 2,
+                "chunks": 3,
+                "blobs": 3,
+                "conversations": 0,
+                "messages": 0,
+            },
             "pending_segment_bytes": 0,
             "note": None,
         }
@@ -285,6 +301,8 @@ def test_erasing_by_email_matches_case_insensitively_and_exactly(
         "pages": 2,
         "chunks": 3,
         "blobs": 3,
+        "conversations": 0,
+        "messages": 0,
     }
     assert rows_of(svc, world.a1) == {"visitors": 0, "recordings": 0, "pages": 0, "chunks": 0}
     assert {v.id: rows_of(svc, v) for v in (world.a2, world.b1)} == others
@@ -332,6 +350,8 @@ def test_the_audit_log_has_counts_and_no_personal_data(server: LiveServer, world
         "pages": 2,
         "chunks": 3,
         "blobs": 3,
+        "conversations": 0,
+        "messages": 0,
         "pending_segment_bytes": 0,
     }
     assert by_email["detail"]["by"] == "email" and by_email["detail"]["visitors"] == 1
@@ -503,6 +523,8 @@ def test_bytes_in_a_segment_shared_with_another_visitor_are_pending_until_it_is_
         "pages": 1,
         "chunks": 1,
         "blobs": 0,
+        "conversations": 0,
+        "messages": 0,
         "pending_segment_bytes": chunk["blob_length"],
     }
     [segment] = svc.db.all("SELECT * FROM segments")

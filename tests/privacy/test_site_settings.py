@@ -71,6 +71,7 @@ def test_defaults_are_the_privacy_friendly_ones(live, accounts):
         "excluded_visitors": [],
         "respect_do_not_track": False,
         "require_consent": False,
+        "chat_enabled": False,
         "allowed_origins": [ORIGIN],
     }
 
@@ -352,3 +353,11 @@ def test_mobile_user_agents():
     assert is_mobile(PHONE_UA)
     assert is_mobile("Mozilla/5.0 (Linux; Android 14; Pixel 8) Chrome/126.0 Mobile Safari/537.36")
     assert not is_mobile(DESKTOP_UA)
+
+
+def test_every_site_setting_is_documented():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "privacy.md").read_text()
+    missing = [s.name for s in SETTINGS if f"(`{s.name}`)" not in text]
+    assert missing == [], f"add these site settings to docs/privacy.md: {missing}"

@@ -91,6 +91,8 @@ const state = {
   host: '',
   siteKey: '',
   config: DEFAULTS,
+  /** The site has chat on: footage-chat.js was loaded. */
+  chat: false,
   /** The server refused this page (403 / 404): nothing more is recorded or sent. */
   refused: false,
   /** The config arrived and allows recording on this site. */
@@ -166,6 +168,12 @@ const commands: Record<string, Command> = {
   getVisitorId: (callback) => {
     if (typeof callback === 'function') callback(visitorId());
   },
+  // footage-chat.js (loaded below when the site has chat on) asks what it needs.
+  'chat:context': (callback) => {
+    if (state.chat && typeof callback === 'function') {
+      callback({ host: state.host, siteKey: state.siteKey, visitorId: visitorId() });
+    }
+  },
 };
 
 function dispatch(args: ArrayLike<unknown>): void {
@@ -218,6 +226,7 @@ async function loadConfig(): Promise<Config | null> {
     const response = await fetch(url, { credentials: 'omit', mode: 'cors' });
     if (!response.ok) return null;
     const body = (await response.json()) as Record<string, unknown>;
+    if (body && body.chat_enabled === true) loadChat();
     if (!body || body.enabled !== true) return null;
     return {
       batchIntervalMs: num(body.batch_interval_ms, DEFAULTS.batchIntervalMs, 1000, 60_000),
@@ -241,6 +250,19 @@ async function loadConfig(): Promise<Config | null> {
   } catch {
     return null;
   }
+}
+
+/**
+ * The chat box is its own file, fetched only where the site has chat on (whether or not
+ * this visitor is recorded), so footage.js stays small. It is never part of a recording.
+ */
+function loadChat(): void {
+  if (state.chat) return;
+  state.chat = true;
+  const script = document.createElement('script');
+  script.async = true;
+  script.src = `${state.host}/footage-chat.js`;
+  (document.head || document.documentElement).appendChild(script);
 }
 
 /** A flag the server must set to true explicitly: anything else keeps the mask on. */

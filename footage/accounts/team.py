@@ -1,0 +1,71 @@
+"""The dashboard's Team page: the account's users, and a form for owners to add agents.
+
+Agents chat with visitors and watch recordings; only owners change settings, the plan or
+erase visitors (`footage accounts add-user` does the same from the command line).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from footage.accounts import auth
+from footage.accounts.service import AccountError, add_user
+from footage.dashboard.routes import owner_form, owner_only, render, to_login
+
+router = APIRouter(include_in_schema=False)
+
+
+def _users(svc: Any, account_id: str) -> list[dict[str, Any]]:
+    return svc.db.all(
+        "SELECT email, role, created_at FROM users WHERE account_id = :a ORDER BY created_at",
+        {"a": account_id},
+    )
+
+
+@router.get("/team")
+def team_page(request: Request, added: str = "") -> Response:
+    user = auth.session_user(request)
+    if user is None:
+        return to_login(request)
+    denied = owner_only(request, user)
+    if denied:
+        return denied
+    svc = request.app.state.services
+    users = _users(svc, user["account_id"])
+    return render(request, "team.html", user, users=users, added=added, error=None, form={})
+
+
+@router.post("/team")
+async def team_submit(request: Request) -> Response:
+    posted = await owner_form(request)
+    if isinstance(posted, Response):
+        return posted
+    user, form = posted
+    svc = request.app.state.services
+    email = str(form.get("email", "")).strip()
+    role = str(form.get("role", "agent"))
+    try:
+        add_user(
+            svc.db,
+            svc.clock,
+            user["account_id"],
+            email=email,
+            password=str(form.get("password", "")),
+            role=role,
+        )
+    except AccountError as exc:
+        response = render(
+            request,
+            "team.html",
+            user,
+            users=_users(svc, user["account_id"]),
+            added="",
+            error=str(exc)[0].upper() + str(exc)[1:] + ".",
+            form={"email": email, "role": role},
+        )
+        response.status_code = 400
+        return response
+    return RedirectResponse(f"/team?added={email.lower()}", status_code=303)

@@ -1,0 +1,1 @@
+"""Conversations: chat between a site's visitors and the account's agents, linked to recordings."""
