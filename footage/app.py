@@ -34,6 +34,7 @@ from footage.conversations import dashboard as conversation_pages
 from footage.conversations import routes as conversation_routes
 from footage.dashboard import routes as dashboard
 from footage.dashboard import segments as dashboard_segments
+from footage.dashboard.csp import ContentSecurityPolicy
 from footage.demo import routes as demo
 from footage.downloads import routes as download_routes
 from footage.downloads.renderer import VideoRenderer
@@ -218,6 +219,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app.state.services = svc
 
     app.add_middleware(CsrfCookieMiddleware, secure=settings.secure_cookies)
+    app.add_middleware(ContentSecurityPolicy)  # every page may show a stranger's recording
 
     @app.exception_handler(FootageError)
     async def footage_error(request: Request, exc: FootageError) -> Response:

@@ -163,6 +163,8 @@ def render_mp4(
                         ),
                     )
                     page = context.new_page()
+                    # A background job on a busy machine: slow is fine, only stuck is not.
+                    page.set_default_timeout(120_000)
                     page.goto(page_url)
                     page.wait_for_function("document.body.dataset.state === 'ready'")
                     for done, ms in enumerate(times, start=1):

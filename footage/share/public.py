@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from fastapi.templating import Jinja2Templates
 
 from footage.clock import iso
+from footage.dashboard.csp import policy
 from footage.recordings.queries import iter_events_json
 from footage.share.guard import GuessGuard
 from footage.share.links import OpenLink, clock_time, count_view, open_link
@@ -24,24 +25,10 @@ from footage.share.links import OpenLink, clock_time, count_view, open_link
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
 
-# Only what the player needs. rrweb rebuilds the recorded page inside an iframe of this page
-# (about:blank, so it inherits this policy; scripts stay off by its sandbox and by
-# script-src): the page's styles become <style> elements and style attributes, and its
-# images, fonts and media come from the recorded site's origins.
-CSP = "; ".join(
-    [
-        "default-src 'none'",
-        "script-src 'self'",
-        "connect-src 'self'",
-        "style-src 'self' 'unsafe-inline' https: http:",
-        "img-src 'self' data: blob: https: http:",
-        "font-src 'self' data: https: http:",
-        "media-src 'self' data: blob: https: http:",
-        "base-uri 'none'",
-        "form-action 'none'",
-        "frame-ancestors 'none'",
-    ]
-)
+# The policy of every page that shows a replay (footage/dashboard/csp.py); the share page has
+# no forms. rrweb rebuilds the recorded page inside an iframe of this page (about:blank, so
+# it inherits this policy; scripts stay off by its sandbox and by script-src).
+CSP = policy(form_action="'none'")
 HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Robots-Tag": "noindex",

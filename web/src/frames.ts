@@ -9,6 +9,7 @@
 
 import { Replayer } from 'rrweb';
 import type { eventWithTime } from 'rrweb';
+import { guardFrame, neutralise } from './inert';
 
 const EV_META = 4;
 
@@ -44,7 +45,7 @@ function boot(): void {
   const screen = document.createElement('div');
   screen.className = 'frames-screen';
   stage.append(screen);
-  const replayer = new Replayer(events as unknown as eventWithTime[], {
+  const replayer = new Replayer(neutralise(events) as unknown as eventWithTime[], {
     root: screen,
     skipInactive: false,
     showWarning: false,
@@ -52,6 +53,14 @@ function boot(): void {
     triggerFocus: false,
     mouseTail: { duration: 600, lineCap: 'round', lineWidth: 2, strokeStyle: 'rgba(79, 70, 229, 0.3)' },
   });
+  try {
+    guardFrame(replayer.iframe);
+  } catch (error) {
+    console.error('footage frames:', error);
+    replayer.destroy();
+    document.body.dataset.state = 'error';
+    return;
+  }
 
   const fit = () => {
     const width = window.innerWidth;

@@ -3,7 +3,8 @@
 // The page has `<div id="player" data-events-url="…" data-start-ms="0">`; we
 // fetch the rrweb events (or, in a downloaded recording, read them from
 // `<script type="application/json" id="footage-events">`), replay them with
-// rrweb's Replayer in a sandboxed iframe (no scripts), and draw our own
+// rrweb's Replayer in a sandboxed, inert iframe (no scripts; inert.ts takes
+// out of the events whatever could run or navigate), and draw our own
 // controls around it. Elements anywhere on the page with `data-seek-ms` seek
 // the player when clicked.
 //
@@ -12,6 +13,7 @@
 
 import { Replayer } from 'rrweb';
 import type { eventWithTime } from 'rrweb';
+import { guardFrame, neutralise } from './inert';
 
 // rrweb's numeric constants (kept local: importing rrweb's enums drags in more code).
 const EV_FULL_SNAPSHOT = 2;
@@ -327,7 +329,7 @@ class Player {
     if (meta && meta.data && meta.data.width > 0 && meta.data.height > 0) {
       this.dims = { width: meta.data.width, height: meta.data.height };
     }
-    this.replayer = new Replayer(events as unknown as eventWithTime[], {
+    this.replayer = new Replayer(neutralise(events) as unknown as eventWithTime[], {
       root: this.screen,
       skipInactive: this.skipInactive,
       inactivePeriodThreshold: INACTIVE_MS,
@@ -336,6 +338,12 @@ class Player {
       showWarning: false,
       speed: this.speed,
     });
+    try {
+      guardFrame(this.replayer.iframe); // a recording is a stranger's page: no script, no input
+    } catch (error) {
+      this.replayer.destroy(); // before it draws the first page (a timer away)
+      throw error;
+    }
     this.total = Math.max(0, this.replayer.getMetaData().totalTime);
     this.markers = findMarkers(events, first);
     this.pageStarts = findPageStarts(events, first);
