@@ -42,7 +42,7 @@ from footage.errors import FootageError
 from footage.ingest import routes as ingest_routes
 from footage.ingest.asgi import RecorderEndpoints
 from footage.ingest.asgi import openapi_paths as recorder_openapi_paths
-from footage.ingest.writer import Ingest
+from footage.ingest.writer import Ingest, RecordingCaps
 from footage.privacy import routes as privacy_routes
 from footage.privacy import visitor_routes
 from footage.recordings import routes as recording_routes
@@ -89,7 +89,14 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         clock=clock,
         db=db,
         blobs=blobs,
-        ingest=Ingest(db, blobs, clock, geo, settings.plan_set),
+        ingest=Ingest(
+            db,
+            blobs,
+            clock,
+            geo,
+            settings.plan_set,
+            RecordingCaps(settings.max_recording_bytes, int(settings.max_recording_seconds * 1000)),
+        ),
         finalizer=Finalizer(db, blobs, clock, timings),
         plans=settings.plan_set,
         retention=Retention(db, blobs, settings.plan_set, clock),

@@ -93,6 +93,49 @@ SETTINGS: list[Setting] = [
         int,
     ),
     Setting(
+        "ingest_ip_rate",
+        20.0,
+        "Batches and heartbeats per second one client address may send, sustained (a "
+        "visitor sends a batch every ~5 s, so this is ~100 visitors behind one address). "
+        "0: no limit.",
+        float,
+    ),
+    Setting(
+        "ingest_ip_burst",
+        200,
+        "Batches and heartbeats one client address may send at once above its rate before "
+        "getting 429.",
+        int,
+    ),
+    Setting(
+        "ingest_site_rate",
+        500.0,
+        "Batches per second one site may send to ingest, sustained, per server process "
+        "(~2,500 visitors recorded at once). 0: no limit.",
+        float,
+    ),
+    Setting(
+        "ingest_site_burst",
+        5000,
+        "Batches one site may send at once above its rate before getting 429.",
+        int,
+    ),
+    Setting(
+        "max_recording_bytes",
+        50_000_000,
+        "Largest recording, as the size of its events before compression; the batch that "
+        "would pass it ends the recording and the recorder starts a new one (a recording's "
+        "first batch is always kept).",
+        int,
+    ),
+    Setting(
+        "max_recording_seconds",
+        14_400.0,
+        "Longest recording, from its first batch; a batch after that ends the recording and "
+        "the recorder starts a new one.",
+        float,
+    ),
+    Setting(
         "geoip_database",
         "",
         "Optional MaxMind-format (.mmdb) country database. Default: the database bundled "
@@ -166,6 +209,12 @@ class Settings:
     blob_url: str = ""
     max_body_bytes: int = 1_000_000
     max_inflated_bytes: int = 20_000_000
+    ingest_ip_rate: float = 20.0
+    ingest_ip_burst: int = 200
+    ingest_site_rate: float = 500.0
+    ingest_site_burst: int = 5000
+    max_recording_bytes: int = 50_000_000
+    max_recording_seconds: float = 14_400.0
     geoip_database: str = ""
     demo: bool = True
     background: bool = True
@@ -207,6 +256,16 @@ class Settings:
             raise SettingsError("FOOTAGE_PORT must be between 1 and 65535")
         if not 1 <= self.workers <= 64:
             raise SettingsError("FOOTAGE_WORKERS must be between 1 and 64")
+        for name in ("ingest_ip_rate", "ingest_site_rate"):
+            if getattr(self, name) < 0:
+                raise SettingsError(f"FOOTAGE_{name.upper()} must be 0 (no limit) or more")
+        for name in ("ingest_ip_burst", "ingest_site_burst"):
+            if getattr(self, name) < 1:
+                raise SettingsError(f"FOOTAGE_{name.upper()} must be 1 or more")
+        if self.max_recording_bytes < 1:
+            raise SettingsError("FOOTAGE_MAX_RECORDING_BYTES must be more than 0")
+        if self.max_recording_seconds <= 0:
+            raise SettingsError("FOOTAGE_MAX_RECORDING_SECONDS must be more than 0")
         if self.retention_interval_seconds <= 0:
             raise SettingsError("FOOTAGE_RETENTION_INTERVAL_SECONDS must be more than 0")
         try:

@@ -107,6 +107,8 @@ def cluster(tmp_path, database_url, s3_env):
         "FOOTAGE_DATABASE_URL": database_url,
         "FOOTAGE_BLOB_URL": f"s3://{bucket}/footage",
         "FOOTAGE_DATA_DIR": str(tmp_path),
+        # 200 simulated visitors share one loopback address: no per-address rate limit.
+        "FOOTAGE_INGEST_IP_RATE": "0",
     }
     ports = [free_port(), free_port()]
     servers = [

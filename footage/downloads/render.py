@@ -13,6 +13,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -137,8 +138,34 @@ def render_mp4(
 
     `on_frame(done, total)` is called after each frame; returning False stops the render
     (VideoStopped is raised).
+
+    Runs in a thread of its own: Playwright's sync API refuses a thread where an asyncio loop
+    runs (a caller inside the server's loop, or another Playwright session).
     """
     check_tools()
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            _render(html, times, size, out, on_frame, fps)
+        except BaseException as exc:  # noqa: BLE001 — handed to the caller's thread below
+            failure.append(exc)
+
+    worker = threading.Thread(target=run, name="footage-video-render", daemon=True)
+    worker.start()
+    worker.join()
+    if failure:
+        raise failure[0]
+
+
+def _render(
+    html: bytes,
+    times: list[int],
+    size: tuple[int, int],
+    out: Path,
+    on_frame: Callable[[int, int], bool],
+    fps: int,
+) -> None:
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory(prefix="footage-video-") as tmp:

@@ -17,18 +17,29 @@ from anyio import to_thread
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from footage.errors import FootageError, PayloadTooLarge, UnsupportedMediaType
+from footage.ingest.limits import IngestLimits, TooManyRequests
 from footage.ingest.wire import decode_body, parse_batch, parse_heartbeat
 from footage.ingest.writer import Visit
 
 log = logging.getLogger(__name__)
 _ACCEPTED_TYPES = {b"", b"text/plain", b"application/json", b"application/octet-stream"}
 HEARTBEAT_MAX_BYTES = 10_000
+# A recorder's request carries a few hundred bytes of headers (a leave beacon also the
+# cookies of the server's domain); far more is not a recorder.
+MAX_HEADER_BYTES = 12_288
 
 
 class RecorderEndpoints:
     def __init__(self, app: ASGIApp, services: Any) -> None:
         self.app = app
         self.svc = services
+        settings = services.settings
+        self.limits = IngestLimits(
+            settings.ingest_ip_rate,
+            settings.ingest_ip_burst,
+            settings.ingest_site_rate,
+            settings.ingest_site_burst,
+        )
         self.routes: dict[str, Callable[[bytes, Visit], Awaitable[tuple[int, bytes]]]] = {
             "/api/v1/ingest": self.ingest,
             "/api/v1/heartbeat": self.heartbeat,
@@ -41,7 +52,17 @@ class RecorderEndpoints:
             return
         headers = dict(scope["headers"])
         origin = headers.get(b"origin")
+        extra: list[tuple[bytes, bytes]] = []
         try:
+            if sum(len(k) + len(v) for k, v in scope["headers"]) > MAX_HEADER_BYTES:
+                raise FootageError(
+                    f"the request's headers are larger than {MAX_HEADER_BYTES} bytes; "
+                    "send the recorder's requests without extra headers or cookies",
+                    code="headers_too_large",
+                    status=431,
+                )
+            client = scope.get("client")
+            self.limits.check_ip(client[0] if client else None)  # batches and heartbeats
             ctype = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
             if ctype not in _ACCEPTED_TYPES:
                 raise UnsupportedMediaType(
@@ -55,6 +76,8 @@ class RecorderEndpoints:
             status, payload = await handler(body, visit_of(scope, headers))
         except FootageError as exc:
             status, payload = exc.status, orjson.dumps(exc.as_dict())
+            if isinstance(exc, TooManyRequests):
+                extra.append((b"retry-after", str(exc.retry_after).encode()))
         except Exception:
             log.exception("unexpected error on %s", scope["path"])
             status = 500
@@ -63,7 +86,9 @@ class RecorderEndpoints:
             )
         response_headers = [
             (b"access-control-allow-origin", origin or b"*"),
+            (b"access-control-expose-headers", b"Retry-After"),
             (b"vary", b"Origin"),
+            *extra,
         ]
         if payload:
             response_headers.append((b"content-type", b"application/json"))
@@ -72,7 +97,10 @@ class RecorderEndpoints:
         await send({"type": "http.response.body", "body": payload})
 
     async def ingest(self, body: bytes, visit: Visit) -> tuple[int, bytes]:
-        batch = parse_batch(decode_body(body, self.svc.settings.max_inflated_bytes))
+        batch = parse_batch(
+            decode_body(body, self.svc.settings.max_inflated_bytes), self.svc.clock.now_ms()
+        )
+        self.limits.check_site(batch.site_key)
         # No thread hop: the group writer resolves the future when the batch is durable.
         result = await self.svc.ingest.accept_async(batch, visit)
         return 200, orjson.dumps(
@@ -127,9 +155,18 @@ def openapi_paths() -> dict[str, Any]:
             "device or Do-Not-Track browser; `error.code` says which"
         },
         "404": {"description": "Unknown site key"},
-        "409": {"description": "The page view belongs to a recording that has ended"},
+        "409": {
+            "description": "The page view belongs to a recording that has ended "
+            "(`recording_ended`), or this batch would take its recording past its size or "
+            "duration cap, which ended it (`recording_limit_reached`): start a new recording"
+        },
         "413": {"description": "Over 1 MB compressed or 20 MB decompressed"},
         "415": {"description": "Content-Type other than text/plain or application/json"},
+        "429": {
+            "description": "Too many batches from this address or for this site; send again "
+            "after the `Retry-After` seconds"
+        },
+        "431": {"description": "Request headers over 12 KB"},
     }
     body = {
         "required": True,

@@ -12,6 +12,7 @@ from footage.accounts.service import site_by_key
 from footage.accounts.usage import used_this_month
 from footage.errors import FootageError, NotFound
 from footage.ingest.asgi import visit_of
+from footage.ingest.wire import is_site_key
 from footage.ingest.writer import origin_allowed, refusal
 
 router = APIRouter()
@@ -43,7 +44,7 @@ async def preflight(request: Request, path: str) -> Response:
 def site_config(request: Request, site_key: str) -> Response:
     """What the recorder on a page of this site should do; asked once per page load."""
     svc = request.app.state.services
-    site = site_by_key(svc.db, site_key)
+    site = site_by_key(svc.db, site_key) if is_site_key(site_key) else None
     if site is None:
         return error(request, NotFound("unknown site key", code="unknown_site"))
     visit = visit_of(request.scope, dict(request.scope["headers"]))

@@ -6,16 +6,23 @@ import math
 import re
 import zlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 import orjson
 
 from footage.errors import BadRequest, PayloadTooLarge
 
 _ID = re.compile(r"^[A-Za-z0-9_\-]{8,64}$")
+_SITE_KEY = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 _MAX_EVENTS = 100_000
 _MAX_URL = 4096
 GZIP_MAGIC = b"\x1f\x8b"
+# Event times the server believes (when it is given its clock): from 2000 on, and at most a
+# day ahead of the server. A visitor's clock may be off by hours; one that says 1970 or next
+# year would place the recording where nobody looks for it, and spread over years breaks the
+# player's timeline.
+EARLIEST_EVENT_MS = 946_684_800_000  # 2000-01-01
+MAX_EVENT_AHEAD_MS = 24 * 3600 * 1000
 
 # What a site may say about its visitor (footage('identify' | 'name' | 'email' | 'variables')).
 # The recorder keeps to these limits; a body beyond them comes from another client and is
@@ -106,7 +113,7 @@ def decode_body(body: bytes, max_inflated: int) -> dict[str, Any]:
 
 def _id(data: dict[str, Any], name: str) -> str:
     value = data.get(name)
-    if not isinstance(value, str) or not _ID.match(value):
+    if not isinstance(value, str) or not _ID.fullmatch(value):
         raise BadRequest(
             f"'{name}' must be a string of 8–64 letters, digits, '-' or '_'", code="bad_field"
         )
@@ -119,7 +126,8 @@ def _text(data: dict[str, Any], name: str, limit: int = _MAX_URL) -> str:
         return ""
     if not isinstance(value, str):
         raise BadRequest(f"'{name}' must be a string", code="bad_field")
-    return value[:limit]
+    # PostgreSQL's TEXT cannot hold NUL characters, and no address or title needs one.
+    return value[:limit].replace("\x00", "")
 
 
 def _size(data: Any, name: str) -> tuple[int, int] | None:
@@ -133,11 +141,13 @@ def _size(data: Any, name: str) -> tuple[int, int] | None:
     return int(w), int(h)  # type: ignore[arg-type]
 
 
-def _events(value: Any) -> list[dict[str, Any]]:
+def _events(value: Any, now_ms: int | None) -> list[dict[str, Any]]:
     if not isinstance(value, list):
         raise BadRequest("'events' must be an array of rrweb events", code="bad_field")
     if len(value) > _MAX_EVENTS:
-        raise PayloadTooLarge(f"a batch may hold at most {_MAX_EVENTS} events")
+        raise PayloadTooLarge(
+            f"a batch may hold at most {_MAX_EVENTS} events; send smaller batches"
+        )
     for i, event in enumerate(value):
         if not isinstance(event, dict):
             raise BadRequest(f"events[{i}] must be an object", code="bad_event")
@@ -150,7 +160,33 @@ def _events(value: Any) -> list[dict[str, Any]]:
             raise BadRequest(
                 f"events[{i}].timestamp must be milliseconds since 1970", code="bad_event"
             )
+        if now_ms is not None and not EARLIEST_EVENT_MS <= ts <= now_ms + MAX_EVENT_AHEAD_MS:
+            raise BadRequest(
+                f"events[{i}].timestamp ({ts:.0f}) is "
+                + ("before the year 2000" if ts < EARLIEST_EVENT_MS else "more than a day ahead")
+                + " of the server's clock; send the browser's Date.now() of each event",
+                code="bad_timestamp",
+            )
     return value
+
+
+MAX_EVENT_DEPTH = 500  # JSON levels in one event; rrweb's snapshot of a DOM ~240 elements deep
+
+
+def nesting(value: Any, limit: int = MAX_EVENT_DEPTH) -> int:
+    """How deeply arrays and objects nest in `value` (1 for a flat one), counted up to
+    `limit` + 1. Iterative, so no depth can exhaust the stack."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > deepest:
+            deepest = depth
+            if deepest > limit:
+                break
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+    return deepest if isinstance(value, dict | list) else 0
 
 
 def _clean(value: str) -> str:
@@ -235,14 +271,28 @@ def _visitor(value: Any) -> VisitorInfo | None:
     return info if info != VisitorInfo() else None
 
 
-def parse_batch(data: dict[str, Any]) -> Batch:
-    """Validate a decoded batch; raises BadRequest naming the first field that is wrong."""
+def is_site_key(value: Any) -> TypeGuard[str]:
+    """Whether `value` can be a site key at all (letters, digits, '-' and '_')."""
+    return isinstance(value, str) and _SITE_KEY.fullmatch(value) is not None
+
+
+def _site_key(data: dict[str, Any]) -> str:
+    site_key = data.get("site_key")
+    if not is_site_key(site_key):
+        raise BadRequest("'site_key' is missing or malformed; send the key from your snippet")
+    return site_key
+
+
+def parse_batch(data: dict[str, Any], now_ms: int | None = None) -> Batch:
+    """Validate a decoded batch; raises BadRequest naming the first field that is wrong.
+
+    With `now_ms` (the server's clock), event times must also be believable: from 2000 on
+    and at most a day ahead.
+    """
     version = data.get("v", 1)
     if version != 1:
-        raise BadRequest(f"unsupported batch version {version!r}; this server speaks v=1")
-    site_key = data.get("site_key")
-    if not isinstance(site_key, str) or not 1 <= len(site_key) <= 64:
-        raise BadRequest("'site_key' is missing; send the key from your snippet")
+        raise BadRequest(f"unsupported batch version {str(version)[:20]!r}; this server speaks v=1")
+    site_key = _site_key(data)
     seq = data.get("seq")
     if not isinstance(seq, int) or isinstance(seq, bool) or not 0 <= seq < 10_000_000:
         raise BadRequest("'seq' must be a whole number from 0 up", code="bad_field")
@@ -258,7 +308,7 @@ def parse_batch(data: dict[str, Any]) -> Batch:
         session_id=_id(data, "session_id"),
         page_id=_id(data, "page_id"),
         seq=seq,
-        events=_events(data.get("events")),
+        events=_events(data.get("events"), now_ms),
         url=_text(page, "url"),
         title=_text(page, "title", 500),
         referrer=_text(page, "referrer"),
@@ -278,9 +328,6 @@ class Heartbeat:
 
 
 def parse_heartbeat(data: dict[str, Any]) -> Heartbeat:
-    site_key = data.get("site_key")
-    if not isinstance(site_key, str) or not 1 <= len(site_key) <= 64:
-        raise BadRequest("'site_key' is missing; send the key from your snippet")
     return Heartbeat(
-        site_key, _id(data, "visitor_id"), _id(data, "session_id"), _id(data, "page_id")
+        _site_key(data), _id(data, "visitor_id"), _id(data, "session_id"), _id(data, "page_id")
     )

@@ -8,6 +8,7 @@ between leaves at most an unreferenced file, never a row without its data.
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from collections import OrderedDict
@@ -21,9 +22,17 @@ from footage.accounts.plans import Plan, Plans
 from footage.accounts.service import site_by_key
 from footage.accounts.usage import count_new_recording
 from footage.clock import Clock
-from footage.errors import Conflict, Forbidden, NotFound
+from footage.errors import BadRequest, Conflict, Forbidden, NotFound
 from footage.ingest.group import GroupWriter, Pending
-from footage.ingest.wire import MAX_VARIABLES, Batch, Heartbeat, Scalar, VisitorInfo
+from footage.ingest.wire import (
+    MAX_EVENT_DEPTH,
+    MAX_VARIABLES,
+    Batch,
+    Heartbeat,
+    Scalar,
+    VisitorInfo,
+    nesting,
+)
 from footage.privacy.masking import MaskRules, PageMaskState, mask_text, scrub_events, scrub_url
 from footage.privacy.rules import ip_excluded, is_mobile, page_excluded
 from footage.sessions.geo import CountryLookup
@@ -50,11 +59,45 @@ class Accepted:
     recording_id: str | None
     duplicate: bool
     stored: bool = True  # whether this batch's chunk bytes are referenced by a row
+    # Set when this batch would have taken its recording past a cap: the batch is not stored,
+    # the recording was ended, and the recorder is told to start a new one.
+    limit_reached: RecordingLimitReached | None = None
+
+
+class RecordingLimitReached(Conflict):
+    """409 for the batch that would take its recording past its size or duration cap."""
+
+    code = "recording_limit_reached"
+
+
+@dataclass(frozen=True)
+class RecordingCaps:
+    """How large and how long one recording may grow (settings max_recording_*)."""
+
+    max_bytes: int = 50_000_000  # its events as stored, before compression
+    max_ms: int = 4 * 3600 * 1000  # from its first batch to the latest (server time)
+
+
+def dump_event(event: dict[str, Any]) -> bytes:
+    """One event as JSON text; refuses an event nested deeper than MAX_EVENT_DEPTH."""
+    try:
+        return orjson.dumps(event)
+    except orjson.JSONEncodeError:
+        # orjson writes at most 255 levels; the snapshot of a very deep page has more. Deeper
+        # than MAX_EVENT_DEPTH is no page (and would not survive the finalizer's reader).
+        depth = nesting(event)
+        if depth > MAX_EVENT_DEPTH:
+            raise BadRequest(
+                f"an event nests arrays and objects more than {MAX_EVENT_DEPTH} levels deep; "
+                "send rrweb events as rrweb emits them",
+                code="bad_event",
+            ) from None
+        return json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def encode_chunk(events: list[dict[str, Any]]) -> tuple[bytes, int]:
     """Events → zstd-compressed NDJSON (one event per line), and the uncompressed size."""
-    ndjson = b"\n".join(orjson.dumps(e) for e in events)
+    ndjson = b"\n".join(dump_event(e) for e in events)
     return zstandard.ZstdCompressor(level=CHUNK_ZSTD_LEVEL).compress(ndjson), len(ndjson)
 
 
@@ -144,9 +187,16 @@ SITE_CACHE_SECONDS = 5.0  # every batch needs its site; settings changes show wi
 
 class Ingest:
     def __init__(
-        self, db: Database, blobs: BlobStore, clock: Clock, geo: CountryLookup, plans: Plans
+        self,
+        db: Database,
+        blobs: BlobStore,
+        clock: Clock,
+        geo: CountryLookup,
+        plans: Plans,
+        caps: RecordingCaps | None = None,
     ):
         self.db, self.blobs, self.clock, self.geo, self.plans = db, blobs, clock, geo, plans
+        self.caps = caps or RecordingCaps()
         self._sites: dict[str, tuple[float, dict[str, Any] | None]] = {}
         self.writer = GroupWriter(db, blobs, clock.now_ms)
         self._page_masks: OrderedDict[tuple[str, str], PageMaskState] = OrderedDict()
@@ -253,8 +303,13 @@ class Ingest:
         return state
 
     def accept(self, batch: Batch, visit: Visit) -> Accepted:
-        """Store one batch; returns once it is durable (blocking)."""
+        """Store one batch; returns once it is durable (blocking).
+
+        Raises RecordingLimitReached when the batch would take its recording past a cap.
+        """
         result: Accepted = self.writer.submit(self.prepare(batch, visit))
+        if result.limit_reached is not None:
+            raise result.limit_reached
         return result
 
     async def accept_async(self, batch: Batch, visit: Visit) -> Accepted:
@@ -262,6 +317,8 @@ class Ingest:
         pending = self.prepare(batch, visit)
         self.writer.enqueue(pending)
         result: Accepted = await asyncio.wrap_future(pending.future)
+        if result.limit_reached is not None:
+            raise result.limit_reached
         return result
 
     def _apply(
@@ -277,7 +334,12 @@ class Ingest:
     ) -> Accepted:
         """The rows of one batch, inside its group's transaction."""
         now = self.clock.now_ms()
-        rec = self._touch_live(conn, site["id"], batch.session_id, now)
+        live = self._touch_live(conn, site["id"], batch.session_id, now, raw)
+        if live is not None and (
+            live["raw_bytes"] > self.caps.max_bytes or now - live["created_at"] > self.caps.max_ms
+        ):
+            return self._end_at_cap(conn, live, raw, now)
+        rec = live["id"] if live else None
         if rec is None and not batch.events:
             # Nothing recorded yet and nothing to record (an empty leave beacon). Who the
             # visitor is still lands on their row if we know them: the recorder counts the
@@ -286,9 +348,12 @@ class Ingest:
                 self._identify(conn, site["id"], batch.visitor_id, batch.visitor, now, False)
             return Accepted(None, duplicate=False, stored=False)
         if rec is None:
+            # A recording's first batch is always stored, whatever its size: the cap is on
+            # what follows, so a recording never ends before it has begun.
             self._create(conn, site, batch, visit, now)
-            rec = self._touch_live(conn, site["id"], batch.session_id, now)
-        assert rec is not None
+            live = self._touch_live(conn, site["id"], batch.session_id, now, raw)
+            assert live is not None
+            rec = live["id"]
         left_at = now if batch.left else None
         # Most batches continue a page view this recording already has: one UPDATE.
         updated = q(
@@ -330,6 +395,7 @@ class Ingest:
                 now=now,
             )
             if not inserted:  # the same batch, retried, won a race against itself
+                # Its bytes were added to raw_bytes all the same: the cap errs by one batch.
                 return Accepted(rec, duplicate=True, stored=False)
         return Accepted(rec, duplicate=False)
 
@@ -413,16 +479,48 @@ class Ingest:
             )
 
     @staticmethod
-    def _touch_live(conn: Any, site_id: str, session_id: str, now: int) -> str | None:
+    def _touch_live(
+        conn: Any, site_id: str, session_id: str, now: int, raw: int
+    ) -> dict[str, Any] | None:
+        """The session's live recording, seen now and `raw` bytes larger: id, created_at,
+        raw_bytes (this batch included); None when the session has none."""
         rows = q(
             conn,
-            "UPDATE recordings SET last_seen_at = :now "
-            "WHERE site_id = :s AND session_id = :sess AND status = 'live' RETURNING id",
+            "UPDATE recordings SET last_seen_at = :now, raw_bytes = raw_bytes + :raw "
+            "WHERE site_id = :s AND session_id = :sess AND status = 'live' "
+            "RETURNING id, created_at, raw_bytes",
             now=now,
+            raw=raw,
             s=site_id,
             sess=session_id,
         )
-        return rows[0]["id"] if rows else None
+        return rows[0] if rows else None
+
+    def _end_at_cap(self, conn: Any, live: dict[str, Any], raw: int, now: int) -> Accepted:
+        """The batch would take its recording past a cap: end the recording, store nothing.
+
+        The recording becomes *finalizing* with a claim no finalizer holds (claimed_at 0), so
+        the next finalizer pass takes it over as it would a dead finalizer's; its page views
+        get `recording_ended` from now on, and the session's next batch starts a new one.
+        """
+        q(
+            conn,
+            "UPDATE recordings SET status = 'finalizing', claimed_at = 0, "
+            "raw_bytes = raw_bytes - :raw WHERE id = :r AND status = 'live'",
+            raw=raw,
+            r=live["id"],
+        )
+        if live["raw_bytes"] > self.caps.max_bytes:
+            limit = f"its size limit of {self.caps.max_bytes:,} bytes"
+        else:
+            hours = self.caps.max_ms / 3_600_000
+            limit = f"its duration limit of {hours:g} hour{'' if hours == 1 else 's'}"
+        reached = RecordingLimitReached(
+            f"this recording reached {limit}; it has ended, start a new recording "
+            "(a new session and page view, beginning with a full snapshot) for the rest "
+            "of the visit"
+        )
+        return Accepted(live["id"], duplicate=False, stored=False, limit_reached=reached)
 
     def _create(
         self, conn: Any, site: dict[str, Any], batch: Batch, visit: Visit, now: int

@@ -30,6 +30,8 @@ from tests.conftest import (
 )
 
 ORIGIN = "https://shop.example"
+# Event times: the server refuses ones before 2000 or more than a day ahead of its clock.
+T = 1_780_000_000_000  # 2026-05-28, before every moment these tests set the clock to
 
 
 def ms(text: str) -> int:
@@ -70,7 +72,9 @@ def use(server: LiveServer, account_id: str, used: int, tz: str = "UTC") -> None
 def start_recording(http, site_key: str, ids: dict[str, str] | None = None):
     return http.post(
         "/api/v1/ingest",
-        content=gz(batch(site_key, ids or new_ids(), 0, [meta(1), full_snapshot(2)], url=ORIGIN)),
+        content=gz(
+            batch(site_key, ids or new_ids(), 0, [meta(T), full_snapshot(T + 1)], url=ORIGIN)
+        ),
         headers={"Origin": ORIGIN, "Content-Type": "text/plain"},
     )
 
@@ -194,7 +198,7 @@ def test_downgrade_never_goes_below_zero_and_free_stops_at_once(server):
         # The recording in progress finishes: its next page is still accepted.
         more = http.post(
             "/api/v1/ingest",
-            content=gz(batch(acc.site_key, {**ids, "page_id": "pag-next-page"}, 0, [meta(5)])),
+            content=gz(batch(acc.site_key, {**ids, "page_id": "pag-next-page"}, 0, [meta(T + 5)])),
             headers={"Origin": ORIGIN, "Content-Type": "text/plain"},
         )
         http.patch("/api/v1/account", json={"plan": "free"}, headers=auth(acc))
@@ -202,7 +206,7 @@ def test_downgrade_never_goes_below_zero_and_free_stops_at_once(server):
         config = http.get(f"/api/v1/sites/{acc.site_key}/config").json()
         stopped = http.post(
             "/api/v1/ingest",
-            content=gz(batch(acc.site_key, {**ids, "page_id": "pag-third-page"}, 0, [meta(9)])),
+            content=gz(batch(acc.site_key, {**ids, "page_id": "pag-third-page"}, 0, [meta(T + 9)])),
             headers={"Origin": ORIGIN, "Content-Type": "text/plain"},
         )
     assert down["remaining"] == 0 and down["used_this_month"] == 12_001

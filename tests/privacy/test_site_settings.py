@@ -38,7 +38,8 @@ def auth(account):
 
 
 def send(http, key, *, url=f"{ORIGIN}/", headers=None, events=None, ids=None):
-    events = events or [meta(1_795_000_000_000, url), full_snapshot(1_795_000_000_001), click(1)]
+    t = 1_795_000_000_000
+    events = events or [meta(t, url), full_snapshot(t + 1), click(t + 500)]
     return http.post(
         "/api/v1/ingest",
         content=gz(batch(key, ids or new_ids(), 0, events, url=url)),
@@ -205,7 +206,10 @@ def test_excluded_pages_are_refused_even_from_an_outdated_recorder(live, account
                 http,
                 alice.site_key,
                 url=f"{ORIGIN}/",
-                events=[meta(1, f"{ORIGIN}/account/x"), full_snapshot(2)],
+                events=[
+                    meta(1_795_000_000_000, f"{ORIGIN}/account/x"),
+                    full_snapshot(1_795_000_000_001),
+                ],
             ),
         ]
         kept = send(http, alice.site_key, url=f"{ORIGIN}/accounts-overview")
@@ -262,7 +266,14 @@ def test_ips_are_kept_only_where_the_site_says_so(live, accounts):
         a = send(http, alice.site_key).json()["recording_id"]
         b = http.post(
             "/api/v1/ingest",
-            content=gz(batch(bob.site_key, new_ids(), 0, [meta(1), full_snapshot(2)])),
+            content=gz(
+                batch(
+                    bob.site_key,
+                    new_ids(),
+                    0,
+                    [meta(1_795_000_000_000), full_snapshot(1_795_000_000_001)],
+                )
+            ),
             headers={"Origin": "https://bob.example", "Content-Type": "text/plain"},
         ).json()["recording_id"]
     db = live.services.db

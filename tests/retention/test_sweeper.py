@@ -13,6 +13,7 @@ from footage.accounts.plans import parse_plans
 from footage.accounts.service import NewAccount, create_account
 from footage.app import Services, build_services
 from footage.clock import FrozenClock
+from footage.ingest.writer import RecordingCaps
 from footage.recordings.queries import iter_events_json
 from footage.retention.sweeper import Retention
 from footage.store import Database, garbage
@@ -161,6 +162,9 @@ def test_each_account_keeps_recordings_as_long_as_its_plan_says(
 def test_a_live_recording_sharing_a_segment_stays_and_a_stuck_one_goes_a_day_later(
     svc: Services, alice: NewAccount, clock: FrozenClock
 ) -> None:
+    # A recording left live for ten days would end at the 4-hour cap (its next batch refused):
+    # here it must still take that batch.
+    svc.ingest.caps = RecordingCaps(max_ms=30 * DAY_MS)
     expired = ready_recording(svc, alice, clock)  # its own merged blob, shares nothing
     stuck, stuck_ids = live_recording(svc, alice, clock)  # never finished
     t_expired, t_stuck = created_at(svc, expired), created_at(svc, stuck)

@@ -117,6 +117,17 @@ export function isAlive(session: Session | null, now: number, timeoutMs: number)
 }
 
 /**
+ * Starts a new session at `now` whatever the stored one says (the server ended the
+ * recording at its size or duration cap: the rest of the visit is a new recording).
+ * The site's other tabs follow at their next activity.
+ */
+export function newSession(now: number): Session {
+  const session: Session = { id: uuid(), last_activity_ms: now, started: true };
+  writeSession(session);
+  return session;
+}
+
+/**
  * Records real visitor activity at `now`: keeps the running session (marking
  * it started) or opens a new one when the last activity is too long ago.
  */

@@ -4,12 +4,14 @@
 // Events are kept as JSON strings, serialised once when rrweb emits them:
 // that gives their size for free and a batch body is a plain string join.
 
-import { gzip, post, byteLength, sendOnLeave, sendPlain, utf8Length, KEEPALIVE_MAX_BYTES, KEEPALIVE_QUOTA_BYTES } from './transport';
+import { gzip, postForAnswer, byteLength, sendOnLeave, sendPlain, utf8Length, KEEPALIVE_MAX_BYTES, KEEPALIVE_QUOTA_BYTES, type Answer } from './transport';
 
 /** Above this, the oldest batches waiting for the server are dropped. */
 const MAX_PENDING_BYTES = 5 * 1024 * 1024;
 const RETRY_MIN_MS = 1000;
 const RETRY_MAX_MS = 30_000;
+/** The 409 code of a batch that would take its recording past the server's size or duration cap. */
+const RECORDING_LIMIT_REACHED = 'recording_limit_reached';
 /** Above this, who the visitor is stays out of the leave beacons (see leave()). */
 const LEAVE_VISITOR_MAX_BYTES = 8_000;
 
@@ -61,8 +63,11 @@ export interface PageViewContext {
   onSent(): void;
   /** 403 / 404: the server does not want recordings from this page. */
   onRefused(): void;
-  /** 409: the page view belongs to a finished recording. */
-  onEnded(view: PageView): void;
+  /**
+   * 409: the page view belongs to a finished recording. `limitReached`: the server ended it
+   * because it reached its size or duration cap, and the rest of the visit is a new recording.
+   */
+  onEnded(view: PageView, limitReached: boolean): void;
   /** Who the visitor is, while no batch carrying it was acknowledged yet; null otherwise. */
   visitor(): PendingVisitor | null;
   /** A batch carrying this version was stored: stop sending it. */
@@ -221,28 +226,28 @@ export class PageView {
   }
 
   private async send(batch: Batch, seq: number): Promise<void> {
-    let status = 0;
+    let answer: Answer = { status: 0, code: '', retryAfterMs: 0 };
     try {
       const body = await gzip(this.body(batch, seq));
       const size = byteLength(body);
       batch.keepalive = size < KEEPALIVE_MAX_BYTES;
       this.keepaliveBytes = batch.keepalive ? size : 0;
-      status = await post(this.ctx.ingestUrl, body, batch.keepalive);
+      answer = await postForAnswer(this.ctx.ingestUrl, body, batch.keepalive);
     } catch {
-      status = 0;
+      // a network error: status 0
     }
     this.inFlight = null;
     this.keepaliveBytes = 0;
     batch.keepalive = false;
     try {
-      this.answer(batch, status);
+      this.answer(batch, answer);
     } catch {
       // never let a bug here reach the host page
     }
   }
 
   /** What to do with the server's answer, as in the table of docs/wire.md. */
-  private answer(batch: Batch, status: number): void {
+  private answer(batch: Batch, { status, code, retryAfterMs }: Answer): void {
     if (status === 403 || status === 404) {
       this.discard();
       this.ctx.onRefused();
@@ -250,7 +255,7 @@ export class PageView {
     }
     if (status === 409) {
       this.discard();
-      this.ctx.onEnded(this);
+      this.ctx.onEnded(this, code === RECORDING_LIMIT_REACHED);
       return;
     }
     const delivered = status >= 200 && status < 300;
@@ -270,13 +275,20 @@ export class PageView {
       this.pump();
       return;
     }
-    // 429, 5xx, network error: try again later, with growing delays.
+    // 429, 5xx, network error: try again later, with growing delays, or as long as the
+    // server asked (429 Retry-After). The batches wait in the outbox (at most ~5 MB).
     if (this.closed && !this.outbox.length) return;
+    let delay = this.retryDelay;
+    if (retryAfterMs > 0) {
+      // A little jitter, so the visitors limited together do not all come back at once.
+      delay = retryAfterMs + Math.floor(Math.random() * Math.min(1000, retryAfterMs / 4));
+    } else {
+      this.retryDelay = Math.min(this.retryDelay * 2, RETRY_MAX_MS);
+    }
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
       this.pump();
-    }, this.retryDelay);
-    this.retryDelay = Math.min(this.retryDelay * 2, RETRY_MAX_MS);
+    }, delay);
   }
 
   private remove(batch: Batch): void {

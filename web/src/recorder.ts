@@ -11,7 +11,7 @@
 // The wire format with the server is described in docs/wire.md.
 
 import { record } from 'rrweb';
-import { uuid, visitorId, readSession, isAlive, touchSession, readFlag, writeFlag } from './ids';
+import { uuid, visitorId, readSession, isAlive, touchSession, newSession, readFlag, writeFlag } from './ids';
 import { maskText, maskValue, scrubEvent, scrubUrl, PageMaskState, type MaskRules } from './masking';
 import { PageView, pageInfo, type PageInfo, type PendingVisitor, type Scalar, type VisitorBody } from './pageview';
 import { privacyGate, type Privacy } from './privacy';
@@ -547,9 +547,17 @@ function scheduleFirstBatch(view: PageView): void {
   );
 }
 
-/** 409: the server finished the recording this page view belonged to. */
-function restartView(ended: PageView): void {
+/**
+ * 409: the server finished the recording this page view belonged to. When it ended it at its
+ * size or duration cap (`limitReached`), the rest of the visit is a new recording: a new
+ * session. That restart is not counted, since the server took this recording's batches.
+ */
+function restartView(ended: PageView, limitReached = false): void {
   if (state.view !== ended || state.away || state.refused) return;
+  if (limitReached) {
+    startView(newSession(Date.now()).id);
+    return;
+  }
   if (++state.restarts > MAX_RESTARTS) {
     refuse();
     return;

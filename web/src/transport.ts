@@ -42,11 +42,29 @@ export function utf8Length(text: string): number {
   return bytes;
 }
 
+/** The longest wait a `Retry-After` may ask for; a longer one is treated as this. */
+export const RETRY_AFTER_MAX_MS = 10 * 60 * 1000;
+
+/** What the server answered to a POST. */
+export interface Answer {
+  /** The HTTP status, or 0 for a network error. */
+  status: number;
+  /** `error.code` of a 409 or 429 answer (docs/wire.md), or ''. */
+  code: string;
+  /** How long the server asked us to wait (429 `Retry-After`), or 0. */
+  retryAfterMs: number;
+}
+
 /**
  * POSTs a body; resolves with the HTTP status, or 0 for a network error.
  * Never rejects.
  */
 export async function post(url: string, body: Body, keepalive: boolean): Promise<number> {
+  return (await postForAnswer(url, body, keepalive)).status;
+}
+
+/** POSTs a body and reads what the answer says about what to do next. Never rejects. */
+export async function postForAnswer(url: string, body: Body, keepalive: boolean): Promise<Answer> {
   try {
     const response = await fetch(url, {
       method: 'POST',
@@ -56,10 +74,32 @@ export async function post(url: string, body: Body, keepalive: boolean): Promise
       mode: 'cors',
       keepalive,
     });
-    return response.status;
+    const status = response.status;
+    if (status !== 409 && status !== 429) return { status, code: '', retryAfterMs: 0 };
+    return { status, code: await errorCode(response), retryAfterMs: retryAfterMs(response.headers.get('Retry-After')) };
   } catch {
-    return 0;
+    return { status: 0, code: '', retryAfterMs: 0 };
   }
+}
+
+async function errorCode(response: Response): Promise<string> {
+  try {
+    const body = (await response.json()) as { error?: { code?: unknown } };
+    const code = body && body.error && body.error.code;
+    return typeof code === 'string' ? code : '';
+  } catch {
+    return '';
+  }
+}
+
+/** `Retry-After` (seconds, or an HTTP date) in milliseconds, capped; 0 when absent or unreadable. */
+export function retryAfterMs(header: string | null, now = Date.now()): number {
+  if (!header) return 0;
+  const text = header.trim();
+  let ms = /^\d+$/.test(text) ? parseInt(text, 10) * 1000 : Date.parse(text) - now;
+  if (!isFinite(ms) || ms <= 0) return 0;
+  if (ms > RETRY_AFTER_MAX_MS) ms = RETRY_AFTER_MAX_MS;
+  return ms;
 }
 
 /**
