@@ -24,9 +24,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from footage import __version__
+from footage.accounts import password_page
 from footage.accounts import routes as account_routes
 from footage.accounts import team as team_page
+from footage.accounts import tokens as token_routes
 from footage.accounts.auth import CSRF_COOKIE
+from footage.accounts.auth import secure_cookies as auth_secure_cookies
 from footage.accounts.plans import Plans
 from footage.clock import Clock
 from footage.conversations import chat as conversation_chat
@@ -225,7 +228,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     )
     app.state.services = svc
 
-    app.add_middleware(CsrfCookieMiddleware, secure=settings.secure_cookies)
+    app.add_middleware(CsrfCookieMiddleware, secure=auth_secure_cookies(settings))
     app.add_middleware(ContentSecurityPolicy)  # every page may show a stranger's recording
 
     @app.exception_handler(FootageError)
@@ -289,6 +292,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app.include_router(conversation_chat.script_router)
     app.include_router(conversation_pages.router)
     app.include_router(team_page.router)
+    app.include_router(password_page.router)
+    app.include_router(token_routes.router)
     app.mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static")
 
     def openapi() -> dict[str, Any]:

@@ -171,7 +171,8 @@ SETTINGS: list[Setting] = [
     Setting(
         "secure_cookies",
         False,
-        "Mark the dashboard's session cookie Secure (turn on behind HTTPS).",
+        "Mark the dashboard's cookies Secure (behind HTTPS; on by itself when the public URL "
+        "starts with https://).",
         bool,
     ),
 ]

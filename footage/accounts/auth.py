@@ -8,10 +8,10 @@ from typing import Any
 
 from fastapi import Request
 
-from footage.accounts.passwords import secret_hash, verify_password
+from footage.accounts.passwords import hash_password, needs_rehash, secret_hash, verify_password
 from footage.accounts.service import account_for_token
-from footage.errors import Forbidden, Unauthorized
-from footage.store.db import Database
+from footage.errors import BadRequest, Forbidden, Unauthorized
+from footage.store.db import Database, q
 
 SESSION_COOKIE = "footage_session"
 CSRF_COOKIE = "footage_csrf"
@@ -33,18 +33,57 @@ def login(db: Database, now_ms: int, email: str, password: str) -> str | None:
     user = db.one("SELECT * FROM users WHERE email = :e", {"e": email.strip().lower()})
     if user is None or not verify_password(user["password_hash"], password):
         return None
+    if needs_rehash(user["password_hash"]):  # stored with older parameters: bring it up to date
+        db.run(
+            "UPDATE users SET password_hash = :h WHERE id = :u",
+            {"h": hash_password(password), "u": user["id"]},
+        )
+    return start_session(db, user["id"], now_ms)
+
+
+def start_session(db: Database, user_id: str, now_ms: int) -> str:
     token = secrets.token_urlsafe(32)
     db.run(
         "INSERT INTO login_sessions (token_hash, user_id, csrf_token, created_at, expires_at) "
         "VALUES (:h, :u, '', :now, :exp)",
         {
             "h": secret_hash(token),
-            "u": user["id"],
+            "u": user_id,
             "now": now_ms,
             "exp": now_ms + SESSION_DAYS * 86_400_000,
         },
     )
     return token
+
+
+def change_password(
+    db: Database, user_id: str, current_session: str, current: str, new: str
+) -> None:
+    """Set a user's password (the current one must be given) and end every other session of
+    theirs: a session opened with a stolen password stops with the change."""
+    user = db.one("SELECT password_hash FROM users WHERE id = :u", {"u": user_id})
+    if user is None or not verify_password(user["password_hash"], current):
+        raise BadRequest("the current password is not right", code="wrong_password")
+    if len(new) < 8:
+        raise BadRequest("the new password must be at least 8 characters long", code="bad_password")
+    with db.write() as conn:
+        q(
+            conn,
+            "UPDATE users SET password_hash = :h WHERE id = :u",
+            h=hash_password(new),
+            u=user_id,
+        )
+        q(
+            conn,
+            "DELETE FROM login_sessions WHERE user_id = :u AND token_hash <> :keep",
+            u=user_id,
+            keep=secret_hash(current_session),
+        )
+
+
+def secure_cookies(settings: Any) -> bool:
+    """Cookies are `Secure` when asked for, or when the dashboard's public URL is https."""
+    return bool(settings.secure_cookies) or settings.public_url.lower().startswith("https://")
 
 
 def logout(db: Database, token: str | None) -> None:
@@ -75,9 +114,13 @@ def api_account(request: Request) -> dict[str, Any]:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("send the API token as 'Authorization: Bearer <token>'")
-        account = account_for_token(services(request).db, token.strip())
+        svc = services(request)
+        account = account_for_token(svc.db, token.strip(), svc.clock.now_ms())
         if account is None:
-            raise Unauthorized("the API token is not valid; create one with `footage accounts`")
+            raise Unauthorized(
+                "the API token is not valid (unknown or revoked); owners create tokens on the "
+                "dashboard's Team page or with `footage accounts`"
+            )
         return account
     user = session_user(request)
     if request.method in ("GET", "HEAD"):

@@ -22,6 +22,14 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
+def needs_rehash(password_hash: str) -> bool:
+    """True for a hash made with other parameters (or another variant) than argon2id's now."""
+    try:
+        return _hasher.check_needs_rehash(password_hash)
+    except InvalidHashError:
+        return True
+
+
 def new_secret(prefix: str) -> str:
     """A secret with 256 random bits, e.g. an API token `ft_…`."""
     return f"{prefix}_{secrets.token_urlsafe(32)}"

@@ -132,12 +132,23 @@ def _insert_token(conn: Connection, account_id: str, token: str, name: str, now:
     )
 
 
-def account_for_token(db: Database, token: str) -> dict[str, Any] | None:
-    return db.one(
-        "SELECT a.* FROM api_tokens t JOIN accounts a ON a.id = t.account_id "
-        "WHERE t.token_hash = :h",
+def account_for_token(db: Database, token: str, now_ms: int = 0) -> dict[str, Any] | None:
+    """The account of a valid (not revoked) API token; notes when the token was last used."""
+    row = db.one(
+        "SELECT a.*, t.id AS token_id, t.last_used_at AS token_last_used_at "
+        "FROM api_tokens t JOIN accounts a ON a.id = t.account_id "
+        "WHERE t.token_hash = :h AND t.revoked_at IS NULL",
         {"h": secret_hash(token)},
     )
+    if row is None:
+        return None
+    # At most one write a minute per token: reads stay reads.
+    if now_ms and (row["token_last_used_at"] or 0) < now_ms - 60_000:
+        db.run(
+            "UPDATE api_tokens SET last_used_at = :now WHERE id = :t",
+            {"now": now_ms, "t": row["token_id"]},
+        )
+    return row
 
 
 def site_by_key(db: Database, site_key: str) -> dict[str, Any] | None:

@@ -13,7 +13,9 @@ from fastapi.responses import RedirectResponse, Response
 
 from footage.accounts import auth
 from footage.accounts.service import AccountError, add_user
+from footage.accounts.tokens import create_token, list_tokens, revoke_token
 from footage.dashboard.routes import owner_form, owner_only, render, to_login
+from footage.errors import FootageError
 
 router = APIRouter(include_in_schema=False)
 
@@ -35,7 +37,16 @@ def team_page(request: Request, added: str = "") -> Response:
         return denied
     svc = request.app.state.services
     users = _users(svc, user["account_id"])
-    return render(request, "team.html", user, users=users, added=added, error=None, form={})
+    return render(
+        request,
+        "team.html",
+        user,
+        users=users,
+        tokens=list_tokens(svc.db, user["account_id"]),
+        added=added,
+        error=None,
+        form={},
+    )
 
 
 @router.post("/team")
@@ -62,6 +73,7 @@ async def team_submit(request: Request) -> Response:
             "team.html",
             user,
             users=_users(svc, user["account_id"]),
+            tokens=list_tokens(svc.db, user["account_id"]),
             added="",
             error=str(exc)[0].upper() + str(exc)[1:] + ".",
             form={"email": email, "role": role},
@@ -69,3 +81,45 @@ async def team_submit(request: Request) -> Response:
         response.status_code = 400
         return response
     return RedirectResponse(f"/team?added={email.lower()}", status_code=303)
+
+
+@router.post("/team/tokens")
+async def token_create(request: Request) -> Response:
+    """Create an API token; the page shows it this once (it is stored only as a hash)."""
+    posted = await owner_form(request)
+    if isinstance(posted, Response):
+        return posted
+    user, form = posted
+    svc = request.app.state.services
+    new_token, error = None, None
+    try:
+        new_token, _ = create_token(
+            svc.db, svc.clock, user["account_id"], str(form.get("name", "")), f"user:{user['id']}"
+        )
+    except FootageError as exc:
+        error = exc.message[0].upper() + exc.message[1:] + "."
+    response = render(
+        request,
+        "team.html",
+        user,
+        users=_users(svc, user["account_id"]),
+        tokens=list_tokens(svc.db, user["account_id"]),
+        new_token=new_token,
+        added="",
+        error=error,
+        form={},
+    )
+    response.status_code = 400 if error else 201
+    response.headers["Cache-Control"] = "no-store"  # the token must not stay in a cache
+    return response
+
+
+@router.post("/team/tokens/{token_id}/revoke")
+async def token_revoke(request: Request, token_id: str) -> Response:
+    posted = await owner_form(request)
+    if isinstance(posted, Response):
+        return posted
+    user, _ = posted
+    svc = request.app.state.services
+    revoke_token(svc.db, svc.clock, user["account_id"], token_id, f"user:{user['id']}")
+    return RedirectResponse("/team", status_code=303)

@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData
 
-from footage.accounts import auth
+from footage.accounts import auth, throttle
 from footage.accounts.routes import change_account
 from footage.accounts.service import sites_of
 from footage.accounts.usage import Usage, usage_of
@@ -105,11 +105,29 @@ def login_submit(
 ) -> Response:
     auth.check_csrf(request, csrf)
     svc = request.app.state.services
-    token = auth.login(svc.db, svc.clock.now_ms(), email, password)
+    now = svc.clock.now_ms()
+    keys = throttle.keys_for(email, request.client.host if request.client else None)
+    wait = throttle.blocked_for(svc.db, keys, now)
+    if wait:
+        minutes = -(-wait // 60)
+        response = render(
+            request,
+            "login.html",
+            None,
+            next=next,
+            error=f"Too many failed logins. Try again in {minutes} minute"
+            f"{'s' if minutes != 1 else ''}.",
+        )
+        response.status_code = 429
+        response.headers["Retry-After"] = str(wait)
+        return response
+    token = auth.login(svc.db, now, email, password)
     if token is None:
+        throttle.record_failure(svc.db, keys, now)
         response = render(request, "login.html", None, next=next, error="Wrong e-mail or password.")
         response.status_code = 401
         return response
+    throttle.clear(svc.db, keys)
     target = next if next.startswith("/") and not next.startswith("//") else "/recordings"
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
@@ -118,7 +136,7 @@ def login_submit(
         max_age=auth.SESSION_DAYS * 86400,
         httponly=True,
         samesite="lax",
-        secure=svc.settings.secure_cookies,
+        secure=auth.secure_cookies(svc.settings),
     )
     return response
 

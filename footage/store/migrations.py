@@ -453,4 +453,19 @@ MIGRATIONS: list[tuple[int, list[Step]]] = [
             "ALTER TABLE recordings ADD COLUMN raw_bytes BIGINT NOT NULL DEFAULT 0",
         ],
     ),
+    (
+        14,
+        [
+            # Failed dashboard logins, counted per account e-mail (`email:…`) and per client
+            # address (`ip:…`) in the database, so every `footage serve` process sees the same
+            # count (accounts/throttle.py). A row lives for one window after its first failure.
+            """CREATE TABLE login_failures (
+                key TEXT PRIMARY KEY,
+                failures INTEGER NOT NULL,
+                first_at BIGINT NOT NULL
+            )""",
+            # A revoked API token answers 401 at once; the row stays for the audit log's ids.
+            "ALTER TABLE api_tokens ADD COLUMN revoked_at BIGINT",
+        ],
+    ),
 ]
