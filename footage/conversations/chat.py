@@ -21,7 +21,7 @@ import time
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from footage.accounts.service import site_by_key
@@ -30,7 +30,7 @@ from footage.conversations import store
 from footage.conversations.store import NewMessage
 from footage.errors import BadRequest, FootageError, Forbidden, NotFound, PayloadTooLarge
 from footage.ingest.asgi import visit_of
-from footage.ingest.routes import BUILD, cors
+from footage.ingest.routes import cors, served_script
 from footage.ingest.writer import origin_allowed
 
 router = APIRouter(prefix="/api/v1/chat", tags=["recorder"])
@@ -221,14 +221,4 @@ script_router = APIRouter(include_in_schema=False)
 @script_router.get("/footage-chat.js")
 def chat_script() -> Response:
     """The chat box; footage.js loads it on sites with chat on (no cookie, like footage.js)."""
-    path = BUILD / "chat.js"
-    if not path.exists():
-        return Response(
-            "/* footage-chat.js is not built: run `npm ci && node build.mjs` in web/ */",
-            media_type="application/javascript",
-            status_code=503,
-        )
-    response = FileResponse(path, media_type="application/javascript")
-    response.headers["Cache-Control"] = "public, max-age=300"
-    response.headers["Access-Control-Allow-Origin"] = "*"
-    return response
+    return served_script("chat.js", "footage-chat.js")

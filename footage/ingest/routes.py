@@ -91,12 +91,13 @@ def site_config(request: Request, site_key: str) -> Response:
     return cors(request, response)
 
 
-@router.get("/footage.js", include_in_schema=False)
-def recorder_script() -> Response:
-    path = BUILD / "footage.js"
+def served_script(built: str, name: str) -> Response:
+    """A bundle from web/ that sites load (`built` in the build folder, served as `name`):
+    cached for 5 minutes, readable from any origin, no cookie."""
+    path = BUILD / built
     if not path.exists():
         return Response(
-            "/* footage.js is not built: run `npm ci && node build.mjs` in web/ */",
+            f"/* {name} is not built: run `npm ci && node build.mjs` in web/ */",
             media_type="application/javascript",
             status_code=503,
         )
@@ -104,3 +105,8 @@ def recorder_script() -> Response:
     response.headers["Cache-Control"] = "public, max-age=300"
     response.headers["Access-Control-Allow-Origin"] = "*"
     return response
+
+
+@router.get("/footage.js", include_in_schema=False)
+def recorder_script() -> Response:
+    return served_script("footage.js", "footage.js")
