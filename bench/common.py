@@ -466,3 +466,145 @@ def wait_for_ready_count(
             return items
         time.sleep(0.5)
     raise BenchError(f"only {len(items)} of {expected} recordings were ready after {timeout:.0f} s")
+
+
+# ---- crash, overload and soak (crash.py, overload.py, soak.py) -----------------------------
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident memory of a process right now (VmRSS in /proc), 0 once it has exited."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+@dataclass
+class Sample:
+    """One second of a server's life: its memory and the CPU it and the machine used."""
+
+    t: float  # seconds since the sampler started
+    rss_mb: float
+    server_cpu: float  # cores used by the server during the last interval
+    machine_cpu: float  # cores used by every process during the last interval
+
+
+class Sampler:
+    """Samples a server's RSS and CPU every `interval` seconds on a thread until stopped."""
+
+    def __init__(self, pid: int, interval: float = 1.0) -> None:
+        import threading
+
+        self.pid = pid
+        self.interval = interval
+        self.samples: list[Sample] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.t0 = time.monotonic()
+
+    def __enter__(self) -> Sampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        last_t, last_cpu, last_all = time.monotonic(), self._cpu(), machine_cpu_seconds()
+        while not self._stop.wait(self.interval):
+            now, cpu, all_cpu = time.monotonic(), self._cpu(), machine_cpu_seconds()
+            span = max(now - last_t, 1e-9)
+            self.samples.append(
+                Sample(
+                    round(now - self.t0, 2),
+                    round(rss_bytes(self.pid) / 1e6, 1),
+                    round((cpu - last_cpu) / span, 3),
+                    round((all_cpu - last_all) / span, 3),
+                )
+            )
+            last_t, last_cpu, last_all = now, cpu, all_cpu
+
+    def _cpu(self) -> float:
+        try:
+            return tree_cpu_seconds(self.pid)
+        except OSError:
+            return 0.0
+
+    def between(self, start: float, end: float) -> list[Sample]:
+        """Samples taken in [start, end] seconds since the sampler started."""
+        return [s for s in self.samples if start <= s.t <= end]
+
+
+class RawConnection:
+    """One keep-alive HTTP/1.1 connection with pre-built requests and the least parsing.
+
+    httpx costs ~0.5 ms of CPU per request, which on two shared cores caps the offered load
+    well below what overload.py must offer; this costs a few tens of microseconds. It speaks
+    only what uvicorn answers to ingest: a status line, headers, a Content-Length body.
+    """
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: Any = None
+        self.writer: Any = None
+
+    async def connect(self) -> None:
+        import asyncio
+
+        self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.reader = self.writer = None
+
+    @staticmethod
+    def request(path: str, body: bytes, headers: dict[str, str], host: str) -> bytes:
+        """The bytes of one POST, built once before the clock starts."""
+        head = [f"POST {path} HTTP/1.1", f"host: {host}", f"content-length: {len(body)}"]
+        head += [f"{k}: {v}" for k, v in headers.items()]
+        return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+    async def send(self, raw_request: bytes) -> tuple[int, dict[bytes, bytes], bytes]:
+        """Sends one request, returns (status, headers, body); raises OSError on a broken
+        connection (the caller closes it and counts an error)."""
+        if self.writer is None:
+            await self.connect()
+        self.writer.write(raw_request)
+        status_line = await self.reader.readline()
+        if not status_line:
+            raise ConnectionResetError("the server closed the connection")
+        status = int(status_line.split(b" ", 2)[1])
+        headers: dict[bytes, bytes] = {}
+        while True:
+            line = await self.reader.readline()
+            if line in (b"\r\n", b"\n", b""):
+                break
+            name, _, value = line.partition(b":")
+            headers[name.strip().lower()] = value.strip()
+        length = int(headers.get(b"content-length", b"0"))
+        body = await self.reader.readexactly(length) if length else b""
+        if headers.get(b"connection", b"").lower() == b"close":
+            self.close()
+        return status, headers, body
+
+
+def serve_cmd(data_dir: Path, port: int, *flags: str) -> list[str]:
+    """`footage serve` on loopback without the demo, with extra flags."""
+    return footage_cmd(
+        "serve", "--data-dir", str(data_dir), "--port", str(port), "--no-demo", *flags
+    )
+
+
+def ms_summary(latencies_s: Sequence[float]) -> dict[str, float]:
+    """p50 / p99 / max of latencies given in seconds, in milliseconds."""
+    ms = [x * 1000 for x in latencies_s]
+    return {
+        "p50_ms": round(percentile(ms, 50), 1),
+        "p99_ms": round(percentile(ms, 99), 1),
+        "max_ms": round(max(ms), 1) if ms else float("nan"),
+    }

@@ -121,6 +121,14 @@ SETTINGS: list[Setting] = [
         int,
     ),
     Setting(
+        "ingest_max_in_flight",
+        1000,
+        "Ingest requests (batches and heartbeats) one server process works on at once; more "
+        "get 503 with Retry-After before their body is read, so an overload is refused "
+        "rather than queued in memory. 0: no limit.",
+        int,
+    ),
+    Setting(
         "max_recording_bytes",
         50_000_000,
         "Largest recording, as the size of its events before compression; the batch that "
@@ -214,6 +222,7 @@ class Settings:
     ingest_ip_burst: int = 200
     ingest_site_rate: float = 500.0
     ingest_site_burst: int = 5000
+    ingest_max_in_flight: int = 1000
     max_recording_bytes: int = 50_000_000
     max_recording_seconds: float = 14_400.0
     geoip_database: str = ""
@@ -260,6 +269,8 @@ class Settings:
         for name in ("ingest_ip_rate", "ingest_site_rate"):
             if getattr(self, name) < 0:
                 raise SettingsError(f"FOOTAGE_{name.upper()} must be 0 (no limit) or more")
+        if self.ingest_max_in_flight < 0:
+            raise SettingsError("FOOTAGE_INGEST_MAX_IN_FLIGHT must be 0 (no limit) or more")
         for name in ("ingest_ip_burst", "ingest_site_burst"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"FOOTAGE_{name.upper()} must be 1 or more")

@@ -17,7 +17,7 @@ from anyio import to_thread
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from footage.errors import FootageError, PayloadTooLarge, UnsupportedMediaType
-from footage.ingest.limits import IngestLimits, TooManyRequests
+from footage.ingest.limits import IngestLimits, Overloaded, TooManyRequests
 from footage.ingest.wire import decode_body, parse_batch, parse_heartbeat
 from footage.ingest.writer import Visit
 
@@ -40,6 +40,10 @@ class RecorderEndpoints:
             settings.ingest_site_rate,
             settings.ingest_site_burst,
         )
+        # Requests between their headers and their answer; past the bound, 503 at once: an
+        # overload is refused cheaply instead of piling up decoded batches in memory.
+        self.max_in_flight = settings.ingest_max_in_flight
+        self.in_flight = 0
         self.routes: dict[str, Callable[[bytes, Visit], Awaitable[tuple[int, bytes]]]] = {
             "/api/v1/ingest": self.ingest,
             "/api/v1/heartbeat": self.heartbeat,
@@ -50,10 +54,28 @@ class RecorderEndpoints:
         if handler is None or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
+        self.in_flight += 1
+        try:
+            await self.serve(handler, scope, receive, send)
+        finally:
+            self.in_flight -= 1
+
+    async def serve(
+        self,
+        handler: Callable[[bytes, Visit], Awaitable[tuple[int, bytes]]],
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+    ) -> None:
         headers = dict(scope["headers"])
         origin = headers.get(b"origin")
         extra: list[tuple[bytes, bytes]] = []
         try:
+            if self.max_in_flight and self.in_flight > self.max_in_flight:
+                raise Overloaded(
+                    "the server is busy; send the batch again after Retry-After seconds",
+                    retry_after=1,
+                )
             if sum(len(k) + len(v) for k, v in scope["headers"]) > MAX_HEADER_BYTES:
                 raise FootageError(
                     f"the request's headers are larger than {MAX_HEADER_BYTES} bytes; "
@@ -167,6 +189,10 @@ def openapi_paths() -> dict[str, Any]:
             "after the `Retry-After` seconds"
         },
         "431": {"description": "Request headers over 12 KB"},
+        "503": {
+            "description": "The server works on as many ingest requests as it may "
+            "(`ingest_max_in_flight`); send again after the `Retry-After` seconds"
+        },
     }
     body = {
         "required": True,

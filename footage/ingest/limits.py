@@ -33,6 +33,12 @@ class TooManyRequests(FootageError):
         self.retry_after = retry_after
 
 
+class Overloaded(TooManyRequests):
+    """503: the process already works on `ingest_max_in_flight` requests; retry soon."""
+
+    status, code = 503, "overloaded"
+
+
 class TokenBuckets:
     """One token bucket per key (an address, a site key). Used from the event loop only."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from typing import Any
 
@@ -191,6 +192,57 @@ def test_a_site_over_its_limit_gets_429_and_other_sites_do_not(tmp_path, databas
         assert other.status_code == 200
     finally:
         server.stop()
+
+
+def test_past_its_in_flight_bound_the_server_answers_503_at_once(tmp_path, database_url):
+    settings = settings_for(
+        tmp_path,
+        database_url=database_url,
+        port=free_port(),
+        ingest_ip_rate=0.0,
+        ingest_max_in_flight=2,
+    )
+    server = start_server(settings)
+    held: list[socket.socket] = []
+    try:
+        key = make_account(server.services, "Alice", site_url="https://alice.example").site_key
+        bodies = [gz(first_batch(key)) for _ in range(3)]
+        # Two requests whose bodies have not arrived yet take the two places.
+        for body in bodies[:2]:
+            conn = socket.create_connection(("127.0.0.1", settings.port), timeout=10)
+            conn.sendall(
+                b"POST /api/v1/ingest HTTP/1.1\r\nHost: t\r\nOrigin: https://alice.example\r\n"
+                b"Content-Type: text/plain\r\nContent-Length: %d\r\n\r\n" % len(body)
+            )
+            held.append(conn)
+        time.sleep(0.5)
+        stored = chunk_count(server)
+        with server.client() as http:
+            r = http.post("/api/v1/ingest", content=bodies[2], headers=ORIGIN)
+            assert r.status_code == 503, r.text
+            assert r.json()["error"]["code"] == "overloaded"
+            assert r.headers["retry-after"] == "1"
+            assert "retry-after" in r.headers["access-control-expose-headers"].lower()
+            assert chunk_count(server) == stored  # refused before its body was read
+            for conn, body in zip(held, bodies[:2], strict=True):
+                conn.sendall(body)
+                assert conn.recv(100).startswith(b"HTTP/1.1 200")
+            # The places are free again.
+            again = http.post("/api/v1/ingest", content=bodies[2], headers=ORIGIN)
+            assert again.status_code == 200, again.text
+        assert chunk_count(server) == stored + 3
+    finally:
+        for conn in held:
+            conn.close()
+        server.stop()
+
+
+def test_the_in_flight_bound_reaches_the_server_from_the_environment():
+    assert Settings.load(env={}).ingest_max_in_flight == 1000
+    settings = Settings.load(env={"FOOTAGE_INGEST_MAX_IN_FLIGHT": "0"})
+    assert settings.ingest_max_in_flight == 0  # no limit
+    with pytest.raises(ValueError, match="FOOTAGE_INGEST_MAX_IN_FLIGHT"):
+        Settings.load(env={"FOOTAGE_INGEST_MAX_IN_FLIGHT": "-1"})
 
 
 def test_limits_reach_the_server_from_the_environment():
