@@ -46,8 +46,9 @@ def artifacts() -> Path:
     return ARTIFACTS
 
 
-def start_demo(tmp_path: Path) -> tuple[LiveServer, dict[str, str]]:
-    """A server with the demo shop and quick timings (1 s leave grace); returns its login."""
+def start_demo(tmp_path: Path, **overrides: Any) -> tuple[LiveServer, dict[str, str]]:
+    """A server with the demo shop and quick timings (1 s leave grace); returns its login.
+    `overrides` are further settings."""
     settings = settings_for(
         tmp_path,
         port=free_port(),
@@ -56,6 +57,7 @@ def start_demo(tmp_path: Path) -> tuple[LiveServer, dict[str, str]]:
         leave_grace_seconds=1.0,
         heartbeat_timeout_seconds=30.0,
         finalizer_interval_seconds=0.2,
+        **overrides,
     )
     server = start_server(settings)
     login = ensure_demo(settings, server.services.db, server.services.clock)

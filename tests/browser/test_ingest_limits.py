@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from footage.cli import ensure_demo
-from tests.conftest import LiveServer, free_port, settings_for, start_server, wait_for
+from tests.browser.conftest import start_demo
+from tests.conftest import LiveServer, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -22,34 +22,17 @@ pytestmark = pytest.mark.browser
 MARKERS = ["alpha", "bravo", "charlie", "delta"]
 
 
-def demo_with(tmp_path: Path, **overrides: Any) -> tuple[LiveServer, dict[str, str]]:
-    settings = settings_for(
-        tmp_path,
-        port=free_port(),
-        background=True,
-        demo=True,
-        leave_grace_seconds=1.0,
-        heartbeat_timeout_seconds=30.0,
-        finalizer_interval_seconds=0.2,
-        **overrides,
-    )
-    server = start_server(settings)
-    login = ensure_demo(settings, server.services.db, server.services.clock)
-    assert login is not None
-    return server, login
-
-
 @pytest.fixture
 def rate_limited(tmp_path: Path) -> Iterator[LiveServer]:
     # One batch every 2 s per address, no burst beyond one.
-    server, _ = demo_with(tmp_path, ingest_ip_rate=0.5, ingest_ip_burst=1)
+    server, _ = start_demo(tmp_path, ingest_ip_rate=0.5, ingest_ip_burst=1)
     yield server
     server.stop()
 
 
 @pytest.fixture
 def size_capped(tmp_path: Path) -> Iterator[LiveServer]:
-    server, _ = demo_with(tmp_path, max_recording_bytes=400_000)
+    server, _ = start_demo(tmp_path, max_recording_bytes=400_000)
     yield server
     server.stop()
 
