@@ -42,6 +42,10 @@ from footage.demo import routes as demo
 from footage.downloads import routes as download_routes
 from footage.downloads.renderer import VideoRenderer
 from footage.errors import FootageError
+from footage.heatmaps import backfill as heatmap_backfill
+from footage.heatmaps import dashboard as heatmap_page
+from footage.heatmaps import pages_page
+from footage.heatmaps import routes as heatmap_routes
 from footage.ingest import routes as ingest_routes
 from footage.ingest.asgi import RecorderEndpoints
 from footage.ingest.asgi import openapi_paths as recorder_openapi_paths
@@ -107,8 +111,9 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
 
 
 class BackgroundJobs:
-    """One pass of the background work: the finalizer every time (every few seconds), the
-    retention sweeper when its interval has passed (every few minutes)."""
+    """One pass of the background work: the finalizer every time (every few seconds), then
+    heatmaps for a few earlier recordings (heatmaps/backfill.py), the retention sweeper when
+    its interval has passed (every few minutes)."""
 
     def __init__(self, svc: Services) -> None:
         self.svc = svc
@@ -124,6 +129,10 @@ class BackgroundJobs:
             self.videos.kick(should_stop)
         except Exception:
             log.exception("starting the video renderer failed")
+        try:
+            heatmap_backfill.run_once(self.svc.db, self.svc.blobs, should_stop)
+        except Exception:
+            log.exception("analysing earlier recordings for heatmaps failed")
         if time.monotonic() < self.next_retention or should_stop():
             return
         self.next_retention = time.monotonic() + self.svc.settings.retention_interval_seconds
@@ -275,6 +284,9 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app.include_router(ingest_routes.router)
     app.include_router(recording_routes.router)
     app.include_router(recording_routes.segments_router)
+    app.include_router(heatmap_routes.router)
+    app.include_router(heatmap_page.router)
+    app.include_router(pages_page.router)
     app.include_router(privacy_routes.router)
     app.include_router(account_routes.router)
     app.include_router(visitor_routes.router)

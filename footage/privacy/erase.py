@@ -40,6 +40,7 @@ from footage.accounts import audit
 from footage.clock import Clock
 from footage.conversations.store import erase_visitor as erase_conversations
 from footage.errors import BadRequest
+from footage.heatmaps import store as heatmap_store
 from footage.recordings.deletion import (
     ATTEMPTS,
     CHUNKS,
@@ -210,6 +211,7 @@ def _erase_once(
             # Children first, so each count is its own table's (the foreign keys cascade too).
             tally.chunks += count_by_ids(conn, DELETE_CHUNKS, ids)
             tally.pages += count_by_ids(conn, DELETE_PAGES, ids)
+            heatmap_store.forget(conn, ids, delete_rows=True)  # out of heatmaps and Pages
             tally.recordings += count_by_ids(conn, DELETE_RECORDINGS, ids)
             # A recording the writer created meanwhile keeps its rows; the next page view of
             # that visitor adds the visitor row again. It happened after the erasure.

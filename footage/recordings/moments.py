@@ -1,7 +1,10 @@
 """Read side of `recording_moments`: the points of a recording worth jumping to.
 
 The finalizer writes them (sessions/finalizer.py): kind 'page' (name: the address), 'rage_click',
-'error' (name: the message) and 'event' (name: the site's event name, detail: its properties).
+'error' (name: the message), 'event' (name: the site's event name, detail: its properties), and
+the frustration signals of heatmaps/analysis.py: 'dead_click' and 'error_click' (name: the
+element's text or selector, detail: selector and page address), 'quick_back' and
+'excessive_scroll' (name: the page's address).
 """
 
 from __future__ import annotations
@@ -11,7 +14,16 @@ from typing import Any
 
 from footage.store.db import Database
 
-KIND_ORDER = {"page": 0, "event": 1, "error": 2, "rage_click": 3}
+KIND_ORDER = {
+    "page": 0,
+    "event": 1,
+    "error": 2,
+    "rage_click": 3,
+    "dead_click": 4,
+    "error_click": 5,
+    "quick_back": 6,
+    "excessive_scroll": 7,
+}
 
 
 def moments_of(db: Database, recording_id: str) -> list[dict[str, Any]]:

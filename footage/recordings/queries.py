@@ -7,6 +7,8 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import orjson
+
 from footage.clock import iso
 from footage.errors import BadRequest, NotFound
 from footage.ingest.writer import decode_chunk
@@ -83,6 +85,11 @@ def as_item(
         "click_count": rec["click_count"],
         "rage_click_count": rec["rage_click_count"],
         "error_count": rec["error_count"],
+        # Frustration signals (heatmaps/analysis.py), besides rage clicks.
+        "dead_click_count": rec["dead_click_count"],
+        "error_click_count": rec["error_click_count"],
+        "quick_back_count": rec["quick_back_count"],
+        "excessive_scroll_count": rec["excessive_scroll_count"],
         "device": rec["device"],
         "browser": rec["browser"],
         "os": rec["os"],
@@ -189,3 +196,17 @@ def iter_events_json(db: Database, blobs: BlobStore, recording_id: str) -> Itera
             yield (b"" if first else b",") + b",".join(lines)
             first = False
     yield b"]"
+
+
+def events_of(db: Database, blobs: BlobStore, recording_id: str) -> list[dict[str, Any]]:
+    """The recording's events, parsed, in time order."""
+    chunks = db.all(
+        "SELECT * FROM chunks WHERE recording_id = :id ORDER BY first_ts, page_id, seq",
+        {"id": recording_id},
+    )
+    events: list[dict[str, Any]] = []
+    for chunk in chunks:
+        data = blobs.get(chunk["blob_key"], chunk["blob_offset"], chunk["blob_length"])
+        events.extend(orjson.loads(line) for line in decode_chunk(data))
+    events.sort(key=lambda e: e["timestamp"])
+    return events

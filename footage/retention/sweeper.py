@@ -31,6 +31,7 @@ from sqlalchemy.exc import DBAPIError
 
 from footage.accounts.plans import Plans
 from footage.clock import Clock
+from footage.heatmaps import store as heatmap_store
 from footage.recordings.deletion import (
     ATTEMPTS,
     CHUNKS,
@@ -184,8 +185,9 @@ class Retention:
             # Children first, so each count is its own table's (the foreign keys cascade too).
             tally.chunks = count_by_ids(conn, DELETE_CHUNKS, ids)
             count_by_ids(conn, DELETE_PAGES, ids)
-            # Share links of these recordings are deleted here, in this same transaction, once
-            # that feature exists (by recording id, like the pages above).
+            # Their clicks and page views leave the heatmaps and the Pages report; share
+            # links, videos and moments go with the recordings (ON DELETE CASCADE).
+            heatmap_store.forget(conn, ids, delete_rows=True)
             tally.recordings = count_by_ids(conn, DELETE_RECORDINGS, ids)
             # In key order, so every transaction that counts segments down (erasures too)
             # takes their row locks in the same order.

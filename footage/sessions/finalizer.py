@@ -4,9 +4,10 @@ A recording is due when every page view it has was left (the leave beacon arrive
 batch came during the grace period, or when nothing at all arrived for the heartbeat timeout
 (the tab crashed or the computer slept). Finalizing merges the chunks into one compressed
 blob, computes the summary and its moments (`recording_moments`: page entries, rage clicks,
-errors, custom events), tells whether the visitor is a returning one, links the recording to
-the visitor's conversation during that visit, and makes the recording visible — the rows in
-one transaction.
+errors, custom events), analyses its clicks, scrolling and frustration signals for the
+heatmaps (heatmaps/analysis.py, heatmaps/store.py), tells whether the visitor is a returning
+one, links the recording to the visitor's conversation during that visit, and makes the
+recording visible — the rows in one transaction.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import zstandard
 
 from footage.clock import Clock
 from footage.conversations.store import conversation_for_visit
+from footage.heatmaps import store as heatmap_store
+from footage.heatmaps.analysis import analyse_safely
 from footage.ingest.writer import decode_chunk
 from footage.sessions.summary import (
     Moment,
@@ -142,7 +145,11 @@ class Finalizer:
             return int(found if found is not None else page["first_seen_at"])
 
         pages.sort(key=start_of)
-        moments = page_moments((start_of(p), p["url"]) for p in pages) + summary.moments
+        starts = [(start_of(p), p["url"]) for p in pages]
+        analysis = analyse_safely(recording_id, events, starts)
+        moments = page_moments(starts) + summary.moments
+        if analysis is not None:
+            moments += analysis.moments
         entry = pages[0] if pages else None
         agent = parse_agent(rec["user_agent"])
         blob_key = f"recordings/{rec['site_id']}/{recording_id}.ndjson.zst"
@@ -186,6 +193,15 @@ class Finalizer:
                 now=self.clock.now_ms(),
             )
             self._store_moments(conn, recording_id, rec["site_id"], moments)
+            if analysis is not None:
+                heatmap_store.add_recording(
+                    conn,
+                    recording_id,
+                    rec["site_id"],
+                    agent.device,
+                    summary.started_at or rec["created_at"],
+                    analysis,
+                )
             returning = self._returning(conn, rec)
             q(
                 conn,
@@ -228,27 +244,7 @@ class Finalizer:
     def _store_moments(conn: Any, recording_id: str, site_id: str, moments: list[Moment]) -> None:
         """The recording's moments, replacing any a previous finalize stored (idempotent)."""
         q(conn, "DELETE FROM recording_moments WHERE recording_id = :id", id=recording_id)
-        if not moments:
-            return
-        conn.execute(
-            sql_text(
-                "INSERT INTO recording_moments (recording_id, site_id, kind, at, name, detail) "
-                "VALUES (:r, :site, :kind, :at, :name, :detail)"
-            ),
-            [
-                {
-                    "r": recording_id,
-                    "site": site_id,
-                    "kind": m.kind,
-                    "at": m.at,
-                    "name": m.name,
-                    "detail": None
-                    if m.detail is None
-                    else json.dumps(m.detail, ensure_ascii=False, separators=(",", ":")),
-                }
-                for m in moments
-            ],
-        )
+        insert_moments(conn, recording_id, site_id, moments)
 
     @staticmethod
     def _link_conversation(
@@ -292,6 +288,30 @@ class Finalizer:
                 page = chunk["page_id"]
                 starts[page] = min(starts.get(page, chunk["first_ts"]), chunk["first_ts"])
         return starts
+
+
+def insert_moments(conn: Any, recording_id: str, site_id: str, moments: list[Moment]) -> None:
+    if not moments:
+        return
+    conn.execute(
+        sql_text(
+            "INSERT INTO recording_moments (recording_id, site_id, kind, at, name, detail) "
+            "VALUES (:r, :site, :kind, :at, :name, :detail)"
+        ),
+        [
+            {
+                "r": recording_id,
+                "site": site_id,
+                "kind": m.kind,
+                "at": m.at,
+                "name": m.name,
+                "detail": None
+                if m.detail is None
+                else json.dumps(m.detail, ensure_ascii=False, separators=(",", ":")),
+            }
+            for m in moments
+        ],
+    )
 
 
 def release_segments(conn: Any, chunks: list[dict[str, Any]], keep: str, now_ms: int) -> list[str]:

@@ -19,6 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 FULL_SNAPSHOT, INCREMENTAL, META, CUSTOM = 2, 3, 4, 5
 MOUSE_INTERACTION = 2
 CLICK_TYPES = {2, 3, 4, 9}  # Click, ContextMenu, DblClick, TouchEnd
+CLICK = 2
 # MouseMove, MouseInteraction, Scroll, ViewportResize, Input, TouchMove, MediaInteraction, Drag
 USER_INPUT_SOURCES = {1, 2, 3, 4, 5, 6, 7, 12}
 ACTIVITY_GAP_MS = 5_000
@@ -106,22 +107,29 @@ def rage_clicks(clicks: list[tuple[int, float, float]]) -> int:
 
 def rage_click_times(clicks: list[tuple[int, float, float]]) -> list[int]:
     """One time per rage-click burst: that of its third click, the one that made it rage."""
-    times: list[int] = []
+    return [clicks[burst[RAGE_CLICKS - 1]][0] for burst in rage_bursts(clicks)]
+
+
+def rage_bursts(clicks: list[tuple[int, float, float]]) -> list[list[int]]:
+    """The bursts of 3+ clicks within 1 s of a burst's first click and inside a 30 px radius
+    of it, as lists of indices into `clicks` (which must be in time order)."""
+    bursts: list[list[int]] = []
     i = 0
     while i < len(clicks):
         t0, x0, y0 = clicks[i]
-        burst = [
-            c
-            for c in clicks[i:]
-            if c[0] - t0 <= RAGE_WINDOW_MS and math.hypot(c[1] - x0, c[2] - y0) <= RAGE_RADIUS_PX
-        ]
+        burst = []
+        for j in range(i, len(clicks)):
+            t, x, y = clicks[j]
+            if t - t0 > RAGE_WINDOW_MS:
+                break
+            if math.hypot(x - x0, y - y0) <= RAGE_RADIUS_PX:
+                burst.append(j)
         if len(burst) >= RAGE_CLICKS:
-            times.append(burst[RAGE_CLICKS - 1][0])
-            last = burst[-1]
-            i = clicks.index(last, i) + 1
+            bursts.append(burst)
+            i = burst[-1] + 1
         else:
             i += 1
-    return times
+    return bursts
 
 
 def storable(text: str) -> str:
@@ -197,6 +205,9 @@ def summarize(events: list[dict[str, Any]]) -> Summary:
     s.ended_at = int(events[-1]["timestamp"])
     s.duration_ms = s.ended_at - s.started_at
     inputs: list[int] = []
+    # Rage clicks count Click events alone: a tap also records a TouchEnd, so two taps would
+    # otherwise look like four clicks.
+    plain_clicks: list[tuple[int, float, float]] = []
     errors: list[Moment] = []
     site_events: list[Moment] = []
     for event in events:
@@ -205,7 +216,10 @@ def summarize(events: list[dict[str, Any]]) -> Summary:
             inputs.append(ts)
         if is_click(event):
             data = event["data"]
-            s.clicks.append((ts, float(data.get("x") or 0), float(data.get("y") or 0)))
+            point = (ts, float(data.get("x") or 0), float(data.get("y") or 0))
+            s.clicks.append(point)
+            if data.get("type") == CLICK:
+                plain_clicks.append(point)
         elif is_error(event):
             s.error_count += 1
             if len(errors) < MAX_MOMENTS_PER_KIND:
@@ -215,7 +229,7 @@ def summarize(events: list[dict[str, Any]]) -> Summary:
             if moment is not None:
                 site_events.append(moment)
     s.click_count = len(s.clicks)
-    rage = rage_click_times(s.clicks)
+    rage = rage_click_times(plain_clicks)
     s.rage_click_count = len(rage)
     s.active_ms = active_time(inputs)
     rage_moments = [Moment("rage_click", t) for t in rage[:MAX_MOMENTS_PER_KIND]]

@@ -468,4 +468,125 @@ MIGRATIONS: list[tuple[int, list[Step]]] = [
             "ALTER TABLE api_tokens ADD COLUMN revoked_at BIGINT",
         ],
     ),
+    (
+        15,
+        [
+            # Frustration signals (heatmaps/analysis.py), counted per recording for the list
+            # and its filters; `analysed` is the analysis version that wrote a recording's
+            # heatmap rows (0: none yet; the background backfill analyses those).
+            "ALTER TABLE recordings ADD COLUMN dead_click_count INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE recordings ADD COLUMN error_click_count INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE recordings ADD COLUMN quick_back_count INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE recordings ADD COLUMN excessive_scroll_count INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE recordings ADD COLUMN analysed INTEGER NOT NULL DEFAULT 0",
+            "CREATE INDEX recordings_analysed ON recordings (analysed, status)",
+            # One row per page view of a ready recording, and one per click: what the
+            # aggregates below were made of, so deleting a recording takes its share out.
+            # `page_key` is the address without scheme, query and fragment; `day` the
+            # recording's start in days since the epoch (UTC).
+            """CREATE TABLE page_view_stats (
+                recording_id TEXT NOT NULL REFERENCES recordings(id) ON DELETE CASCADE,
+                site_id TEXT NOT NULL,
+                page_key TEXT NOT NULL,
+                url TEXT NOT NULL,
+                device TEXT NOT NULL,
+                day INTEGER NOT NULL,
+                started_at BIGINT NOT NULL,
+                width INTEGER NOT NULL,
+                height INTEGER NOT NULL,
+                max_depth INTEGER NOT NULL,
+                exited INTEGER NOT NULL,
+                quick_back INTEGER NOT NULL,
+                excessive_scrolls INTEGER NOT NULL,
+                clicks INTEGER NOT NULL,
+                rage_clicks INTEGER NOT NULL,
+                dead_clicks INTEGER NOT NULL,
+                error_clicks INTEGER NOT NULL
+            )""",
+            "CREATE INDEX page_view_stats_recording ON page_view_stats (recording_id)",
+            "CREATE INDEX page_view_stats_snapshot "
+            "ON page_view_stats (site_id, page_key, device, width, started_at)",
+            # `x` is measured from the middle of the visitor's window (centred layouts line
+            # up at every width), `y` from the top of the page.
+            """CREATE TABLE recording_clicks (
+                recording_id TEXT NOT NULL REFERENCES recordings(id) ON DELETE CASCADE,
+                site_id TEXT NOT NULL,
+                page_key TEXT NOT NULL,
+                device TEXT NOT NULL,
+                day INTEGER NOT NULL,
+                at BIGINT NOT NULL,
+                x INTEGER NOT NULL,
+                y INTEGER NOT NULL,
+                width INTEGER NOT NULL,
+                selector TEXT NOT NULL,
+                text TEXT NOT NULL,
+                flags INTEGER NOT NULL
+            )""",
+            "CREATE INDEX recording_clicks_recording ON recording_clicks (recording_id)",
+            "CREATE INDEX recording_clicks_place "
+            "ON recording_clicks (site_id, page_key, device, y)",
+            "CREATE INDEX recording_clicks_element "
+            "ON recording_clicks (site_id, page_key, selector)",
+            # The aggregates a heatmap and the Pages report read, per site, page, device and
+            # day: clicks per 10 px cell, clicks per element, page views per depth reached
+            # (50 px steps) and per window width, and each page's views and signals.
+            """CREATE TABLE heatmap_cells (
+                site_id TEXT NOT NULL,
+                page_key TEXT NOT NULL,
+                device TEXT NOT NULL,
+                day INTEGER NOT NULL,
+                x INTEGER NOT NULL,
+                y INTEGER NOT NULL,
+                clicks INTEGER NOT NULL,
+                PRIMARY KEY (site_id, page_key, device, day, x, y)
+            )""",
+            """CREATE TABLE heatmap_elements (
+                site_id TEXT NOT NULL,
+                page_key TEXT NOT NULL,
+                device TEXT NOT NULL,
+                day INTEGER NOT NULL,
+                selector TEXT NOT NULL,
+                text TEXT NOT NULL,
+                clicks INTEGER NOT NULL,
+                rage_clicks INTEGER NOT NULL,
+                dead_clicks INTEGER NOT NULL,
+                error_clicks INTEGER NOT NULL,
+                PRIMARY KEY (site_id, page_key, device, day, selector)
+            )""",
+            """CREATE TABLE heatmap_depths (
+                site_id TEXT NOT NULL,
+                page_key TEXT NOT NULL,
+                device TEXT NOT NULL,
+                day INTEGER NOT NULL,
+                depth INTEGER NOT NULL,
+                views INTEGER NOT NULL,
+                PRIMARY KEY (site_id, page_key, device, day, depth)
+            )""",
+            """CREATE TABLE heatmap_widths (
+                site_id TEXT NOT NULL,
+                page_key TEXT NOT NULL,
+                device TEXT NOT NULL,
+                day INTEGER NOT NULL,
+                width INTEGER NOT NULL,
+                views INTEGER NOT NULL,
+                PRIMARY KEY (site_id, page_key, device, day, width)
+            )""",
+            """CREATE TABLE page_stats (
+                site_id TEXT NOT NULL,
+                page_key TEXT NOT NULL,
+                device TEXT NOT NULL,
+                day INTEGER NOT NULL,
+                views INTEGER NOT NULL,
+                exits INTEGER NOT NULL,
+                quick_backs INTEGER NOT NULL,
+                excessive_scrolls INTEGER NOT NULL,
+                clicks INTEGER NOT NULL,
+                rage_clicks INTEGER NOT NULL,
+                dead_clicks INTEGER NOT NULL,
+                error_clicks INTEGER NOT NULL,
+                PRIMARY KEY (site_id, page_key, device, day)
+            )""",
+            "CREATE INDEX page_stats_day ON page_stats (site_id, day)",
+        ],
+    ),
 ]

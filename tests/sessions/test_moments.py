@@ -44,7 +44,7 @@ def two_page_visit(
             click(t + 1200, 12, 10),
             click(t + 1400, 11, 14),
             site_event(t + 1500, "added_to_cart", {"sku": "X1", "by": "ann@example.com"}),
-            js_error(t + 2000, "order 4711 failed"),
+            js_error(t + 2450, "order 4711 failed"),  # > 1 s after a click: no error click
         ],
         left=True,
     )
@@ -80,7 +80,7 @@ def test_finalize_stores_the_moments_of_a_recording(
             "detail": '{"sku":"X1","by":"ann@example.com"}',
         },
         # Errors are masked on ingest (default settings: no numbers); events are the site's.
-        {"kind": "error", "at": t + 2000, "name": "order **** failed", "detail": None},
+        {"kind": "error", "at": t + 2450, "name": "order **** failed", "detail": None},
         {"kind": "page", "at": t + 2500, "name": "https://alice.example/cart", "detail": None},
     ]
     assert moments_of(svc.db, rec) == [
@@ -92,7 +92,7 @@ def test_finalize_stores_the_moments_of_a_recording(
             "name": "added_to_cart",
             "detail": {"sku": "X1", "by": "ann@example.com"},
         },
-        {"kind": "error", "at_ms": 2000, "name": "order **** failed", "detail": None},
+        {"kind": "error", "at_ms": 2450, "name": "order **** failed", "detail": None},
         {"kind": "page", "at_ms": 2500, "name": "https://alice.example/cart", "detail": None},
     ]
     # The stored events keep the site's own event as it was sent, unmasked.

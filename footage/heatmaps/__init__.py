@@ -1,0 +1,1 @@
+"""Heatmaps and frustration signals: where visitors click, scroll and get stuck."""
