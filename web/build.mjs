@@ -5,6 +5,7 @@
 //   dashboard.js            small behaviours of the dashboard pages (confirm, masks preview)
 //   chat.js                 the visitor's chat box, served as /footage-chat.js (chat_enabled)
 //   conversations.js        the dashboard's conversations: live messages, replies, visitor info
+//   heatmap.js              the Heatmaps page: the page as visitors saw it, clicks and scrolling over it
 //
 //   node build.mjs           one minified build
 //   node build.mjs --watch   rebuild on every change
@@ -105,6 +106,13 @@ const builds = [
     ...common,
     entryPoints: [path.join(here, 'src/conversations.ts')],
     outfile: path.join(outdir, 'conversations.js'),
+    format: 'iife',
+    platform: 'browser',
+  },
+  {
+    ...common,
+    entryPoints: [path.join(here, 'src/heatmap.ts')],
+    outfile: path.join(outdir, 'heatmap.js'),
     format: 'iife',
     platform: 'browser',
   },

@@ -18,15 +18,19 @@ from footage.accounts.service import sites_of
 from footage.accounts.usage import Usage, usage_of
 from footage.conversations.store import unread_count
 from footage.errors import BadRequest, NotFound
+from footage.heatmaps.analysis import SIGNAL_KINDS
 from footage.privacy.site_settings import SETTINGS, as_settings, update_settings
 from footage.recordings import filters
 from footage.recordings.filters import MODIFIERS, describe
-from footage.recordings.matches import matching_moments
+from footage.recordings.matches import LABELS, matching_moments
+from footage.recordings.moments import moments_of
 from footage.recordings.queries import get_recording, iter_events_json, live_count
 from footage.recordings.search import empty_hint, search
 from footage.recordings.segments import list_segments
 
 router = APIRouter(include_in_schema=False)
+# More markers than this would cover the timeline, not explain it.
+MAX_SIGNAL_MARKERS = 500
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
 
 
@@ -237,8 +241,26 @@ def player_page(request: Request, recording_id: str) -> Response:
     ]
     moments = matching_moments(svc.db, recording, started, values) if values else []
     start = t if t or not moments else moments[0]["offset_ms"]
+    # The frustration signals found at finalize, for the timeline's markers and the list
+    # beside it; `at_ms` counts from the first event, as the player's own clock does.
+    signals = [
+        {
+            "kind": m["kind"],
+            "at_ms": m["at_ms"],
+            "name": m["name"] or "",
+            "label": LABELS[m["kind"]],
+        }
+        for m in moments_of(svc.db, recording_id)
+        if m["kind"] in SIGNAL_KINDS
+    ][:MAX_SIGNAL_MARKERS]
     return render(
-        request, "player.html", user, rec=recording, start_ms=max(0, start), moments=moments
+        request,
+        "player.html",
+        user,
+        rec=recording,
+        start_ms=max(0, start),
+        moments=moments,
+        signals=signals,
     )
 
 

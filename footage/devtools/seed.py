@@ -45,6 +45,7 @@ from footage.accounts.passwords import hash_password, new_secret, secret_hash, v
 from footage.accounts.plans import DEFAULT_PLANS, Plans
 from footage.accounts.service import create_account, origin_of
 from footage.clock import Clock
+from footage.heatmaps.analysis import ANALYSIS_VERSION
 from footage.sessions.useragent import parse_agent
 from footage.store.db import Database, new_id, q
 from footage.store.ipkey import ip_key
@@ -676,6 +677,7 @@ REC_COLUMNS = [
     "stored_bytes",
     "conversation_id",
     "returning_visitor",
+    "analysed",
 ]
 PAGE_COLUMNS = [
     "site_id",
@@ -1014,6 +1016,8 @@ class Generator:
                 int(duration / 60_000 * 5_000) + 4_000 * pages,
                 conversation,
                 int(returning),
+                # no events to analyse for heatmaps: the background backfill leaves it be
+                ANALYSIS_VERSION,
             )
         )
 

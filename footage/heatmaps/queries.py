@@ -108,6 +108,19 @@ def scope_of(
     return Scope(site_id, first_day, last_day, device or None)
 
 
+def scope_from_form(db: Database, account_id: str, now_ms: int, form: dict[str, str]) -> Scope:
+    """scope_of() for a dashboard form's `site_id`, `from`, `to` and `device` (empty: default)."""
+    return scope_of(
+        db,
+        account_id,
+        now_ms,
+        form.get("site_id") or None,
+        form.get("from") or None,
+        form.get("to") or None,
+        form.get("device") or None,
+    )
+
+
 def _in(statement: str) -> Any:
     return text(statement).bindparams(bindparam("keys", expanding=True))
 
@@ -245,7 +258,7 @@ def heatmap(db: Database, scope: Scope, keys: list[str], width: int | None) -> d
             }
             for e in element_rows
         ],
-        scroll=_reach(depths, views),
+        scroll=_reach(depths, sum(int(n) for _, n in depths)),
         signals={
             k: int(totals[k] or 0)
             for k in (

@@ -170,8 +170,9 @@ def totals(pages: Iterable[dict[str, Any]], clicks: Iterable[dict[str, Any]]) ->
             texts[key] = c["text"]
     for p in pages:
         base = (p["site_id"], p["page_key"], p["device"], p["day"])
-        add("heatmap_depths", (*base, p["max_depth"] // DEPTH_PX), (1,))
-        add("heatmap_widths", (*base, p["width"]), (1,))
+        if p["width"] > 0:  # a page view without its Meta event says nothing of either
+            add("heatmap_depths", (*base, p["max_depth"] // DEPTH_PX), (1,))
+            add("heatmap_widths", (*base, p["width"]), (1,))
         add(
             "page_stats",
             base,

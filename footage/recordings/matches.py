@@ -12,9 +12,22 @@ from footage.store.db import Database
 # Labels of the moments, in the user's words.
 LABELS = {
     "rage_click": "Rage click",
+    "dead_click": "Dead click",
+    "error_click": "Error click",
+    "quick_back": "Quick back",
+    "excessive_scroll": "Excessive scrolling",
     "error": "JavaScript error",
     "event": "Event",
     "page": "Entered",
+}
+# A bool filter → the kind of moment it found (the signal's moments).
+FLAG_KINDS = {
+    "has_rage_clicks": "rage_click",
+    "has_errors": "error",
+    "has_dead_clicks": "dead_click",
+    "has_error_clicks": "error_click",
+    "has_quick_backs": "quick_back",
+    "has_excessive_scrolling": "excessive_scroll",
 }
 
 
@@ -50,8 +63,9 @@ def matching_moments(
     db: Database, recording: dict[str, Any], started_at: int | None, values: dict[str, Any]
 ) -> list[dict[str, Any]]:
     """Every moment of the recording that a moment-shaped filter asked for, in time order:
-    rage clicks, errors, the custom event, the visited/entry/exit page."""
-    wanted = {k for k in ("has_rage_clicks", "has_errors") if values.get(k)}
+    rage clicks and the other frustration signals, errors, the custom event, the
+    visited/entry/exit page."""
+    wanted = {kind for flag, kind in FLAG_KINDS.items() if values.get(flag)}
     if not wanted and not {"event", "url", "entry_url", "exit_url"} & set(values):
         return []
     rows = db.all(
@@ -63,8 +77,7 @@ def matching_moments(
     for row in rows:
         kind = row["kind"]
         hit = (
-            (kind == "rage_click" and "has_rage_clicks" in wanted)
-            or (kind == "error" and "has_errors" in wanted)
+            kind in wanted
             or (kind == "event" and "event" in values and _event_matches(row, values))
             or (kind == "page" and "url" in values and _page_matches(row["name"] or "", values))
             or (kind == "page" and "entry_url" in values and pages and row is pages[0])

@@ -167,6 +167,17 @@ class Finalizer:
             if not still_ours:
                 log.warning("lost the claim on %s to another finalizer", recording_id)
                 return False
+            # Heatmap aggregates before segments: retention and erasure lock them in this
+            # order too, so on PostgreSQL neither waits for the other in a cycle.
+            if analysis is not None:
+                heatmap_store.add_recording(
+                    conn,
+                    recording_id,
+                    rec["site_id"],
+                    agent.device,
+                    summary.started_at or rec["created_at"],
+                    analysis,
+                )
             for page in pages:
                 q(
                     conn,
@@ -193,15 +204,6 @@ class Finalizer:
                 now=self.clock.now_ms(),
             )
             self._store_moments(conn, recording_id, rec["site_id"], moments)
-            if analysis is not None:
-                heatmap_store.add_recording(
-                    conn,
-                    recording_id,
-                    rec["site_id"],
-                    agent.device,
-                    summary.started_at or rec["created_at"],
-                    analysis,
-                )
             returning = self._returning(conn, rec)
             q(
                 conn,

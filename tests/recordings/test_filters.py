@@ -25,6 +25,10 @@ BASE = {
     "click_count": 2,
     "rage_click_count": 0,
     "error_count": 0,
+    "dead_click_count": 0,
+    "error_click_count": 0,
+    "quick_back_count": 0,
+    "excessive_scroll_count": 0,
     "device": "desktop",
     "browser": "Chrome",
     "os": "Windows",
@@ -42,6 +46,7 @@ BASE = {
 RECORDINGS: dict[str, dict[str, Any]] = {
     "r01": {"pages": ["https://s.example/", "https://s.example/checkout"], "page_count": 2},
     "r02": {
+        "dead_click_count": 2,
         "device": "mobile",
         "browser": "Safari",
         "os": "iOS",
@@ -55,8 +60,14 @@ RECORDINGS: dict[str, dict[str, Any]] = {
         "click_count": 14,
         "pages": ["https://s.example/product/shoes"],
     },
-    "r04": {"error_count": 3, "country": "AT", "pages": ["https://s.example/account/orders"]},
+    "r04": {
+        "error_count": 3,
+        "error_click_count": 1,
+        "country": "AT",
+        "pages": ["https://s.example/account/orders"],
+    },
     "r05": {
+        "excessive_scroll_count": 1,
         "referrer": "https://www.google.com/",
         "utm_source": "newsletter",
         "utm_medium": "email",
@@ -76,6 +87,7 @@ RECORDINGS: dict[str, dict[str, Any]] = {
         "events": [("added_to_cart", {"sku": "X1", "qty": 2})],
     },
     "r08": {
+        "quick_back_count": 1,
         "device": "tablet",
         "os": "Android",
         "browser": "Chrome",
@@ -97,6 +109,12 @@ RECORDINGS: dict[str, dict[str, Any]] = {
         "events": [("signup", {"plan": "gold"})],
     },
     "r10": {"site": "second", "pages": ["https://other.example/"]},
+}
+SIGNAL_MOMENTS = {
+    "dead_click_count": "dead_click",
+    "error_click_count": "error_click",
+    "quick_back_count": "quick_back",
+    "excessive_scroll_count": "excessive_scroll",
 }
 VISITORS = {
     "v-jane": {"name": "Jane Quokka", "email": "jane.quokka@example.org", "external_id": "cust-42"},
@@ -133,12 +151,14 @@ def insert(svc: Services, account_id: str, sites: dict[str, str]) -> None:
                 conn,
                 "INSERT INTO recordings (id, account_id, site_id, visitor_id, session_id, "
                 "status, created_at, last_seen_at, started_at, ended_at, duration_ms, active_ms, "
-                "page_count, click_count, rage_click_count, error_count, device, browser, os, "
+                "page_count, click_count, rage_click_count, error_count, dead_click_count, "
+                "error_click_count, quick_back_count, excessive_scroll_count, device, browser, os, "
                 "country, screen_width, referrer, utm_source, utm_medium, utm_campaign, "
                 "conversation_id, ip, ip_key, returning_visitor, entry_url, exit_url) VALUES (:id, "
                 ":a, :site, :visitor, :id, :status, :t, :t, :t, :t, :duration_ms, :active_ms, "
-                ":page_count, :click_count, :rage_click_count, :error_count, :device, :browser, "
-                ":os, :country, :screen_width, :referrer, :utm_source, :utm_medium, "
+                ":page_count, :click_count, :rage_click_count, :error_count, :dead_click_count, "
+                ":error_click_count, :quick_back_count, :excessive_scroll_count, :device, "
+                ":browser, :os, :country, :screen_width, :referrer, :utm_source, :utm_medium, "
                 ":utm_campaign, :conversation_id, :ip, :ip_key, :returning_visitor, :entry, "
                 ":exit)",
                 id=rid,
@@ -191,6 +211,22 @@ def insert(svc: Services, account_id: str, sites: dict[str, str]) -> None:
                     s=site_id,
                     t=started + 2000,
                 )
+            # The other signals' moments, as the finalizer writes them (heatmaps/analysis.py).
+            for column, kind in SIGNAL_MOMENTS.items():
+                for n in range(row[column]):
+                    q(
+                        conn,
+                        "INSERT INTO recording_moments (recording_id, site_id, kind, at, name, "
+                        "detail) VALUES (:r, :s, :k, :t, :n, :d)",
+                        r=rid,
+                        s=site_id,
+                        k=kind,
+                        t=started + 3000 + n * 1000,
+                        n="Add to cart" if kind.endswith("_click") else pages[0],
+                        d=json.dumps({"selector": "main > h1", "url": pages[0]})
+                        if kind.endswith("_click")
+                        else None,
+                    )
 
 
 @pytest.fixture
@@ -253,6 +289,16 @@ ALL = sorted(RECORDINGS)
         ({"has_rage_clicks": "true"}, ["r03"]),
         ({"has_rage_clicks": "false"}, sorted(set(ALL) - {"r03"})),
         ({"has_errors": "true"}, ["r04"]),
+        ({"has_dead_clicks": "true"}, ["r02"]),
+        ({"has_dead_clicks": "false"}, sorted(set(ALL) - {"r02"})),
+        ({"has_error_clicks": "true"}, ["r04"]),
+        ({"has_quick_backs": "yes"}, ["r08"]),
+        ({"has_excessive_scrolling": "1"}, ["r05"]),
+        (
+            {"has_excessive_scrolling": "false", "has_quick_backs": "false"},
+            sorted(set(ALL) - {"r05", "r08"}),
+        ),
+        ({"has_dead_clicks": "true", "device": "mobile"}, ["r02"]),
         ({"has_conversation": "true"}, ["r06"]),
         ({"visitor_id": "v-jane"}, ["r06", "r07"]),
         ({"visitor_id": "cust-42"}, ["r06", "r07"]),
@@ -384,3 +430,49 @@ def test_every_filter_is_documented():
 
     text = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text()
     assert [f.name for f in filters.FILTERS if f"| `{f.name}` |" not in text] == []
+
+
+@pytest.mark.parametrize(
+    ("flag", "rid", "labels"),
+    [
+        ("has_dead_clicks", "r02", ["Dead click: Add to cart", "Dead click: Add to cart"]),
+        ("has_error_clicks", "r04", ["Error click: Add to cart"]),
+        ("has_quick_backs", "r08", ["Quick back: https://s.example/product/socks"]),
+        (
+            "has_excessive_scrolling",
+            "r05",
+            ["Excessive scrolling: https://s.example/?utm_source=newsletter"],
+        ),
+    ],
+)
+def test_signal_filters_find_their_moments(svc, world, flag, rid, labels):
+    from footage.recordings.matches import matching_moments
+
+    rec = {"id": rid}
+    started = svc.db.one("SELECT started_at FROM recordings WHERE id = :r", {"r": rid})
+    found = matching_moments(svc.db, rec, started["started_at"], filters.parse({flag: "true"}))
+    assert [m["label"] for m in found] == labels
+    assert found[0]["offset_ms"] == 3000
+    # "without" finds no moments to open at
+    assert (
+        matching_moments(svc.db, rec, started["started_at"], filters.parse({flag: "false"})) == []
+    )
+
+
+def test_signal_filters_are_described_and_in_the_api_schema(svc, world):
+    values = filters.parse({"has_dead_clicks": "true", "has_quick_backs": "false"})
+    assert filters.describe(values, "has_dead_clicks") == "Dead clicks: yes"
+    assert filters.describe(values, "has_quick_backs") == "Quick backs: no"
+    names = {p["name"]: p["schema"] for p in filters.openapi_parameters()}
+    for flag in (
+        "has_dead_clicks",
+        "has_error_clicks",
+        "has_quick_backs",
+        "has_excessive_scrolling",
+    ):
+        assert names[flag] == {"type": "boolean"}
+    values = filters.parse({"has_dead_clicks": "true", "device": "desktop"})
+    hint = empty_hint(svc.db, world["account"], values)
+    assert hint["culprit"]["label"] == "Dead clicks: yes"
+    item = search(svc.db, world["account"], filters.parse({"has_dead_clicks": "true"}))["items"][0]
+    assert item["dead_click_count"] == 2 and item["quick_back_count"] == 0

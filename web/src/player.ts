@@ -6,7 +6,9 @@
 // rrweb's Replayer in a sandboxed, inert iframe (no scripts; inert.ts takes
 // out of the events whatever could run or navigate), and draw our own
 // controls around it. Elements anywhere on the page with `data-seek-ms` seek
-// the player when clicked.
+// the player when clicked. The frustration signals the server found (rage and
+// dead clicks, error clicks, quick backs, excessive scrolling) come as JSON in
+// `data-signals` and are drawn as markers of their own.
 //
 // For end-to-end tests, `window.footagePlayer` exposes the player, and
 // #player gets `data-state="ready"` (or "error") once it is usable.
@@ -37,14 +39,85 @@ interface RawEvent {
   data?: any;
 }
 
-export type MarkerKind = 'click' | 'page' | 'error' | 'event';
+export type SignalKind = 'rage_click' | 'dead_click' | 'error_click' | 'quick_back' | 'excessive_scroll';
+export type MarkerKind = 'click' | 'page' | 'error' | 'event' | SignalKind;
+
+/** A frustration signal as the page gives it: `at_ms` from the recording's first event. */
+export interface Signal {
+  kind: SignalKind;
+  at_ms: number;
+  /** The element's text or selector (clicks), or the page's address. */
+  name: string;
+}
+
+/** Each signal in the user's words, its legend label, and its shape on the timeline. */
+const SIGNALS: Record<SignalKind, { label: string; legend: string; svg: string }> = {
+  rage_click: {
+    label: 'Rage click',
+    legend: 'Rage clicks',
+    svg: '<path d="M8 1.8 14.8 14H1.2z"/>',
+  },
+  dead_click: {
+    label: 'Dead click',
+    legend: 'Dead clicks',
+    svg: '<circle cx="8" cy="8" r="5" fill="#fff" stroke="currentColor" stroke-width="3"/>',
+  },
+  error_click: {
+    label: 'Error click',
+    legend: 'Error clicks',
+    svg: '<rect x="2" y="2" width="12" height="12" rx="2"/><path d="M7 4.5h2v5H7zm0 6h2v2H7z" fill="#fff" stroke="none"/>',
+  },
+  quick_back: {
+    label: 'Quick back',
+    legend: 'Quick backs',
+    svg: '<circle cx="8" cy="8" r="6.8"/><path d="M9.6 4.6 6.2 8l3.4 3.4" fill="none" stroke="#fff" stroke-width="2"/>',
+  },
+  excessive_scroll: {
+    label: 'Excessive scrolling',
+    legend: 'Excessive scrolling',
+    svg: '<rect x="3.5" y="0.8" width="9" height="14.4" rx="4.5"/><path d="M5.6 6 8 3.6 10.4 6M5.6 10 8 12.4 10.4 10" fill="none" stroke="#fff" stroke-width="1.6"/>',
+  },
+};
+
+function isSignalKind(kind: unknown): kind is SignalKind {
+  return typeof kind === 'string' && Object.prototype.hasOwnProperty.call(SIGNALS, kind);
+}
+
+/** The signals of `data-signals` (JSON), ignoring whatever is not one. */
+export function readSignals(raw: string | undefined): Signal[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw || '[]');
+  } catch {
+    return [];
+  }
+  if (!Array.isArray(parsed)) return [];
+  return parsed
+    .filter((s) => s && isSignalKind(s.kind) && typeof s.at_ms === 'number' && isFinite(s.at_ms))
+    .map((s) => ({ kind: s.kind, at_ms: Math.max(0, s.at_ms), name: typeof s.name === 'string' ? s.name : '' }));
+}
+
+/** "Dead click on “Add to cart” at 0:42", "Quick back from shop.example/a at 1:05". */
+export function signalLabel(signal: Signal): string {
+  const what = SIGNALS[signal.kind].label;
+  const at = formatTime(signal.at_ms);
+  if (!signal.name) return `${what} at ${at}`;
+  if (signal.kind === 'quick_back') return `${what} from ${signal.name} at ${at}`;
+  if (signal.kind === 'excessive_scroll') return `${what} on ${signal.name} at ${at}`;
+  return `${what} on “${signal.name}” at ${at}`;
+}
+
+/** The signals as timeline markers (on the player's own clock: ms from the first event). */
+export function signalMarkers(signals: Signal[]): Marker[] {
+  return signals.map((s) => ({ kind: s.kind, time: s.at_ms, label: signalLabel(s), name: s.name }));
+}
 
 export interface Marker {
   kind: MarkerKind;
   /** ms from the first event. */
   time: number;
   label: string;
-  /** The custom event's name (kind 'event'). */
+  /** The custom event's name (kind 'event'), or a signal's element or page. */
   name?: string;
   /** The tooltip, when it says more than the label (an event's properties). */
   title?: string;
@@ -173,6 +246,7 @@ class Player {
   private replayer!: Replayer;
   private total = 0;
   private markers: Marker[] = [];
+  private signals: Signal[] = [];
   private pageStarts: Span[] = [];
   /** While paused: the time asked for (the replayer sits a few ms later, see pausedOffset). */
   private pausedAt: number | null = null;
@@ -345,7 +419,7 @@ class Player {
       throw error;
     }
     this.total = Math.max(0, this.replayer.getMetaData().totalTime);
-    this.markers = findMarkers(events, first);
+    this.markers = findMarkers(events, first).concat(signalMarkers(this.signals));
     this.pageStarts = findPageStarts(events, first);
     this.drawTimeline(findInactive(events, first, this.total));
     this.wireReplayer();
@@ -398,6 +472,7 @@ class Player {
   }
 
   private buildFrame(): void {
+    this.signals = readSignals(this.root.dataset.signals);
     this.root.textContent = '';
     this.root.classList.add('fp-root');
 
@@ -459,6 +534,17 @@ class Player {
         speeds,
       ]),
     );
+    if (this.signals.length) {
+      // Signals get a lane above the track (the handle never hides them) and a legend row.
+      this.timeline.classList.add('fp-with-signals');
+      this.controls.append(
+        el('div', { class: 'fp-legend fp-signal-legend', 'aria-label': 'Frustration signals on the timeline' }, [
+          el('span', { class: 'fp-signal-legend-title' }, ['Frustration signals:']),
+          ...signalLegend(this.signals),
+          el('span', { class: 'fp-signal-legend-hint' }, ['· click a marker to jump there']),
+        ]),
+      );
+    }
     this.frame.append(topBar, this.stage, this.controls);
     this.root.append(this.frame);
     this.setControlsEnabled(false);
@@ -481,13 +567,17 @@ class Player {
       this.track.insertBefore(band, this.progress);
     }
     for (const marker of this.markers) {
+      const signal = isSignalKind(marker.kind);
       const button = el('button', {
         type: 'button',
-        class: `fp-marker fp-marker-${marker.kind}`,
+        class: signal ? `fp-marker fp-signal fp-signal-${marker.kind}` : `fp-marker fp-marker-${marker.kind}`,
         title: marker.title || (marker.kind === 'page' ? `Page: ${marker.label}` : marker.label),
-        'aria-label': `${marker.kind === 'page' ? `Page: ${marker.label}` : marker.label} (${formatTime(marker.time)})`,
+        'aria-label': signal
+          ? marker.label
+          : `${marker.kind === 'page' ? `Page: ${marker.label}` : marker.label} (${formatTime(marker.time)})`,
         tabindex: '-1',
       });
+      if (signal) button.append(signalIcon(marker.kind as SignalKind));
       button.style.left = pct(marker.time);
       button.addEventListener('pointerdown', (e) => e.stopPropagation());
       button.addEventListener('click', (e) => {
@@ -713,6 +803,28 @@ class Player {
 
 function legendItem(kind: string, label: string): HTMLElement {
   return el('span', { class: 'fp-legend-item' }, [el('i', { class: `fp-swatch fp-swatch-${kind}`, 'aria-hidden': 'true' }), label]);
+}
+
+function signalIcon(kind: SignalKind): SVGSVGElement {
+  const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+  svg.setAttribute('viewBox', '0 0 16 16');
+  svg.setAttribute('aria-hidden', 'true');
+  svg.innerHTML = SIGNALS[kind].svg; // our own constant markup, never the recording's
+  return svg;
+}
+
+/** Legend entries for the signals this recording has, with how many of each. */
+function signalLegend(signals: Signal[]): HTMLElement[] {
+  const counts = new Map<SignalKind, number>();
+  for (const s of signals) counts.set(s.kind, (counts.get(s.kind) || 0) + 1);
+  return (Object.keys(SIGNALS) as SignalKind[])
+    .filter((kind) => counts.has(kind))
+    .map((kind) =>
+      el('span', { class: `fp-legend-item fp-legend-signal fp-signal-${kind}` }, [
+        signalIcon(kind),
+        `${SIGNALS[kind].legend} (${counts.get(kind)})`,
+      ]),
+    );
 }
 
 function isEvent(value: unknown): value is RawEvent {
