@@ -365,14 +365,16 @@ def recordings_at(
     else:
         raise BadRequest("give 'selector', or 'x' and 'y' of a place", code="no_place")
     with db.read() as conn:
+        # The clicks there, grouped per recording first: only those recordings are joined.
         rows = conn.execute(
             _in(
-                "SELECT c.recording_id, MIN(c.at) AS at, COUNT(*) AS clicks, "
-                "MAX(c.flags) AS flags, r.started_at, r.duration_ms, r.device, r.country, "
-                "r.visitor_id FROM recording_clicks c JOIN recordings r ON r.id = c.recording_id "
-                f"WHERE {_where(scope, 'c')}{condition} AND r.status = 'ready' "
-                "GROUP BY c.recording_id, r.started_at, r.duration_ms, r.device, r.country, "
-                "r.visitor_id ORDER BY r.started_at DESC LIMIT :n"
+                "SELECT c.recording_id, c.at, c.clicks, c.rage, c.dead, c.error, r.started_at, "
+                "r.duration_ms, r.device, r.country FROM (SELECT recording_id, MIN(at) AS at, "
+                f"COUNT(*) AS clicks, MAX(flags & {FLAG_RAGE}) AS rage, "
+                f"MAX(flags & {FLAG_DEAD}) AS dead, MAX(flags & {FLAG_ERROR}) AS error "
+                f"FROM recording_clicks c WHERE {_where(scope, 'c')}{condition} "
+                "GROUP BY recording_id) c JOIN recordings r ON r.id = c.recording_id "
+                "WHERE r.status = 'ready' ORDER BY r.started_at DESC LIMIT :n"
             ),
             params,
         ).mappings()
@@ -396,9 +398,9 @@ def recordings_at(
                 "country": r["country"],
                 "clicks": int(r["clicks"]),
                 "at_ms": offset(r),
-                "rage": bool(r["flags"] & FLAG_RAGE),
-                "dead": bool(r["flags"] & FLAG_DEAD),
-                "error": bool(r["flags"] & FLAG_ERROR),
+                "rage": bool(r["rage"]),
+                "dead": bool(r["dead"]),
+                "error": bool(r["error"]),
                 "player_url": f"/recordings/{r['recording_id']}?t={offset(r)}",
             }
             for r in found
