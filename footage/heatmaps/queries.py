@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, text
 from footage.errors import BadRequest, NotFound
 from footage.heatmaps.analysis import page_key
 from footage.heatmaps.store import CELL_PX, DAY_MS, DEPTH_PX, FLAG_DEAD, FLAG_ERROR, FLAG_RAGE
-from footage.recordings.queries import events_of
+from footage.recordings.queries import iter_events
 from footage.store.blobs import BlobStore
 from footage.store.db import Database
 
@@ -314,10 +314,9 @@ def snapshot(
         )
     if row is None:
         raise NotFound("no recorded page view of this page in the period", code="no_page_view")
-    events = events_of(db, blobs, row["recording_id"])
     start = int(row["started_at"])
     meta = full = None
-    for event in events:
+    for event in iter_events(db, blobs, row["recording_id"]):
         if event["timestamp"] < start:
             continue
         if meta is None and event.get("type") == 4:

@@ -198,15 +198,19 @@ def iter_events_json(db: Database, blobs: BlobStore, recording_id: str) -> Itera
     yield b"]"
 
 
-def events_of(db: Database, blobs: BlobStore, recording_id: str) -> list[dict[str, Any]]:
-    """The recording's events, parsed, in time order."""
+def iter_events(db: Database, blobs: BlobStore, recording_id: str) -> Iterator[dict[str, Any]]:
+    """The recording's events, parsed one at a time as stored (a ready recording's are in
+    time order), so a reader that finds what it needs early stops early."""
     chunks = db.all(
         "SELECT * FROM chunks WHERE recording_id = :id ORDER BY first_ts, page_id, seq",
         {"id": recording_id},
     )
-    events: list[dict[str, Any]] = []
     for chunk in chunks:
         data = blobs.get(chunk["blob_key"], chunk["blob_offset"], chunk["blob_length"])
-        events.extend(orjson.loads(line) for line in decode_chunk(data))
-    events.sort(key=lambda e: e["timestamp"])
-    return events
+        for line in decode_chunk(data):
+            yield orjson.loads(line)
+
+
+def events_of(db: Database, blobs: BlobStore, recording_id: str) -> list[dict[str, Any]]:
+    """The recording's events, parsed, in time order."""
+    return sorted(iter_events(db, blobs, recording_id), key=lambda e: e["timestamp"])

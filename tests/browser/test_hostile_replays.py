@@ -3,7 +3,8 @@ player page, the public share page and the downloaded HTML file each replay a re
 of scripts, inline handlers, javascript: URLs, srcdoc frames, meta refreshes, <base>, forms and
 SVG scripts (tests/browser/hostile.py), stored through the real ingest API. Played to the end
 and seeked, with its links and forms clicked and tabbed to: no script runs in any frame, no
-dialog opens, nothing navigates, no popup opens and nothing reaches the attacker."""
+dialog opens, nothing navigates, no popup opens and nothing reaches the attacker. The heatmap
+page draws the same recording's page, with the same result."""
 
 from __future__ import annotations
 
@@ -283,6 +284,47 @@ def test_the_html_download_replays_a_hostile_recording_inertly(
     context.close()
 
 
+def test_the_heatmap_draws_a_hostile_page_inertly(live: LiveServer, browser: Any) -> None:
+    """The heatmap page rebuilds the page's recorded snapshot with the same protections."""
+    record_hostile(live)
+    context, page, watch = watched_page(browser, live.url)
+    log_in(page, live.url, {"email": "alice@example.com", "password": PASSWORD})
+    url = f"{live.url}/heatmaps?url=alice.example/&from=2026-11-18&to=2026-11-18"
+    watch.navigations.clear()
+    page.goto(url)
+    page.wait_for_selector("#heatmap[data-state=ready]", timeout=20_000)
+    frame = page.frame_locator("#heatmap iframe")
+    assert frame.locator("#title-snapshot").inner_text(timeout=5000) == "Hostile page (snapshot)"
+    assert page.eval_on_selector("#heatmap iframe", "f => f.getAttribute('sandbox')") == (
+        "allow-same-origin"
+    )
+    assert page.eval_on_selector("#heatmap iframe", "f => f.inert") is True
+    # Real clicks where its links are drawn land on the map (they ask who clicked there).
+    for selector in ("#attacker-link-snapshot", "#formaction-snapshot", "#svg-link-snapshot"):
+        box = frame.locator(selector).bounding_box()
+        assert box is not None, selector
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.wait_for_timeout(100)
+    clicked = page.evaluate(
+        """() => {
+          const doc = document.querySelector('#heatmap iframe').contentDocument;
+          let clicked = 0;
+          for (const selector of ['#js-link-snapshot', '#harmless-link', '#svg-link-snapshot',
+                                  '#form-submit-snapshot', '#harmless-form button']) {
+            const el = doc.querySelector(selector);
+            if (!el) continue;
+            el.dispatchEvent(new MouseEvent('click', {bubbles: true, cancelable: true}));
+            clicked++;
+          }
+          return clicked;
+        }"""
+    )
+    assert clicked >= 3
+    page.wait_for_timeout(800)
+    assert_inert(page, watch, url, live.url)
+    context.close()
+
+
 def test_the_dashboard_works_under_its_policy(live: LiveServer, browser: Any) -> None:
     """The policy blocks nothing of our own: every page, the player, the Share dialog and the
     Download menu run without a single violation."""
@@ -297,7 +339,15 @@ def test_the_dashboard_works_under_its_policy(live: LiveServer, browser: Any) ->
         lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None,
     )
     log_in(page, live.url, {"email": "alice@example.com", "password": PASSWORD})
-    for path in ("/recordings", "/install", "/settings", "/usage", "/conversations"):
+    for path in (
+        "/recordings",
+        "/install",
+        "/settings",
+        "/usage",
+        "/conversations",
+        "/pages",
+        "/heatmaps",
+    ):
         page.goto(live.url + path)
         page.wait_for_load_state("load")
     page.goto(f"{live.url}/recordings/{rid}")

@@ -213,6 +213,12 @@ class Heatmap {
     const total = Math.max(0, replayer.getMetaData().totalTime);
     replayer.pause(total);
     await this.firstFrame();
+    // The drawn page is a picture: even a click dispatched by script follows no link (not
+    // even to a #fragment) and submits nothing. The frame is inert to people already.
+    const doc = replayer.iframe.contentDocument;
+    for (const type of ['click', 'submit', 'auxclick']) {
+      doc?.addEventListener(type, (e) => e.preventDefault(), true);
+    }
     const frame = replayer.iframe;
     const wrapper = frame.parentElement as HTMLElement;
     wrapper.classList.add('hm-page');

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from footage.heatmaps.dom import PageDom
-from tests.browser.conftest import CHROMIUM_ARGS, chromium_path
 
 pytestmark = pytest.mark.browser
 
@@ -72,34 +71,31 @@ def mirror_from(events: list[dict[str, Any]]) -> tuple[PageDom, list[int]]:
     return dom, clicks
 
 
-def test_selectors_find_exactly_their_element_in_chromium() -> None:
-    from playwright.sync_api import sync_playwright
-
+def test_selectors_find_exactly_their_element_in_chromium(browser: Any) -> None:
     if not RRWEB.exists():
         pytest.fail(f"{RRWEB} is missing: run scripts/install, which installs web/node_modules")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            page.set_content(PAGE)
-            page.add_script_tag(path=str(RRWEB))
-            # An arrow function: a bare expression returning rrweb's stop function would be
-            # called by Playwright, and recording would stop at once.
-            page.evaluate(START)
-            page.evaluate(MUTATE)
-            page.click("[data-k=icon]")
-            page.wait_for_timeout(50)
-            events = page.evaluate("events")
-            ids: dict[str, int] = page.evaluate(
-                """() => Object.fromEntries([...document.querySelectorAll("[data-k]")]
-                    .map((el) => [el.getAttribute("data-k"), rrweb.record.mirror.getId(el)]))"""
-            )
-            dom, clicks = mirror_from(events)
-            pairs = [[dom.selector(node_id), key] for key, node_id in ids.items()]
-            assert all(selector for selector, _ in pairs)
-            assert page.evaluate(CHECK, pairs) == []
-        finally:
-            browser.close()
+    # The suite's one Chromium (Playwright's sync API runs one per thread).
+    page = browser.new_page()
+    try:
+        page.set_content(PAGE)
+        page.add_script_tag(path=str(RRWEB))
+        # An arrow function: a bare expression returning rrweb's stop function would be
+        # called by Playwright, and recording would stop at once.
+        page.evaluate(START)
+        page.evaluate(MUTATE)
+        page.click("[data-k=icon]")
+        page.wait_for_timeout(50)
+        events = page.evaluate("events")
+        ids: dict[str, int] = page.evaluate(
+            """() => Object.fromEntries([...document.querySelectorAll("[data-k]")]
+                .map((el) => [el.getAttribute("data-k"), rrweb.record.mirror.getId(el)]))"""
+        )
+        dom, clicks = mirror_from(events)
+        pairs = [[dom.selector(node_id), key] for key, node_id in ids.items()]
+        assert all(selector for selector, _ in pairs)
+        assert page.evaluate(CHECK, pairs) == []
+    finally:
+        page.close()
 
     selectors = {key: selector for selector, key in pairs}
     assert selectors["digit-id"] == "#\\31 st"
