@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -38,37 +39,48 @@ Width = Annotated[
 ]
 
 
-def heatmap_scope(
+@dataclass(frozen=True)
+class Target:
+    """What a heatmap call is about: the checked scope (its device always set), the page keys
+    the address or pattern covers, and the width to draw at (None: the most common)."""
+
+    scope: Scope
+    keys: list[str]
+    url: str
+    width: int | None
+
+    def describe(self) -> dict[str, Any]:
+        first, last = self.scope.label
+        return {
+            "site_id": self.scope.site_id,
+            "url": self.url,
+            "pages": self.keys[:20],
+            "page_count": len(self.keys),
+            "device": self.scope.device,
+            "from": first,
+            "to": last,
+        }
+
+
+def heatmap_target(
     request: Request,
-    account: dict[str, Any],
-    url: str,
-    site_id: str | None,
-    first: str | None,
-    last: str | None,
-    device: str | None,
-) -> tuple[Scope, list[str]]:
-    """The checked scope and the page keys it covers; the device is always set."""
+    account: Account,
+    url: Url,
+    site_id: SiteId = None,
+    first: From = None,
+    to: To = None,
+    device: Device = None,
+    width: Width = None,
+) -> Target:
     svc = request.app.state.services
-    scope = queries.scope_of(
-        svc.db, account["id"], svc.clock.now_ms(), site_id, first, last, device
-    )
+    scope = queries.scope_of(svc.db, account["id"], svc.clock.now_ms(), site_id, first, to, device)
     keys = queries.pages_matching(svc.db, scope, url)
     if not scope.device:
         scope = dataclasses.replace(scope, device=queries.device_for(svc.db, scope, keys))
-    return scope, keys
+    return Target(scope, keys, url, width)
 
 
-def describe(scope: Scope, url: str, keys: list[str]) -> dict[str, Any]:
-    first, last = scope.label
-    return {
-        "site_id": scope.site_id,
-        "url": url,
-        "pages": keys[:20],
-        "page_count": len(keys),
-        "device": scope.device,
-        "from": first,
-        "to": last,
-    }
+HeatmapOf = Annotated[Target, Depends(heatmap_target)]
 
 
 @router.get(
@@ -79,19 +91,9 @@ def describe(scope: Scope, url: str, keys: list[str]) -> dict[str, Any]:
     "is [depth px, share of page views that reached it]; `elements` the most-clicked "
     "elements by CSS selector.",
 )
-def heatmap(
-    request: Request,
-    account: Account,
-    url: Url,
-    site_id: SiteId = None,
-    first: From = None,
-    to: To = None,
-    device: Device = None,
-    width: Width = None,
-) -> dict[str, Any]:
-    scope, keys = heatmap_scope(request, account, url, site_id, first, to, device)
-    data = queries.heatmap(request.app.state.services.db, scope, keys, width)
-    return {**describe(scope, url, keys), **data}
+def heatmap(request: Request, target: HeatmapOf) -> dict[str, Any]:
+    data = queries.heatmap(request.app.state.services.db, target.scope, target.keys, target.width)
+    return {**target.describe(), **data}
 
 
 @router.get(
@@ -100,19 +102,9 @@ def heatmap(
     description="rrweb's Meta and FullSnapshot events of the latest page view of the page "
     "at this device and width (else the nearest width).",
 )
-def snapshot(
-    request: Request,
-    account: Account,
-    url: Url,
-    site_id: SiteId = None,
-    first: From = None,
-    to: To = None,
-    device: Device = None,
-    width: Width = None,
-) -> dict[str, Any]:
+def snapshot(request: Request, target: HeatmapOf) -> dict[str, Any]:
     svc = request.app.state.services
-    scope, keys = heatmap_scope(request, account, url, site_id, first, to, device)
-    return queries.snapshot(svc.db, svc.blobs, scope, keys, width or 1280)
+    return queries.snapshot(svc.db, svc.blobs, target.scope, target.keys, target.width or 1280)
 
 
 @router.get(
@@ -124,28 +116,26 @@ def snapshot(
 )
 def recordings_at(
     request: Request,
-    account: Account,
-    url: Url,
-    site_id: SiteId = None,
-    first: From = None,
-    to: To = None,
-    device: Device = None,
-    width: Width = None,
+    target: HeatmapOf,
     selector: Annotated[str | None, Query(max_length=1000)] = None,
     x: Annotated[int | None, Query(ge=-10_000, le=10_000)] = None,
     y: Annotated[int | None, Query(ge=0, le=1_000_000)] = None,
     radius: Annotated[int, Query(ge=1, le=500)] = 20,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:
-    svc = request.app.state.services
-    scope, keys = heatmap_scope(request, account, url, site_id, first, to, device)
     if not selector and (x is None or y is None):
         raise BadRequest("give 'selector', or both 'x' and 'y' of a place", code="no_place")
     place = (x, y, radius) if x is not None and y is not None else None
     found = queries.recordings_at(
-        svc.db, scope, keys, width or 1280, selector=selector, place=place, limit=limit
+        request.app.state.services.db,
+        target.scope,
+        target.keys,
+        target.width or 1280,
+        selector=selector,
+        place=place,
+        limit=limit,
     )
-    return {**describe(scope, url, keys), **found}
+    return {**target.describe(), **found}
 
 
 @router.get(
