@@ -186,3 +186,80 @@ def test_scroll_map_shows_how_far_visitors_saw(
     assert "All visitors saw the first 900 px" in page.inner_text("[data-heatmap-reach]")
     page.screenshot(path=str(artifacts / "heatmap-scroll.png"), full_page=True)
     context.close()
+
+
+PHONE = {
+    "user_agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1",
+    "viewport": {"width": 390, "height": 664},
+    "device_scale_factor": 2,
+    "is_mobile": True,
+    "has_touch": True,
+}
+
+
+def add_to_cart_once(browser: Any, base: str, **context_options: Any) -> None:
+    """One visitor: one "Add to cart" on the first product, then they leave."""
+    context = browser.new_context(**context_options)
+    page = context.new_page()
+    page.goto(f"{base}/demo/")
+    page.wait_for_function("typeof window.footage === 'function' && !window.footage.q")
+    page.mouse.move(100, 100)
+    page.wait_for_timeout(600)
+    button = page.locator(ADD).first
+    button.scroll_into_view_if_needed()
+    if context_options.get("has_touch"):
+        button.tap()
+    else:
+        button.click()
+    page.wait_for_timeout(1100)
+    page.close(run_before_unload=True)
+    context.close()
+
+
+def test_each_width_and_the_phone_get_their_own_drawing(
+    browser: Any, demo: tuple[LiveServer, dict[str, str]], artifacts: Path
+) -> None:
+    """Two desktop windows of different widths and a phone click the same button: at either
+    desktop width both clicks land on it (the demo's layout is centred); on the phone the
+    page is drawn 390 px wide with its one tap on the button."""
+    server, login = demo
+    add_to_cart_once(browser, server.url, viewport={"width": 1280, "height": 800})
+    add_to_cart_once(browser, server.url, viewport={"width": 1440, "height": 800})
+    add_to_cart_once(browser, server.url, **PHONE)
+    page_url = f"{server.url}/demo/"
+    auth = {"Authorization": f"Bearer {login['api_token']}"}
+    with server.client(headers=auth) as http:
+
+        def clicks(device: str) -> int:
+            query = {"url": page_url, "device": device}
+            return int(http.get("/api/v1/heatmaps", params=query).json()["clicks"])
+
+        wait_for(lambda: clicks("desktop") >= 2 and clicks("mobile") >= 1, timeout=40)
+
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    log_in(page, server.url, login)
+    page.goto(f"{server.url}/heatmaps?url={quote(page_url)}&device=desktop")
+    page.wait_for_selector("#heatmap[data-state=ready]", timeout=15_000)
+    widths = page.locator(".hm-widths a")
+    assert widths.count() == 2
+    for label in ("1280 px", "1440 px"):
+        page.locator(".hm-widths a", has_text=label).click()
+        page.wait_for_selector("#heatmap[data-state=ready]", timeout=15_000)
+        selector = page.locator(".hm-element").first.get_attribute("data-selector")
+        assert page.locator(".hm-element").first.locator(".hm-clicks").inner_text() == "2"
+        heat = page.evaluate(HEAT_AT_ELEMENT, selector)
+        assert heat["width"] == int(label.split()[0])
+        assert heat["strongest"] > 100, (label, heat)
+
+    page.goto(f"{server.url}/heatmaps?url={quote(page_url)}&device=mobile")
+    page.wait_for_selector("#heatmap[data-state=ready]", timeout=15_000)
+    assert "1 click from 1 page view" in page.inner_text(".hm-totals")
+    first = page.locator(".hm-element").first
+    assert first.locator(".hm-text").inner_text() == "Add to cart"
+    heat = page.evaluate(HEAT_AT_ELEMENT, first.get_attribute("data-selector"))
+    assert heat["width"] == 390
+    assert heat["strongest"] > 100, heat
+    page.screenshot(path=str(artifacts / "heatmap-phone.png"), full_page=True)
+    context.close()
