@@ -148,14 +148,22 @@ def page_key(url: str) -> str:
     return capped_name(host + path, MAX_KEY_BYTES)
 
 
-def analyse(events: list[dict[str, Any]], page_starts: list[tuple[int, str]]) -> Analysis:
+def analyse(
+    events: list[dict[str, Any]],
+    page_starts: list[tuple[int, str]],
+    event_pages: list[int] | None = None,
+) -> Analysis:
     """The recording's page views, clicks and signals.
 
     `events` in time order; `page_starts` the (start, address) of each page view, as the
-    finalizer knows them from recording_pages: every event belongs to the last page view that
-    started at or before it.
+    finalizer knows them from recording_pages. `event_pages` gives each event's page view
+    (an index into `page_starts`), as the finalizer knows it from the batches, so pages open
+    in two tabs at once keep their own events; without it every event belongs to the last
+    page view that started at or before it.
     """
-    starts = sorted((int(t), url) for t, url in page_starts)
+    order = sorted(range(len(page_starts)), key=lambda i: (int(page_starts[i][0]), i))
+    starts = [(int(page_starts[i][0]), page_starts[i][1]) for i in order]
+    rank = {original: position for position, original in enumerate(order)}
     if not starts and events:
         starts = [(int(events[0]["timestamp"]), _meta_href(events) or "")]
     result = Analysis()
@@ -163,8 +171,11 @@ def analyse(events: list[dict[str, Any]], page_starts: list[tuple[int, str]]) ->
         return result
     begin = [t for t, _ in starts]
     groups: list[list[dict[str, Any]]] = [[] for _ in starts]
-    for event in events:
-        index = max(0, bisect_right(begin, int(event["timestamp"])) - 1)
+    for position, event in enumerate(events):
+        if event_pages is not None and event_pages[position] in rank:
+            index = rank[event_pages[position]]
+        else:
+            index = max(0, bisect_right(begin, int(event["timestamp"])) - 1)
         groups[index].append(event)
     for index, ((start, url), group) in enumerate(zip(starts, groups, strict=True)):
         end = int(group[-1]["timestamp"]) if group else start
@@ -179,12 +190,15 @@ def analyse(events: list[dict[str, Any]], page_starts: list[tuple[int, str]]) ->
 
 
 def analyse_safely(
-    recording_id: str, events: list[dict[str, Any]], page_starts: list[tuple[int, str]]
+    recording_id: str,
+    events: list[dict[str, Any]],
+    page_starts: list[tuple[int, str]],
+    event_pages: list[int] | None = None,
 ) -> Analysis | None:
     """analyse(), or None (logged) when a recording defeats it: the recording is still made
     ready and playable, only without heatmap rows and signals."""
     try:
-        return analyse(events, page_starts)
+        return analyse(events, page_starts, event_pages)
     except Exception:
         log.exception("analysing %s for heatmaps failed; it is kept without them", recording_id)
         return None

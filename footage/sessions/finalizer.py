@@ -123,13 +123,17 @@ class Finalizer:
             {"id": recording_id},
         )
         lines: list[bytes] = []
+        line_pages: list[str] = []  # each event's page view, while chunks still name them
         for chunk in chunks:
             data = self.blobs.get(chunk["blob_key"], chunk["blob_offset"], chunk["blob_length"])
-            lines.extend(decode_chunk(data))
+            decoded = decode_chunk(data)
+            lines.extend(decoded)
+            line_pages.extend([chunk["page_id"]] * len(decoded))
         events = [json.loads(line) for line in lines]
         order = sorted(range(len(events)), key=lambda i: events[i]["timestamp"])
         events = [events[i] for i in order]
         lines = [lines[i] for i in order]
+        line_pages = [line_pages[i] for i in order]
         summary = summarize(events)
         page_starts = self._page_starts(chunks)
         pages = self.db.all(
@@ -146,7 +150,12 @@ class Finalizer:
 
         pages.sort(key=start_of)
         starts = [(start_of(p), p["url"]) for p in pages]
-        analysis = analyse_safely(recording_id, events, starts)
+        index_of = {p["page_id"]: i for i, p in enumerate(pages)}
+        # Pages open in two tabs at once interleave in time: the batches say whose each event
+        # is. A recording finalized again has one merged chunk; then time decides.
+        known = all(page in index_of for page in line_pages)
+        event_pages = [index_of[page] for page in line_pages] if known else None
+        analysis = analyse_safely(recording_id, events, starts, event_pages)
         moments = page_moments(starts) + summary.moments
         if analysis is not None:
             moments += analysis.moments

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from footage.heatmaps.analysis import Analysis, analyse, page_key
+from tests.conftest import full_snapshot
 from tests.heatmaps.shop import (
     BUY,
     BUY_TEXT,
@@ -19,6 +20,7 @@ from tests.heatmaps.shop import (
     SELECTORS,
     change,
     error,
+    meta,
     move,
     page_view,
     scroll,
@@ -227,3 +229,24 @@ def test_each_signal_has_one_moment_per_occurrence_in_time_order() -> None:
         ("error_click", 3000),
         ("excessive_scroll", 9000),
     ]
+
+
+# --- two tabs at once ----------------------------------------------------------------------
+
+
+def test_pages_open_in_two_tabs_keep_their_own_events() -> None:
+    """The product page in one tab, the cart opened in another 2 s later; then a click back
+    in the first tab. By time alone it would land in the cart's page (whose DOM has no such
+    node); with each event's page view it is the product page's "Add to cart"."""
+    product = page_view(T) + [move(T + 500)]
+    cart = [meta(T + 2000, CART), full_snapshot(T + 2001)] + [move(T + 2500)]
+    later = [tap(T + 3000, BUY, 100, 200), change(T + 3100), move(T + 6000)]
+    events = sorted(product + cart + later, key=lambda e: e["timestamp"])
+    pages = [0 if e in product or e in later else 1 for e in events]
+    starts = [(T, PRODUCT), (T + 2000, CART)]
+    by_tab = analyse(events, starts, pages)
+    [click] = by_tab.clicks
+    assert (click.page, click.selector, click.text) == (0, "#buy", "Add to cart")
+    assert [p.clicks for p in by_tab.pages] == [1, 0]
+    by_time = analyse(events, starts)
+    assert by_time.clicks[0].page == 1 and by_time.clicks[0].selector == ""

@@ -13,7 +13,7 @@ from footage.heatmaps import backfill, queries, store
 from footage.heatmaps.analysis import ANALYSIS_VERSION
 from footage.heatmaps.queries import Scope
 from footage.privacy.erase import erase_visitor
-from tests.conftest import new_ids
+from tests.conftest import full_snapshot, new_ids
 from tests.heatmaps.shop import (
     BUY,
     BUY_TEXT,
@@ -27,6 +27,7 @@ from tests.heatmaps.shop import (
     scroll,
     tap,
 )
+from tests.heatmaps.shop import meta as shop_meta
 from tests.sessions.test_finalizer import send
 
 MOMENTS = (
@@ -245,3 +246,23 @@ def test_recordings_from_before_heatmaps_are_analysed_in_the_background(
     counts = svc.db.all("SELECT analysed, dead_click_count FROM recordings ORDER BY started_at")
     assert counts == [{"analysed": ANALYSIS_VERSION, "dead_click_count": n} for n in (0, 0, 1)]
     assert backfill.run_once(svc.db, svc.blobs) == 0  # nothing left to do
+
+
+def test_two_tabs_at_once_keep_their_own_clicks(
+    svc: Services, alice: NewAccount, clock: FrozenClock
+) -> None:
+    """The finalizer knows each batch's page view: a click in the first tab after the second
+    opened is the first page's, with its element."""
+    ids, t = new_ids(), clock.now_ms()
+    cart = {**ids, "page_id": ids["page_id"] + "-tab"}
+    send(svc, alice.site_key, ids, 0, page_view(t) + [move(t + 500)], url=PRODUCT)
+    tab = [shop_meta(t + 2000, CART), full_snapshot(t + 2001), move(t + 2500)]
+    send(svc, alice.site_key, cart, 0, tab, url=CART, left=True)
+    later = [tap(t + 3000, BUY, 100, 200), change(t + 3100), move(t + 6000)]
+    send(svc, alice.site_key, ids, 1, later, url=PRODUCT, left=True)
+    clock.advance(30)
+    assert svc.finalizer.run_once() == 1
+    rows = svc.db.all("SELECT page_key, selector, text FROM recording_clicks")
+    assert rows == [
+        {"page_key": "alice.example/products/espresso", "selector": "#buy", "text": "Add to cart"}
+    ]
