@@ -119,9 +119,8 @@ class Analysis:
     kept: dict[str, int] = field(default_factory=dict)  # moments per kind, up to the cap
 
     def count(self, kind: str) -> int:
-        """How many of this signal the recording had (beyond the moments' cap too)."""
-        if kind == "rage_click":
-            return sum(p.rage_clicks for p in self.pages)
+        """How many of this signal the recording had (beyond the moments' cap too); rage
+        clicks are counted by the summary (sessions/summary.py)."""
         return self.kept.get(kind, 0)
 
 
