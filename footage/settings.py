@@ -129,6 +129,35 @@ SETTINGS: list[Setting] = [
         int,
     ),
     Setting(
+        "ingest_body_timeout_seconds",
+        5.0,
+        "An ingest or heartbeat body not received in full within this many seconds after its "
+        "headers is dropped (408), so slow senders cannot hold the server's connections.",
+        float,
+    ),
+    Setting(
+        "ingest_ip_max_in_flight",
+        50,
+        "Ingest requests one client address may have in flight at once in one server "
+        "process; more get 503 with Retry-After before their body is read, so one address "
+        "cannot take the whole in-flight budget. 0: no limit.",
+        int,
+    ),
+    Setting(
+        "ingest_ip_new_recordings",
+        60,
+        "New recordings one client address may start for one site within "
+        "FOOTAGE_INGEST_IP_NEW_RECORDINGS_WINDOW_SECONDS (a sliding window); more get 429, "
+        "so one address cannot use up a site's monthly recordings. 0: no limit.",
+        int,
+    ),
+    Setting(
+        "ingest_ip_new_recordings_window_seconds",
+        3600.0,
+        "The window of FOOTAGE_INGEST_IP_NEW_RECORDINGS.",
+        float,
+    ),
+    Setting(
         "max_recording_bytes",
         50_000_000,
         "Largest recording, as the size of its events before compression; the batch that "
@@ -173,6 +202,47 @@ SETTINGS: list[Setting] = [
         "retention_interval_seconds",
         300.0,
         "How often the retention sweeper deletes recordings past their plan's retention.",
+        float,
+    ),
+    Setting(
+        "chat_ip_new_conversations",
+        10,
+        "New conversations one client address may start on one site per hour; more get 429. "
+        "0: no limit.",
+        int,
+    ),
+    Setting(
+        "chat_site_new_conversations",
+        500,
+        "New conversations one site may get per hour, per server process; more get 429. "
+        "0: no limit.",
+        int,
+    ),
+    Setting(
+        "chat_ip_messages",
+        30,
+        "Chat messages one client address may send to one site per minute; more get 429. "
+        "0: no limit.",
+        int,
+    ),
+    Setting(
+        "conversation_retention_days",
+        10.0,
+        "Conversations whose last message is older than this many days are deleted with "
+        "their messages by the retention sweeper.",
+        float,
+    ),
+    Setting(
+        "video_renders_per_account",
+        2,
+        "MP4 renders one account may have queued or running at once; more get 429.",
+        int,
+    ),
+    Setting(
+        "video_render_timeout_seconds",
+        1800.0,
+        "A render that has not finished after this long is stopped and marked failed "
+        "(not retried).",
         float,
     ),
     Setting("log_level", "info", "Log level: debug, info, warning, error."),
@@ -223,6 +293,10 @@ class Settings:
     ingest_site_rate: float = 500.0
     ingest_site_burst: int = 5000
     ingest_max_in_flight: int = 1000
+    ingest_body_timeout_seconds: float = 5.0
+    ingest_ip_max_in_flight: int = 50
+    ingest_ip_new_recordings: int = 60
+    ingest_ip_new_recordings_window_seconds: float = 3600.0
     max_recording_bytes: int = 50_000_000
     max_recording_seconds: float = 14_400.0
     geoip_database: str = ""
@@ -231,6 +305,12 @@ class Settings:
     workers: int = 1
     plans: str = ""
     retention_interval_seconds: float = 300.0
+    chat_ip_new_conversations: int = 10
+    chat_site_new_conversations: int = 500
+    chat_ip_messages: int = 30
+    conversation_retention_days: float = 10.0
+    video_renders_per_account: int = 2
+    video_render_timeout_seconds: float = 1800.0
     log_level: str = "info"
     secure_cookies: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
@@ -274,6 +354,25 @@ class Settings:
         for name in ("ingest_ip_burst", "ingest_site_burst"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"FOOTAGE_{name.upper()} must be 1 or more")
+        for name in (
+            "ingest_ip_max_in_flight",
+            "ingest_ip_new_recordings",
+            "chat_ip_new_conversations",
+            "chat_site_new_conversations",
+            "chat_ip_messages",
+        ):
+            if getattr(self, name) < 0:
+                raise SettingsError(f"FOOTAGE_{name.upper()} must be 0 (no limit) or more")
+        for name in (
+            "ingest_body_timeout_seconds",
+            "ingest_ip_new_recordings_window_seconds",
+            "conversation_retention_days",
+            "video_render_timeout_seconds",
+        ):
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"FOOTAGE_{name.upper()} must be more than 0")
+        if self.video_renders_per_account < 1:
+            raise SettingsError("FOOTAGE_VIDEO_RENDERS_PER_ACCOUNT must be 1 or more")
         if self.max_recording_bytes < 1:
             raise SettingsError("FOOTAGE_MAX_RECORDING_BYTES must be more than 0")
         if self.max_recording_seconds <= 0:
