@@ -99,8 +99,8 @@ def serve(tmp_path: Path, database_url: str = "", **settings: Any) -> ServedFoot
         }
     )
     for name, value in settings.items():
-        env["FOOTAGE_" + name.upper()] = ("1" if value else "0") if isinstance(value, bool) else (
-            str(value)
+        env["FOOTAGE_" + name.upper()] = (
+            ("1" if value else "0") if isinstance(value, bool) else (str(value))
         )
     log_path = tmp_path / f"serve-{port}.log"
     with open(log_path, "wb") as log:
@@ -166,8 +166,11 @@ def body(site_key: str, who: dict[str, str], seq: int, events: list[dict[str, An
 def small_events(ts: int | None = None) -> list[dict[str, Any]]:
     ts = ts or int(time.time() * 1000)
     return [
-        {"type": 4, "data": {"href": "https://bob.example/", "width": 1280, "height": 720},
-         "timestamp": ts},
+        {
+            "type": 4,
+            "data": {"href": "https://bob.example/", "width": 1280, "height": 720},
+            "timestamp": ts,
+        },
         {"type": 3, "data": {"source": 2, "type": 2, "id": 1, "x": 5, "y": 5}, "timestamp": ts + 5},
     ]
 
