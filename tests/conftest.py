@@ -287,7 +287,7 @@ def start_server(settings: Settings, clock: Clock | None = None) -> LiveServer:
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 15 * WAIT_SCALE
     while not server.started:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("test server did not start")
@@ -312,7 +312,15 @@ def live(tmp_path: Path, database_url: str) -> Iterator[LiveServer]:
     server.stop()
 
 
+# Waits follow events: they return as soon as the condition holds, so a generous deadline
+# costs a passing test nothing. On a machine shared with other jobs (CI) things take longer;
+# FOOTAGE_TEST_WAIT_SCALE stretches every deadline (default 3).
+WAIT_SCALE = float(os.environ.get("FOOTAGE_TEST_WAIT_SCALE", "3"))
+
+
 def wait_for(predicate: Any, timeout: float = 20.0, interval: float = 0.1) -> Any:
+    """Poll `predicate` until it returns something true; fail after `timeout` × WAIT_SCALE."""
+    timeout *= WAIT_SCALE
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
