@@ -38,6 +38,7 @@ from footage.conversations import routes as conversation_routes
 from footage.dashboard import routes as dashboard
 from footage.dashboard import segments as dashboard_segments
 from footage.dashboard.csp import ContentSecurityPolicy
+from footage.dashboard.fetch_metadata import FetchMetadata
 from footage.demo import routes as demo
 from footage.downloads import routes as download_routes
 from footage.downloads.renderer import VideoRenderer
@@ -205,6 +206,9 @@ def app_from_env() -> ASGIApp:
     parent process put into its environment."""
     import os
 
+    from footage import logs
+
+    logs.install()  # each worker's logging is set up by uvicorn, after `footage serve`'s
     return create_asgi(Settings.load(os.environ))
 
 
@@ -239,6 +243,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
 
     app.add_middleware(CsrfCookieMiddleware, secure=auth_secure_cookies(settings))
     app.add_middleware(ContentSecurityPolicy)  # every page may show a stranger's recording
+    # Outermost: a replayed page's images, stylesheets… reach Footage without the viewer's login.
+    app.add_middleware(FetchMetadata)
 
     @app.exception_handler(FootageError)
     async def footage_error(request: Request, exc: FootageError) -> Response:

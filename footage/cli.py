@@ -157,9 +157,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def _logging(settings: Settings) -> None:
+    from footage import logs
+
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    logs.install()  # share tokens and API tokens never reach the log, uvicorn's access log too
 
 
 def cmd_accounts_create(args: argparse.Namespace) -> int:

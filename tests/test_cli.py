@@ -175,3 +175,87 @@ def test_serve_with_two_worker_processes(tmp_path):
         if "Started server process" in line
     }
     assert len(pids) == 2, output
+
+
+SHARE_TOKEN = "Zx9" + "a" * 40  # shaped like a share token; no link has it (404, still logged)
+API_TOKEN = "ft_" + "b" * 43
+
+
+def test_the_access_log_never_holds_a_token():
+    """uvicorn's access line as its formatter prints it, through the filter `footage serve`
+    installs (footage/logs.py): the request is there, the secrets are not."""
+    import logging
+
+    from uvicorn.logging import AccessFormatter
+
+    from footage.logs import RedactSecrets
+
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        (
+            "127.0.0.1:5000",
+            "GET",
+            f"/share/{SHARE_TOKEN}/events.json?token={API_TOKEN}",
+            "1.1",
+            200,
+        ),
+        None,
+    )
+    assert RedactSecrets().filter(record)
+    line = AccessFormatter('%(client_addr)s - "%(request_line)s" %(status_code)s').format(record)
+    assert (
+        line
+        == '127.0.0.1:5000 - "GET /share/[redacted]/events.json?token=[redacted] HTTP/1.1" 200 OK'
+    )
+    assert RedactSecrets().filter(
+        record := logging.LogRecord(
+            "footage", logging.INFO, __file__, 1, "sent %s", (f"Bearer {API_TOKEN}",), None
+        )
+    )
+    assert record.getMessage() == "sent Bearer [redacted]"
+
+
+def test_serve_with_workers_redacts_tokens_in_its_access_log(tmp_path):
+    """Each worker process of `footage serve --workers 2` sets up its own logging (uvicorn's):
+    the filter is installed there too."""
+    import os
+    import signal
+    import time
+
+    import httpx
+
+    from tests.conftest import free_port
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "footage", "serve", "--workers", "2", "--port", str(port)]
+        + ["--data-dir", str(tmp_path), "--no-demo"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "FOOTAGE_LOG_LEVEL": "info"},
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.2)
+        for _ in range(4):  # more than one connection: both workers answer some
+            with httpx.Client(base_url=base) as http:
+                assert http.get(f"/share/{SHARE_TOKEN}").status_code == 404
+                http.get("/api/v1/recordings", params={"api_token": API_TOKEN})
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        output = proc.communicate(timeout=30)[0].decode()
+    assert '"GET /share/[redacted] HTTP/1.1" 404' in output, output
+    assert "api_token=[redacted]" in output
+    assert SHARE_TOKEN not in output and API_TOKEN not in output
