@@ -35,6 +35,7 @@ from footage.clock import Clock
 from footage.conversations import chat as conversation_chat
 from footage.conversations import dashboard as conversation_pages
 from footage.conversations import routes as conversation_routes
+from footage.dashboard import api_docs
 from footage.dashboard import routes as dashboard
 from footage.dashboard import segments as dashboard_segments
 from footage.dashboard.csp import ContentSecurityPolicy
@@ -234,7 +235,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         title="Footage",
         version=__version__,
         description="Website visitor recordings. API for recordings; see docs/api.md.",
-        docs_url="/api/docs",
+        docs_url=None,  # our own page, footage/dashboard/api_docs.py: no CDN, under our policy
         openapi_url="/api/openapi.json",
         redoc_url=None,
         lifespan=lifespan,
@@ -312,6 +313,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app.include_router(team_page.router)
     app.include_router(password_page.router)
     app.include_router(token_routes.router)
+    app.include_router(api_docs.router)
     app.mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static")
 
     def openapi() -> dict[str, Any]:

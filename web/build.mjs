@@ -6,12 +6,14 @@
 //   chat.js                 the visitor's chat box, served as /footage-chat.js (chat_enabled)
 //   conversations.js        the dashboard's conversations: live messages, replies, visitor info
 //   heatmap.js              the Heatmaps page: the page as visitors saw it, clicks and scrolling over it
+//   api-docs.js             starts Swagger UI on /api/docs, whose swagger-ui-bundle.js and
+//                           swagger-ui.css are copied from the pinned swagger-ui-dist package
 //
 //   node build.mjs           one minified build
 //   node build.mjs --watch   rebuild on every change
 import * as esbuild from 'esbuild';
 import { fileURLToPath } from 'node:url';
-import { readFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -118,10 +120,31 @@ const builds = [
   },
   {
     ...common,
+    entryPoints: [path.join(here, 'src/api-docs.ts')],
+    outfile: path.join(outdir, 'api-docs.js'),
+    format: 'iife',
+    platform: 'browser',
+  },
+  {
+    ...common,
     entryPoints: [path.join(here, 'src/player.css')],
     outfile: path.join(outdir, 'player.css'),
   },
 ];
+
+/**
+ * The API docs page (/api/docs) serves Swagger UI from Footage itself, never from a CDN: the
+ * version is the one pinned in package.json, and the page's policy allows only our scripts.
+ */
+async function copySwaggerUI() {
+  const dist = path.join(here, 'node_modules/swagger-ui-dist');
+  await mkdir(outdir, { recursive: true });
+  for (const name of ['swagger-ui-bundle.js', 'swagger-ui.css']) {
+    await copyFile(path.join(dist, name), path.join(outdir, name));
+  }
+}
+
+await copySwaggerUI();
 
 if (watch) {
   for (const options of builds) {

@@ -4,6 +4,7 @@ csp.py): the dashboard's HTML pages, the player page and the share page. The cus
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -112,3 +113,32 @@ def test_our_templates_hold_no_inline_script(folder: str) -> None:
         handler = re.search(r"<[^>]*\son[a-z]+\s*=", html, flags=re.IGNORECASE)
         assert handler is None, f"{template.name}: inline handler {handler.group(0)}"
         assert "javascript:" not in html.lower(), template.name
+
+
+def test_the_api_docs_are_served_from_footage_under_the_policy(server: LiveServer) -> None:
+    """/api/docs (footage/dashboard/api_docs.py): Swagger UI's files come from this server
+    (the version pinned in web/package.json), never a CDN, and the page sends the policy."""
+    with server.client() as http:
+        page = http.get("/api/docs")
+        assert page.status_code == 200
+        assert page.headers["content-type"].startswith("text/html")
+        assert page.headers.get_list("content-security-policy") == [DASHBOARD]
+        html = page.text
+        assert re.findall(r"<script\b[^>]*>", html) == [
+            '<script defer src="/static/build/swagger-ui-bundle.js">',
+            '<script defer src="/static/build/api-docs.js">',
+        ]
+        stylesheets = re.findall(r"<link\b[^>]*>", html)
+        assert stylesheets == ['<link rel="stylesheet" href="/static/build/swagger-ui.css">']
+        assert "//" not in re.sub(r"</?[a-z]+|<!doctype html>", "", html.split("<body>")[0])
+        for path, kind, size in (
+            ("/static/build/swagger-ui-bundle.js", "javascript", 500_000),
+            ("/static/build/swagger-ui.css", "text/css", 50_000),
+            ("/static/build/api-docs.js", "javascript", 100),
+        ):
+            r = http.get(path)
+            assert r.status_code == 200, f"{path}: build web/ (scripts/install)"
+            assert kind in r.headers["content-type"] and len(r.content) > size, path
+        assert http.get("/api/openapi.json").json()["info"]["title"] == "Footage"
+    pinned = json.loads((FOOTAGE.parent / "web" / "package.json").read_text())
+    assert re.fullmatch(r"\d+\.\d+\.\d+", pinned["dependencies"]["swagger-ui-dist"])
