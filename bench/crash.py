@@ -284,7 +284,14 @@ def main() -> int:
         visitors = [make_visitor(visit, account["site_key"]) for _ in range(args.visitors)]
         port = free_port()
         cmd = serve_cmd(data, port, *db_flags, "--no-background")
-        cmd += ["--ingest-ip-rate", "0", "--ingest-site-rate", "0"]
+        cmd += [
+            "--ingest-ip-rate",
+            "0",
+            "--ingest-site-rate",
+            "0",
+            "--ingest-ip-new-recordings",
+            "0",
+        ]
         if not args.no_wait:
             wait_for_quiet()
         servers: list[Server] = [start_server("footage serve", cmd, port, Path(tmp) / "1.log")]

@@ -76,7 +76,14 @@ def start_target(name: str, rundir: Path, workers: int) -> Server:
         cmd = footage_cmd("serve", "--data-dir", str(data), "--port", str(port), "--no-demo")
         # Thousands of simulated visitors share one loopback address and one site: the rate
         # limits meant for real traffic would measure themselves, not the write path.
-        cmd += ["--ingest-ip-rate", "0", "--ingest-site-rate", "0"]
+        cmd += [
+            "--ingest-ip-rate",
+            "0",
+            "--ingest-site-rate",
+            "0",
+            "--ingest-ip-new-recordings",
+            "0",
+        ]
         if workers > 1:
             cmd += ["--workers", str(workers)]
     else:

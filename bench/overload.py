@@ -76,9 +76,18 @@ CONFIGS = {
         "0",
         "--ingest-max-in-flight",
         "0",
+        "--ingest-ip-new-recordings",
+        "0",
     ],
-    "site-limit": ["--ingest-ip-rate", "0", "--ingest-max-in-flight", "0"],
-    "defaults": ["--ingest-ip-rate", "0"],
+    "site-limit": [
+        "--ingest-ip-rate",
+        "0",
+        "--ingest-max-in-flight",
+        "0",
+        "--ingest-ip-new-recordings",
+        "0",
+    ],
+    "defaults": ["--ingest-ip-rate", "0", "--ingest-ip-new-recordings", "0"],
 }
 NOT_SENT, TIMEOUT, NET_ERROR = -1, -2, 0  # statuses the generator gives itself
 GROUP = 500  # visitors interleaved

@@ -125,7 +125,7 @@ def main() -> int:
         data = Path(tmp) / "data"
         account = create_account(data)
         port = free_port()
-        cmd = serve_cmd(data, port, "--ingest-ip-rate", "0")
+        cmd = serve_cmd(data, port, "--ingest-ip-rate", "0", "--ingest-ip-new-recordings", "0")
         if not args.no_wait:
             wait_for_quiet()
         server = start_server("footage serve", cmd, port, Path(tmp) / "serve.log")

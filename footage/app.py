@@ -51,6 +51,7 @@ from footage.heatmaps import routes as heatmap_routes
 from footage.ingest import routes as ingest_routes
 from footage.ingest.asgi import RecorderEndpoints
 from footage.ingest.asgi import openapi_paths as recorder_openapi_paths
+from footage.ingest.new_recordings import NewRecordingLimit
 from footage.ingest.writer import Ingest, RecordingCaps
 from footage.privacy import routes as privacy_routes
 from footage.privacy import visitor_routes
@@ -92,6 +93,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         leave_grace_ms=int(settings.leave_grace_seconds * 1000),
         heartbeat_timeout_ms=int(settings.heartbeat_timeout_seconds * 1000),
         lease_ms=int(settings.finalize_lease_seconds * 1000),
+        max_recording_ms=int(settings.max_recording_seconds * 1000),
     )
     return Services(
         settings=settings,
@@ -105,6 +107,9 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
             geo,
             settings.plan_set,
             RecordingCaps(settings.max_recording_bytes, int(settings.max_recording_seconds * 1000)),
+            NewRecordingLimit(
+                settings.ingest_ip_new_recordings, settings.ingest_ip_new_recordings_window_seconds
+            ),
         ),
         finalizer=Finalizer(db, blobs, clock, timings),
         plans=settings.plan_set,

@@ -109,6 +109,7 @@ def cluster(tmp_path, database_url, s3_env):
         "FOOTAGE_DATA_DIR": str(tmp_path),
         # 200 simulated visitors share one loopback address: no per-address rate limit.
         "FOOTAGE_INGEST_IP_RATE": "0",
+        "FOOTAGE_INGEST_IP_NEW_RECORDINGS": "0",
     }
     ports = [free_port(), free_port()]
     servers = [

@@ -4,6 +4,11 @@ Months are calendar months in the account's time zone (UTC unless it sets one) a
 the 1st at 00:00. The counter is incremented in the same transaction that creates the
 recording, with a conditional upsert, so the limit is exact however many processes ingest at
 once. A per-day counter beside it feeds the usage chart.
+
+A recording that never got past its first batch gives its count back when it is finalized
+(`give_back`): the monthly limit stays exact while recordings are started (each one reserves
+its count at once), but a visitor who left within seconds, or a fake recording someone sent
+with the site's key, does not use up the month. The recording itself is kept and listed.
 """
 
 from __future__ import annotations
@@ -89,6 +94,24 @@ def count_new_recording(
         d=day_of(now_ms, tz),
     )
     return True
+
+
+def give_back(conn: Any, account_id: str, day: str) -> None:
+    """Uncount one recording counted on `day` (YYYY-MM-DD in the account's time zone), from
+    that day's month and from the day itself; never below 0."""
+    q(
+        conn,
+        "UPDATE usage_counters SET used = used - 1 "
+        "WHERE account_id = :a AND period = :p AND used > 0",
+        a=account_id,
+        p=day[:7],
+    )
+    q(
+        conn,
+        "UPDATE usage_daily SET used = used - 1 WHERE account_id = :a AND day = :d AND used > 0",
+        a=account_id,
+        d=day,
+    )
 
 
 def used_this_month(db: Database, account_id: str, now_ms: int, tz: str = "UTC") -> int:

@@ -19,6 +19,7 @@ from footage.accounts.usage import Usage, usage_of
 from footage.conversations.store import unread_count
 from footage.errors import BadRequest, NotFound
 from footage.heatmaps.analysis import SIGNAL_KINDS
+from footage.ingest.refusals import alarms as refusal_alarms
 from footage.privacy.site_settings import SETTINGS, as_settings, update_settings
 from footage.recordings import filters
 from footage.recordings.filters import MODIFIERS, describe
@@ -191,6 +192,7 @@ def recordings_page(request: Request) -> Response:
         sort=sort,
         error=error,
         filter_query=urlencode(kept),
+        refusal_alarms=refusal_alarms(svc.db, user["account_id"], svc.clock.now_ms()),
         chips=[
             {
                 "label": describe(values, name),

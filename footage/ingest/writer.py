@@ -20,10 +20,12 @@ import zstandard
 
 from footage.accounts.plans import Plan, Plans
 from footage.accounts.service import site_by_key
-from footage.accounts.usage import count_new_recording
+from footage.accounts.usage import count_new_recording, day_of
 from footage.clock import Clock
-from footage.errors import BadRequest, Conflict, Forbidden, NotFound
+from footage.errors import BadRequest, Conflict, FootageError, Forbidden, NotFound
 from footage.ingest.group import GroupWriter, Pending
+from footage.ingest.new_recordings import NewRecordingLimit
+from footage.ingest.refusals import RefusalCounter
 from footage.ingest.wire import (
     MAX_EVENT_DEPTH,
     MAX_VARIABLES,
@@ -76,6 +78,24 @@ class RecordingCaps:
 
     max_bytes: int = 50_000_000  # its events as stored, before compression
     max_ms: int = 4 * 3600 * 1000  # from its first batch to the latest (server time)
+
+
+# How far a batch's event times (the browser's clock) may stray from its recording's window on
+# that clock: from the first stored event to the server's time passed since then. A recorder
+# holds a batch while the server asks it to wait (at most 10 minutes per Retry-After) or is
+# unreachable, so a first batch may arrive that much after its events; tabs of one session
+# send their first events out of order by seconds. The clock's own offset does not matter,
+# only the spread: a visitor whose clock is hours off is recorded as usual.
+CLOCK_SKEW_MS = 15 * 60 * 1000
+
+
+def _span(ms: float) -> str:
+    """A stretch of time for a message: '26 years', '3 hours', '20 minutes'."""
+    minutes = ms / 60_000
+    for unit, size in (("year", 525_960), ("day", 1440), ("hour", 60)):
+        if minutes >= 2 * size:
+            return f"{minutes / size:,.0f} {unit}s"
+    return f"{minutes:,.0f} minute{'' if round(minutes) == 1 else 's'}"
 
 
 def dump_event(event: dict[str, Any]) -> bytes:
@@ -194,9 +214,12 @@ class Ingest:
         geo: CountryLookup,
         plans: Plans,
         caps: RecordingCaps | None = None,
+        new_recordings: NewRecordingLimit | None = None,
     ):
         self.db, self.blobs, self.clock, self.geo, self.plans = db, blobs, clock, geo, plans
         self.caps = caps or RecordingCaps()
+        self.new_recordings = new_recordings or NewRecordingLimit()
+        self.refusals = RefusalCounter(db, clock.now_ms)
         self._sites: dict[str, tuple[float, dict[str, Any] | None]] = {}
         self.writer = GroupWriter(db, blobs, clock.now_ms)
         self._page_masks: OrderedDict[tuple[str, str], PageMaskState] = OrderedDict()
@@ -230,6 +253,7 @@ class Ingest:
             )
         refused = refusal(site, visit, self.plans.of(site["plan"]))
         if refused is not None:
+            self.refusals.add(site["id"], refused.code)  # a forged origin counts for the alarm
             raise refused
         return site
 
@@ -332,13 +356,42 @@ class Ingest:
         size: int,
         raw: int,
     ) -> Accepted:
-        """The rows of one batch, inside its group's transaction."""
+        """The rows of one batch, inside its group's transaction.
+
+        Runs under the batch's own savepoint: whatever it raises leaves nothing of the batch
+        in the database, so a refused batch also gives back the new recording it was counted
+        for, and refusals are counted for the site's alarm.
+        """
+        started: list[tuple[str, str] | None] = []
+        try:
+            return self._apply_rows(conn, site, batch, visit, blob_key, offset, size, raw, started)
+        except BaseException as exc:
+            for key in started:
+                self.new_recordings.give_back(key)
+            if isinstance(exc, FootageError):
+                self.refusals.add(site["id"], exc.code)
+            raise
+
+    def _apply_rows(
+        self,
+        conn: Any,
+        site: dict[str, Any],
+        batch: Batch,
+        visit: Visit,
+        blob_key: str | None,
+        offset: int,
+        size: int,
+        raw: int,
+        started: list[tuple[str, str] | None],
+    ) -> Accepted:
         now = self.clock.now_ms()
         live = self._touch_live(conn, site["id"], batch.session_id, now, raw)
         if live is not None and (
             live["raw_bytes"] > self.caps.max_bytes or now - live["created_at"] > self.caps.max_ms
         ):
             return self._end_at_cap(conn, live, raw, now)
+        if live is not None and batch.events and live["first_event_at"] is not None:
+            self._check_times(batch, live["first_event_at"], now - live["created_at"])
         rec = live["id"] if live else None
         if rec is None and not batch.events:
             # Nothing recorded yet and nothing to record (an empty leave beacon). Who the
@@ -349,8 +402,12 @@ class Ingest:
             return Accepted(None, duplicate=False, stored=False)
         if rec is None:
             # A recording's first batch is always stored, whatever its size: the cap is on
-            # what follows, so a recording never ends before it has begun.
-            self._create(conn, site, batch, visit, now)
+            # what follows, so a recording never ends before it has begun. Its events may
+            # not spread over more time than a recording may last.
+            self._check_times(batch, None, self.caps.max_ms)
+            started.append(self.new_recordings.take(site["id"], visit.ip))
+            if not self._create(conn, site, batch, visit, now):
+                self.new_recordings.give_back(started.pop())  # another tab's, a moment ago
             live = self._touch_live(conn, site["id"], batch.session_id, now, raw)
             assert live is not None
             rec = live["id"]
@@ -398,6 +455,47 @@ class Ingest:
                 # Its bytes were added to raw_bytes all the same: the cap errs by one batch.
                 return Accepted(rec, duplicate=True, stored=False)
         return Accepted(rec, duplicate=False)
+
+    @staticmethod
+    def _check_times(batch: Batch, first_event_at: int | None, elapsed_ms: int) -> None:
+        """Refuse a batch whose event times fall outside its recording's window.
+
+        The window, on the browser's clock: from the recording's first stored event
+        (`first_event_at`) to that plus the server's time since the recording began
+        (`elapsed_ms`), widened by CLOCK_SKEW_MS either way. A first batch (`first_event_at`
+        None) may spread over at most `elapsed_ms` (the duration cap). A recorder's events
+        follow one another as they happen, so only a client other than the recorder lands
+        outside; the whole batch is refused rather than stored with times moved, since a
+        replay of moved times would be wrong anyway.
+        """
+        times = [e["timestamp"] for e in batch.events]
+        first, last = min(times), max(times)
+        if first_event_at is None:
+            if last - first <= elapsed_ms:
+                return
+            raise BadRequest(
+                f"the batch's events spread over {_span(last - first)}, longer than a "
+                f"recording may last ({_span(elapsed_ms)}); send each event's Date.now() as "
+                "it happens, and start a new recording (a new session) for a later visit",
+                code="bad_timestamp",
+            )
+        low = first_event_at - CLOCK_SKEW_MS
+        high = first_event_at + max(0, elapsed_ms) + CLOCK_SKEW_MS
+        if low <= first and last <= high:
+            return
+        i, ts = next((i, t) for i, t in enumerate(times) if not low <= t <= high)
+        where = (
+            f"{_span(first_event_at - ts)} before this recording's first event"
+            if ts < low
+            else f"{_span(ts - first_event_at)} after this recording's first event, while "
+            f"only {_span(max(0, elapsed_ms))} passed on the server's clock since it began"
+        )
+        raise BadRequest(
+            f"events[{i}].timestamp ({ts:.0f}) is {where}; a recording's events carry the "
+            "browser's Date.now() as they happen, so they cannot spread over more time than "
+            "the recording lasts: start a new recording (a new session) instead",
+            code="bad_timestamp",
+        )
 
     @staticmethod
     def _new_page(
@@ -483,12 +581,12 @@ class Ingest:
         conn: Any, site_id: str, session_id: str, now: int, raw: int
     ) -> dict[str, Any] | None:
         """The session's live recording, seen now and `raw` bytes larger: id, created_at,
-        raw_bytes (this batch included); None when the session has none."""
+        raw_bytes (this batch included), first_event_at; None when the session has none."""
         rows = q(
             conn,
             "UPDATE recordings SET last_seen_at = :now, raw_bytes = raw_bytes + :raw "
             "WHERE site_id = :s AND session_id = :sess AND status = 'live' "
-            "RETURNING id, created_at, raw_bytes",
+            "RETURNING id, created_at, raw_bytes, first_event_at",
             now=now,
             raw=raw,
             s=site_id,
@@ -524,13 +622,16 @@ class Ingest:
 
     def _create(
         self, conn: Any, site: dict[str, Any], batch: Batch, visit: Visit, now: int
-    ) -> None:
+    ) -> bool:
+        """A new live recording for the batch's session, counted in the account's usage;
+        False when another tab of the session created it a moment ago."""
         created = q(
             conn,
             "INSERT INTO recordings (id, account_id, site_id, visitor_id, session_id, status, "
             "created_at, last_seen_at, user_agent, ip, ip_key, country, screen_width, "
-            "screen_height) "
-            "VALUES (:id, :a, :s, :v, :sess, 'live', :now, :now, :ua, :ip, :ipk, :c, :sw, :sh) "
+            "screen_height, first_event_at, counted_day) "
+            "VALUES (:id, :a, :s, :v, :sess, 'live', :now, :now, :ua, :ip, :ipk, :c, :sw, :sh, "
+            ":first, :day) "
             "ON CONFLICT (site_id, session_id) WHERE status = 'live' DO NOTHING RETURNING id",
             id=new_id("rec"),
             a=site["account_id"],
@@ -545,6 +646,8 @@ class Ingest:
             c=self.geo.country(visit.ip),
             sw=batch.screen[0] if batch.screen else None,
             sh=batch.screen[1] if batch.screen else None,
+            first=int(min(e["timestamp"] for e in batch.events)),
+            day=day_of(now, site["time_zone"]),
         )
         # Another tab of the same session may have created it a moment ago: count once.
         limit = self.plans.of(site["plan"]).monthly_limit
@@ -556,6 +659,7 @@ class Ingest:
                 "resumes on the 1st of next month or after an upgrade",
                 code="quota_exceeded",
             )
+        return bool(created)
 
     def heartbeat(self, beat: Heartbeat, visit: Visit) -> None:
         site = self.site_for(beat.site_key, visit)

@@ -20,11 +20,12 @@ from typing import Any
 
 import zstandard
 
+from footage.accounts.usage import give_back
 from footage.clock import Clock
 from footage.conversations.store import conversation_for_visit
 from footage.heatmaps import store as heatmap_store
 from footage.heatmaps.analysis import analyse_safely
-from footage.ingest.writer import decode_chunk
+from footage.ingest.writer import CLOCK_SKEW_MS, decode_chunk
 from footage.sessions.summary import (
     Moment,
     external_referrer,
@@ -58,6 +59,9 @@ class Timings:
     heartbeat_timeout_ms: int
     # A claim older than this was left by a finalizer that died; another one takes it over.
     lease_ms: int = 60_000
+    # The duration cap of a recording (setting max_recording_seconds): with the clock skew
+    # ingest allows either way, the longest a summary lets a recording last.
+    max_recording_ms: int = 4 * 3600 * 1000
 
 
 class Finalizer:
@@ -134,7 +138,7 @@ class Finalizer:
         events = [events[i] for i in order]
         lines = [lines[i] for i in order]
         line_pages = [line_pages[i] for i in order]
-        summary = summarize(events)
+        summary = summarize(events, self.timings.max_recording_ms + 2 * CLOCK_SKEW_MS)
         page_starts = self._page_starts(chunks)
         pages = self.db.all(
             "SELECT * FROM recording_pages WHERE recording_id = :id", {"id": recording_id}
@@ -208,11 +212,12 @@ class Finalizer:
                 len=len(blob),
                 n=len(events),
                 raw=sum(len(line) + 1 for line in lines),
-                first=summary.started_at,
+                first=int(events[0]["timestamp"]) if events else None,
                 last=summary.ended_at,
                 now=self.clock.now_ms(),
             )
             self._store_moments(conn, recording_id, rec["site_id"], moments)
+            self._give_back_single_batch(conn, rec, chunks)
             returning = self._returning(conn, rec)
             q(
                 conn,
@@ -250,6 +255,27 @@ class Finalizer:
             self._link_conversation(conn, rec, summary.started_at, summary.ended_at)
         garbage.delete_now(self.db, self.blobs, obsolete)
         return True
+
+    @staticmethod
+    def _give_back_single_batch(
+        conn: Any, rec: dict[str, Any], chunks: list[dict[str, Any]]
+    ) -> None:
+        """A recording that never got past its first batch gives its usage count back (the
+        monthly limit reserved it when it began): a visitor gone within seconds, or a fake
+        recording sent with the site's key, does not use up the month. It stays listed.
+
+        Once: the recording then no longer has a counted day, and its chunks are merged.
+        """
+        if rec.get("counted_day") is None or len(chunks) != 1 or chunks[0]["page_id"] == "*":
+            return
+        given = q(
+            conn,
+            "UPDATE recordings SET counted_day = NULL "
+            "WHERE id = :id AND counted_day IS NOT NULL RETURNING id",
+            id=rec["id"],
+        )
+        if given:
+            give_back(conn, rec["account_id"], rec["counted_day"])
 
     @staticmethod
     def _store_moments(conn: Any, recording_id: str, site_id: str, moments: list[Moment]) -> None:

@@ -196,13 +196,21 @@ def is_returning(has_earlier_recording: bool, first_seen_at: int | None, created
     return first_seen_at is not None and first_seen_at < created_at - RETURNING_AFTER_MS
 
 
-def summarize(events: list[dict[str, Any]]) -> Summary:
-    """Counters and times of a recording; `events` must be in time order."""
+def summarize(events: list[dict[str, Any]], longest_ms: int | None = None) -> Summary:
+    """Counters and times of a recording; `events` must be in time order.
+
+    With `longest_ms`, a recording whose events spread over more (stored before ingest
+    bounded their times, or sent by something other than the recorder) lasts its last
+    `longest_ms`: its start, duration and active time count from there, so no recording
+    shows, sorts or renders as if it had lasted years.
+    """
     s = Summary(event_count=len(events))
     if not events:
         return s
     s.started_at = int(events[0]["timestamp"])
     s.ended_at = int(events[-1]["timestamp"])
+    if longest_ms is not None and s.ended_at - s.started_at > longest_ms:
+        s.started_at = s.ended_at - longest_ms
     s.duration_ms = s.ended_at - s.started_at
     inputs: list[int] = []
     # Rage clicks count Click events alone: a tap also records a TouchEnd, so two taps would
@@ -212,7 +220,7 @@ def summarize(events: list[dict[str, Any]]) -> Summary:
     site_events: list[Moment] = []
     for event in events:
         ts = int(event["timestamp"])
-        if is_user_input(event):
+        if is_user_input(event) and ts >= s.started_at:
             inputs.append(ts)
         if is_click(event):
             data = event["data"]

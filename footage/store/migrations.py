@@ -589,4 +589,45 @@ MIGRATIONS: list[tuple[int, list[Step]]] = [
             "CREATE INDEX page_stats_day ON page_stats (site_id, day)",
         ],
     ),
+    (
+        16,
+        [
+            # Bounded time per recording (ingest/writer.py): the browser's time of the
+            # recording's first stored event. Later batches must fall within the server's
+            # time since then (plus a skew allowance) on this clock, so one recording cannot
+            # span years. NULL for recordings stored before.
+            "ALTER TABLE recordings ADD COLUMN first_event_at BIGINT",
+            # The day (YYYY-MM-DD, the account's time zone) whose usage counted this
+            # recording; NULL when it was given back (a recording of a single batch) or
+            # counted before this column existed.
+            "ALTER TABLE recordings ADD COLUMN counted_day TEXT",
+            # Batches refused per site, clock hour (ms // 3,600,000) and reason, for the
+            # alarm on the dashboard (ingest/refusals.py). Kept for two days.
+            """CREATE TABLE site_refusals (
+                site_id TEXT NOT NULL REFERENCES sites(id) ON DELETE CASCADE,
+                hour BIGINT NOT NULL,
+                reason TEXT NOT NULL,
+                refused INTEGER NOT NULL,
+                PRIMARY KEY (site_id, hour, reason)
+            )""",
+        ],
+    ),
+    (
+        17,
+        [
+            # Fair MP4 renders (downloads/videos.py): an account's renders queued or running
+            # are counted on every request (at most video_renders_per_account), and the next
+            # render goes to the account with the fewest started recently.
+            "CREATE INDEX recording_videos_account "
+            "ON recording_videos (account_id, status, claimed_at)",
+        ],
+    ),
+    (
+        18,
+        [
+            # The retention sweeper deletes the conversations whose last message is older
+            # than conversation_retention_days, oldest first (retention/sweeper.py).
+            "CREATE INDEX conversations_last_message ON conversations (last_message_at, id)",
+        ],
+    ),
 ]

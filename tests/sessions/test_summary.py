@@ -176,3 +176,19 @@ def test_page_moments_and_returning_visitors():
     assert not is_returning(False, created - RETURNING_AFTER_MS, created)  # exactly 30 min
     assert is_returning(False, created - RETURNING_AFTER_MS - 1, created)
     assert not is_returning(False, None, created)
+
+
+def test_a_recording_spread_over_years_lasts_at_most_the_longest():
+    """Events from 2001 and from now (stored before ingest bounded a recording's times): the
+    summary keeps the last `longest_ms`, and counts active time only within it."""
+    now = 1_795_000_000_000
+    year_2001 = 978_307_200_000
+    moves = [
+        {"type": 3, "data": {"source": 1, "positions": []}, "timestamp": ts}
+        for ts in (year_2001, year_2001 + 1000, now - 2000, now - 1000, now)
+    ]
+    s = summarize(moves, longest_ms=3_600_000)
+    assert s.started_at == now - 3_600_000 and s.ended_at == now
+    assert s.duration_ms == 3_600_000
+    assert s.active_ms == 2000  # the second in 2001 is outside
+    assert summarize(moves).duration_ms == now - year_2001  # without a bound: as sent
