@@ -11,10 +11,17 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 from urllib.parse import urlsplit
+
+from footage.store.regex import PatternError, compile_pattern, escape
 
 MAX_PATTERNS = 200
 MAX_PATTERN_LENGTH = 500
+# The most steps all of a site's excluded pages may compile to together: every page address
+# of every batch meets all of them (about 100 ms of matching for a 4,000-character address
+# at worst; patterns people write take a few dozen steps each).
+MAX_PAGES_PROGRAM = 20_000
 
 
 class RuleError(ValueError):
@@ -31,10 +38,13 @@ class PagePattern:
     `re:<regex>` is searched anywhere in the full URL. Otherwise `*` matches any run of
     characters and the pattern must match the whole URL — or, when it starts with `/`, the
     path with its query string (so `/account/*` works on every domain of the site).
+
+    Both run on RE2 (store/regex.py): a site's pattern is matched against every page of
+    every batch its visitors send, so it must take linear time whatever it says.
     """
 
     source: str
-    regex: re.Pattern[str]
+    regex: Any  # a compiled RE2 pattern
     path_only: bool
 
     def matches(self, url: str) -> bool:
@@ -48,7 +58,7 @@ class PagePattern:
 
 
 def wildcard_regex(pattern: str) -> str:
-    return ".*".join(re.escape(part) for part in pattern.split("*"))
+    return ".*".join(escape(part) for part in pattern.split("*"))
 
 
 def parse_page_patterns(text: str) -> list[PagePattern]:
@@ -62,18 +72,25 @@ def parse_page_patterns(text: str) -> list[PagePattern]:
             raise RuleError(f"excluded_pages line {number} is longer than {MAX_PATTERN_LENGTH}")
         if line.startswith("re:"):
             try:
-                regex = re.compile(line[3:])
-            except re.error as exc:
-                raise RuleError(
-                    f"excluded_pages line {number}: {line[3:]!r} is not a valid regular "
-                    f"expression ({exc})"
-                ) from None
+                regex = compile_pattern(line[3:])
+            except PatternError as exc:
+                raise RuleError(f"excluded_pages line {number} ({line[3:]!r}): {exc}") from None
             patterns.append(PagePattern(line, regex, path_only=False))
         else:
-            regex = re.compile(wildcard_regex(line), re.IGNORECASE)
+            try:
+                # Wildcards compile to a literal and `.*`s only: their size is their length.
+                regex = compile_pattern(wildcard_regex(line), ignore_case=True, max_program=None)
+            except PatternError as exc:  # only a pattern too large for RE2's memory
+                raise RuleError(f"excluded_pages line {number}: {exc}") from None
             patterns.append(PagePattern(line, regex, path_only=line.startswith("/")))
     if len(patterns) > MAX_PATTERNS:
         raise RuleError(f"excluded_pages may hold at most {MAX_PATTERNS} patterns")
+    steps = sum(p.regex.programsize for p in patterns)
+    if steps > MAX_PAGES_PROGRAM:
+        raise RuleError(
+            f"excluded_pages are too complex together ({steps} steps, at most "
+            f"{MAX_PAGES_PROGRAM}); use fewer or simpler patterns (* matches any characters)"
+        )
     return patterns
 
 
@@ -82,7 +99,18 @@ def _compiled_pages(text: str) -> tuple[PagePattern, ...]:
     try:
         return tuple(parse_page_patterns(text))
     except RuleError:
-        return ()  # validated on save; an old bad value must not break ingest
+        pass
+    # Validated on save, but a value saved before RE2 may hold a line it cannot run (a
+    # lookahead, a backreference). Ingest must go on: the lines that work still apply, and a
+    # line that cannot run excludes every page — the site asked for some pages never to be
+    # recorded and which ones can no longer be told, so none is recorded until it is fixed.
+    patterns: list[PagePattern] = []
+    for line in text.splitlines():
+        try:
+            patterns.extend(parse_page_patterns(line))
+        except RuleError:
+            patterns.append(PagePattern(line.strip(), compile_pattern("(?s).*"), path_only=False))
+    return tuple(patterns)
 
 
 def page_excluded(url: str, excluded_pages: str) -> bool:

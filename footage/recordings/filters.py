@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from footage.errors import BadRequest
+from footage.errors import BadRequest, NotFound
 from footage.store.db import Database
 from footage.store.ipkey import ip_range
+from footage.store.regex import PatternError, compile_pattern
 
 Clause = tuple[str, dict[str, Any]]
 
@@ -129,6 +130,11 @@ SORTS = {
 }
 PAGING = ("sort", "cursor", "limit")
 MAX_TEXT = 500
+# The largest whole number a filter takes: what a 4-byte integer column holds on PostgreSQL
+# (24 days in milliseconds; more pages or clicks than any recording has). A larger one is
+# refused with this range instead of reaching the database, which cannot compare it.
+MAX_INT = 2_147_483_647
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,10}")
 _PROPERTY = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 
 
@@ -163,8 +169,11 @@ def parse(params: Mapping[str, str], *, strict: bool = True) -> dict[str, Any]:
         if len(raw) > MAX_TEXT:
             raise BadRequest(f"'{name}' is longer than {MAX_TEXT} characters", code="bad_filter")
         if f.kind == "int":
-            if not raw.isdigit():
-                raise BadRequest(f"'{name}' must be a whole number ≥ 0", code="bad_filter")
+            # ASCII digits only: str.isdigit() also takes '²', which int() then refuses.
+            if not _WHOLE_NUMBER.fullmatch(raw) or int(raw) > MAX_INT:
+                raise BadRequest(
+                    f"'{name}' must be a whole number from 0 to {MAX_INT}", code="bad_filter"
+                )
             values[name] = int(raw)
         elif f.kind == "bool":
             if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
@@ -188,12 +197,12 @@ def parse(params: Mapping[str, str], *, strict: bool = True) -> dict[str, Any]:
 
 def _check_combinations(values: dict[str, Any]) -> None:
     if values.get("url_match") == "regex" and "url" in values:
+        # RE2 on both databases' behalf: the SQLite REGEXP function runs it, and PostgreSQL's
+        # own `~` is given only patterns RE2 accepts, so both take the same syntax.
         try:
-            re.compile(values["url"])
-        except re.error as exc:
-            raise BadRequest(
-                f"'url' is not a valid regular expression ({exc})", code="bad_filter"
-            ) from None
+            compile_pattern(values["url"])
+        except PatternError as exc:
+            raise BadRequest(f"'url': {exc}", code="bad_filter") from None
     if "visitor_ip" in values:
         try:
             ipaddress.ip_network(values["visitor_ip"], strict=False)
@@ -211,6 +220,21 @@ def _check_combinations(values: dict[str, Any]) -> None:
             "'event_property' is a property name: letters, digits, '_' or '-'",
             code="bad_filter",
         )
+
+
+def check_sites(db: Database, account_id: str, values: dict[str, Any]) -> None:
+    """A `site_id` filter must name one of the account's sites: another account's site is
+    unknown here (404), and no query runs against it — not even an empty one, whose time
+    would tell what that site recorded."""
+    site_id = values.get("site_id")
+    if site_id is None:
+        return
+    own = db.one(
+        "SELECT 1 AS x FROM sites WHERE id = :s AND account_id = :a",
+        {"s": site_id, "a": account_id},
+    )
+    if own is None:
+        raise NotFound("no such site in this account (the 'site_id' filter)", code="unknown_site")
 
 
 # ---- SQL ------------------------------------------------------------------------------------
@@ -429,7 +453,7 @@ def describe(values: dict[str, Any], name: str) -> str:
 def openapi_parameters() -> list[dict[str, Any]]:
     """The filters as OpenAPI query parameters (the endpoint reads them from the query)."""
     types: dict[str, dict[str, Any]] = {
-        "int": {"type": "integer", "minimum": 0},
+        "int": {"type": "integer", "minimum": 0, "maximum": MAX_INT},
         "bool": {"type": "boolean"},
         "time": {"type": "string", "format": "date-time"},
         "text": {"type": "string"},

@@ -16,6 +16,29 @@ from footage.store.blobs import BlobStore
 from footage.store.db import Database
 
 MAX_LIMIT = 200
+# A cursor is a few dozen characters; a longer one was not made by us (and a deeply nested
+# JSON array in it would take the parser down a recursion).
+MAX_CURSOR = 300
+# What a cursor's sort key may be: a 64-bit integer, as the database stores it. A larger one
+# would make the database driver fail instead of answering an empty page.
+KEY_RANGE = (-(2**63), 2**63 - 1)
+
+
+def cursor_key(value: Any) -> int:
+    """A cursor's sort key, checked; raises ValueError when it is not one we could have made."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("not a whole number")
+    if not KEY_RANGE[0] <= value <= KEY_RANGE[1]:
+        raise ValueError("out of range")
+    return value
+
+
+def cursor_json(cursor: str) -> Any:
+    """The JSON inside a cursor; raises ValueError for anything we did not make."""
+    if len(cursor) > MAX_CURSOR:
+        raise ValueError("too long")
+    padded = cursor + "=" * (-len(cursor) % 4)
+    return json.loads(base64.urlsafe_b64decode(padded))
 
 
 def encode_cursor(started_at: int, recording_id: str) -> str:
@@ -25,9 +48,8 @@ def encode_cursor(started_at: int, recording_id: str) -> str:
 
 def decode_cursor(cursor: str) -> tuple[int, str]:
     try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        started_at, recording_id = json.loads(base64.urlsafe_b64decode(padded))
-        return int(started_at), str(recording_id)
+        started_at, recording_id = cursor_json(cursor)
+        return cursor_key(started_at), str(recording_id)
     except (ValueError, TypeError):
         raise BadRequest(
             "'cursor' is not valid; pass the next_cursor of the previous page unchanged",

@@ -52,7 +52,9 @@ def recordings(request: Request, account: Account) -> dict[str, Any]:
     query = request.query_params
     values = filters.parse(query)
     limit = query.get("limit", "50")
-    if not limit.isdigit():
+    # ASCII digits, and few of them: int() refuses '²' (which isdigit() takes) and numbers of
+    # thousands of digits.
+    if not (limit.isascii() and limit.isdigit() and len(limit) <= 4):
         raise BadRequest("'limit' must be a whole number from 1 to 200", code="bad_limit")
     return search(
         svc.db,

@@ -9,15 +9,36 @@ from __future__ import annotations
 
 import base64
 import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from footage.errors import BadRequest
+from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
+
+from footage.errors import BadRequest, FootageError
 from footage.recordings import filters
-from footage.recordings.queries import _SELECT, MAX_LIMIT, as_item, pages_of
-from footage.store.db import Database
+from footage.recordings.queries import (
+    _SELECT,
+    MAX_LIMIT,
+    as_item,
+    cursor_json,
+    cursor_key,
+    pages_of,
+)
+from footage.store.db import Database, sql_text
 
 # The most a "which filter removed the most" hint counts per filter.
 HINT_COUNT_CAP = 10_000
+# The longest one query of the list may run. A page of the list normally takes milliseconds;
+# a pattern or a filter combination that would scan an account's every page for longer is
+# stopped and answered 503 with what to narrow, so it cannot hold a connection (and, on
+# SQLite, the interpreter) for minutes.
+QUERY_SECONDS = 10.0
+# SQLite asks whether to go on every this many virtual machine steps (about a millisecond).
+_SQLITE_CHECK_EVERY = 20_000
 
 
 def encode_cursor(sort: str, key: int, recording_id: str) -> str:
@@ -27,14 +48,13 @@ def encode_cursor(sort: str, key: int, recording_id: str) -> str:
 
 def decode_cursor(cursor: str, sort: str) -> tuple[int, str]:
     try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        cursor_sort, key, recording_id = json.loads(base64.urlsafe_b64decode(padded))
+        cursor_sort, key, recording_id = cursor_json(cursor)
         if cursor_sort != sort:
             raise BadRequest(
                 f"this cursor belongs to sort={cursor_sort}; keep the same sort while paging",
                 code="bad_cursor",
             )
-        return int(key), str(recording_id)
+        return cursor_key(key), str(recording_id)
     except (ValueError, TypeError):
         raise BadRequest(
             "'cursor' is not valid; pass the next_cursor of the previous page unchanged",
@@ -43,6 +63,7 @@ def decode_cursor(cursor: str, sort: str) -> tuple[int, str]:
 
 
 def _where(db: Database, account_id: str, values: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    filters.check_sites(db, account_id, values)
     where = ["r.account_id = :account", "r.status = 'ready'"]
     params: dict[str, Any] = {"account": account_id}
     for _, (sql, p) in filters.clauses(db, values):
@@ -89,7 +110,7 @@ def search(
 ) -> dict[str, Any]:
     """One page of ready recordings matching every filter, with the cursor for the next."""
     sql, params = build_query(db, account_id, values, sort=sort, limit=limit, cursor=cursor)
-    rows = db.all(sql, params)
+    rows = _bounded_all(db, sql, params)
     more = len(rows) > limit
     rows = rows[:limit]
     pages = pages_of(db, [r["id"] for r in rows])
@@ -103,13 +124,67 @@ def search(
 def count(db: Database, account_id: str, values: dict[str, Any], cap: int = HINT_COUNT_CAP) -> int:
     """How many ready recordings match (counted up to `cap`, which is enough for a hint)."""
     where, params = _where(db, account_id, values)
-    row = db.one(
+    rows = _bounded_all(
+        db,
         f"SELECT COUNT(*) AS n FROM (SELECT 1 FROM recordings r "
         f"LEFT JOIN visitors v ON v.site_id = r.site_id AND v.id = r.visitor_id "
         f"WHERE {where} LIMIT {int(cap)}) AS capped",
         params,
     )
-    return int(row["n"]) if row else 0
+    return int(rows[0]["n"]) if rows else 0
+
+
+@contextmanager
+def _deadline(db: Database, conn: Connection, seconds: float) -> Iterator[None]:
+    """Stop the connection's statements after `seconds`: PostgreSQL's statement_timeout
+    (for this transaction only), SQLite's progress handler."""
+    if not db.is_sqlite:
+        conn.exec_driver_sql(f"SET LOCAL statement_timeout = {int(seconds * 1000)}")
+        yield
+        return
+    raw = conn.connection.driver_connection
+    ends = time.monotonic() + seconds
+    raw.set_progress_handler(lambda: time.monotonic() > ends, _SQLITE_CHECK_EVERY)
+    try:
+        yield
+    finally:
+        raw.set_progress_handler(None, 0)
+
+
+def _bounded_all(db: Database, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """db.all() within QUERY_SECONDS, with the database's refusals as errors the caller
+    can act on (never a 500)."""
+    try:
+        with db.read() as conn, _deadline(db, conn, QUERY_SECONDS):
+            return [dict(r) for r in conn.execute(sql_text(sql), params).mappings()]
+    except DBAPIError as exc:
+        refusal = _refusal(exc)
+        if refusal is None:
+            raise
+        raise refusal from None
+
+
+def _refusal(exc: DBAPIError) -> FootageError | None:
+    """A database's refusal of the list's query, as the answer that says what to change."""
+    orig = exc.orig
+    state = getattr(orig, "sqlstate", None)
+    if state == "57014" or (
+        isinstance(orig, sqlite3.OperationalError) and "interrupted" in str(orig)
+    ):
+        return FootageError(
+            f"the search took longer than {QUERY_SECONDS:g} seconds and was stopped; narrow "
+            "it (a site, a shorter period) or use a simpler pattern",
+            code="search_too_slow",
+            status=503,
+        )
+    if state == "2201B":  # invalid_regular_expression: RE2 syntax PostgreSQL does not have
+        detail = getattr(getattr(orig, "diag", None), "message_primary", None) or str(orig)
+        return BadRequest(
+            f"'url': PostgreSQL cannot run this pattern ({detail}); write it without "
+            "RE2-only syntax such as \\z, \\pL, \\Q…\\E or (?P<name>…)",
+            code="bad_filter",
+        )
+    return None
 
 
 def empty_hint(db: Database, account_id: str, values: dict[str, Any]) -> dict[str, Any]:

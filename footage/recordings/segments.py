@@ -17,8 +17,11 @@ from footage.store.db import Database, new_id
 MAX_NAME = 100
 
 
-def normalize_query(query: str | dict[str, Any]) -> str:
-    """Filters (a query string or an object) → the canonical query string; validates them."""
+def normalize_query(
+    query: str | dict[str, Any], db: Database | None = None, account_id: str | None = None
+) -> str:
+    """Filters (a query string or an object) → the canonical query string; validates them,
+    and with `db` and `account_id` checks that a `site_id` among them is the account's."""
     if isinstance(query, dict):
         pairs = [
             (str(k), str(v).lower() if isinstance(v, bool) else str(v)) for k, v in query.items()
@@ -30,7 +33,9 @@ def normalize_query(query: str | dict[str, Any]) -> str:
             "'query' must be the filters: a query string or an object", code="bad_segment"
         )
     pairs = [(k, v) for k, v in pairs if k not in ("cursor", "segment", "limit") and v.strip()]
-    filters.parse(dict(pairs))  # raises on a bad filter, naming it
+    values = filters.parse(dict(pairs))  # raises on a bad filter, naming it
+    if db is not None and account_id is not None:
+        filters.check_sites(db, account_id, values)
     return urlencode(sorted(pairs))
 
 
@@ -59,6 +64,7 @@ def as_item(row: dict[str, Any]) -> dict[str, Any]:
 def list_segments(db: Database, account_id: str, site_id: str | None = None) -> list[dict]:
     """The account's segments (of one site and those for all sites, when a site is given)."""
     if site_id:
+        filters.check_sites(db, account_id, {"site_id": site_id})
         rows = db.all(
             "SELECT * FROM saved_segments WHERE account_id = :a AND "
             "(site_id = :s OR site_id IS NULL) ORDER BY name",
@@ -106,7 +112,7 @@ def create_segment(
             "a": account_id,
             "s": site_id,
             "n": _name(name),
-            "q": normalize_query(query),
+            "q": normalize_query(query, db, account_id),
             "u": user_id,
             "now": now_ms,
         },
@@ -124,7 +130,7 @@ def update_segment(
     if "name" in changes:
         values["name"] = _name(changes["name"])
     if "query" in changes:
-        values["query"] = normalize_query(changes["query"])
+        values["query"] = normalize_query(changes["query"], db, account_id)
     assignments = ", ".join(f"{k} = :{k}" for k in values)
     db.run(
         f"UPDATE saved_segments SET {assignments}, updated_at = :now "

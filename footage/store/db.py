@@ -7,7 +7,6 @@ block writers.
 
 from __future__ import annotations
 
-import re
 import secrets
 import threading
 from collections.abc import Iterator, Mapping
@@ -20,6 +19,7 @@ from sqlalchemy import Connection, Engine, TextClause, create_engine, event, tex
 from sqlalchemy.engine import make_url
 
 from footage.store.migrations import MIGRATIONS
+from footage.store.regex import searches
 
 
 def normalize_url(url: str) -> str:
@@ -35,19 +35,13 @@ def normalize_url(url: str) -> str:
     return url
 
 
-@lru_cache(maxsize=256)
-def _compiled(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
-
-
 def _regexp(pattern: str | None, value: str | None) -> bool:
-    """SQLite's `value REGEXP pattern` (searched, like PostgreSQL's `~`)."""
+    """SQLite's `value REGEXP pattern` (searched, like PostgreSQL's `~`), run by RE2: SQLite
+    calls it for every row a filter reads, so it must take linear time whatever the pattern
+    (Python's `re` backtracks, and held the interpreter lock while it did)."""
     if pattern is None or value is None:
         return False
-    try:
-        return _compiled(pattern).search(value) is not None
-    except re.error:
-        return False
+    return searches(pattern, value)
 
 
 def new_id(prefix: str) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from footage.privacy.rules import RuleError, ip_excluded, is_mobile, page_excluded, parse_networks
@@ -105,6 +107,16 @@ def test_patch_changes_only_what_is_sent(live, accounts):
         ({"record_forms": "yes"}, "'record_forms' must be true or false"),
         ({"record_everything": True}, "unknown setting 'record_everything'"),
         ({"excluded_pages": ["re:(unclosed"]}, "line 1"),
+        (
+            {"excluded_pages": ["/account/*", "re:/(p)/\\1"]},
+            "excluded_pages line 2 ('/(p)/\\\\1'): the pattern uses a backreference (such as "
+            "\\1), which is not supported",
+        ),
+        ({"excluded_pages": ["re:checkout(?!/done)"]}, "uses a lookahead"),
+        ({"excluded_pages": ["re:(?<=/)admin"]}, "uses a lookbehind"),
+        ({"excluded_pages": ["re:a{5000}"]}, "at most 1000"),
+        ({"excluded_pages": ["re:(.{1,100}){1,10}b"]}, "too complex to run on every address"),
+        ({"excluded_pages": ["*a" * 240] * 20}, "excluded_pages are too complex together"),
         ({"excluded_visitors": "10.0.0.0/8\nnot-an-ip"}, "line 2"),
         ({"allowed_origins": ["ftp://alice.example"]}, "https://www.example.com"),
         ({"allowed_origins": ["https://alice.example/shop"]}, "no path"),
@@ -348,6 +360,28 @@ def test_agents_cannot_open_the_settings(live, accounts):
 )
 def test_page_patterns(url, patterns, excluded):
     assert page_excluded(url, patterns) is excluded
+
+
+def test_page_patterns_run_in_linear_time():
+    """A site's `re:` pattern meets every page address of every batch its visitors send: on
+    RE2, `(a+)+$` against a long address answers in microseconds (Python's `re` backtracks
+    for longer than anyone waits, holding the interpreter lock meanwhile)."""
+    url = "https://a.example/" + "a" * 5000 + "b"
+    started = time.monotonic()
+    for pattern in ("re:(a+)+$", "re:(a|aa)+$", "re:(.*a){20}$", "*a*a*a*a*a*a*a*a*a*a*c"):
+        assert page_excluded(url, pattern) is False
+    assert page_excluded(url, "re:(a+)+b$") is True
+    assert time.monotonic() - started < 0.5
+
+
+def test_a_pattern_saved_before_re2_excludes_every_page_until_fixed():
+    """Python's `re` accepted lookarounds; RE2 cannot run them. Such a line, saved earlier,
+    must not be dropped silently (the pages it excluded would be recorded): it excludes
+    every page, and the other lines still apply."""
+    saved = "/account/*\nre:^https://a\\.example/(?!public)"
+    assert page_excluded("https://a.example/public/x", saved) is True
+    assert page_excluded("https://a.example/shop", saved) is True
+    assert page_excluded("https://a.example/shop", "/account/*") is False
 
 
 def test_ip_ranges():
