@@ -8,11 +8,13 @@ with the viewer's login cookie (`SameSite=Lax` cookies go with same-site loads).
 
 Browsers say what a request is for in `Sec-Fetch-Dest` (Fetch Metadata: Chromium, Firefox,
 Safari 16.4+). Footage's own pages only ever need credentials on two kinds of requests:
-`document` (a navigation or a form) and `empty` (our scripts' `fetch`). Every other
-destination (`image`, `style`, `font`, `video`, `track`, `object`, `iframe`, …) is a load that
-a page makes by itself: for those the login cookie and any `Authorization` header are taken
-out before the app sees the request, and the API answers 403 at once. Our scripts,
-stylesheets and the demo shop's images need no credentials, so they still load.
+`document` (a navigation or a form) and `empty` (our scripts' `fetch`, a download link).
+Every other destination (`image`, `style`, `font`, `video`, `track`, `object`, `iframe`, …)
+is a load that a page makes by itself, and so is an `empty` one in `no-cors` mode (a link's
+`ping`, a prefetch, an attribution report: nothing our scripts send). For those the login
+cookie and any `Authorization` header are taken out before the app sees the request, and the
+API answers 403 at once. Our scripts, stylesheets and the demo shop's images need no
+credentials, so they still load.
 """
 
 from __future__ import annotations
@@ -24,18 +26,25 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from footage.accounts.auth import SESSION_COOKIE
 
 HEADER = b"sec-fetch-dest"
+MODE = b"sec-fetch-mode"
 # The only destinations on which Footage's pages send credentials on purpose.
 CREDENTIALED = frozenset({"document", "empty"})
 
 
 def is_page_load(headers: list[tuple[bytes, bytes]]) -> str | None:
     """The `Sec-Fetch-Dest` of a request that a page loads by itself (an image, a stylesheet,
-    a frame…), or None for a navigation, a script's fetch or a client that sends none."""
+    a frame, a ping…), or None for a navigation, a script's fetch or a client that sends none."""
+    dest = mode = None
     for name, value in headers:
         if name == HEADER:
             dest = value.decode("latin-1").strip().lower()
-            return None if dest in CREDENTIALED else (dest or "unknown")
-    return None
+        elif name == MODE:
+            mode = value.decode("latin-1").strip().lower()
+    if dest is None:
+        return None
+    if dest == "empty" and mode == "no-cors":
+        return "empty, no-cors"
+    return None if dest in CREDENTIALED else (dest or "unknown")
 
 
 def without_session_cookie(value: bytes) -> bytes:

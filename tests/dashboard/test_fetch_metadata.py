@@ -63,15 +63,36 @@ CREDENTIALS = {
 }
 
 
-@pytest.mark.parametrize("dest", ["document", "empty", "Document", None])
-def test_navigations_and_fetches_keep_their_credentials(dest: str | None) -> None:
+@pytest.mark.parametrize(
+    ("dest", "mode"),
+    [
+        ("document", "navigate"),
+        ("empty", "cors"),  # our scripts' fetch()
+        ("empty", "same-origin"),
+        ("empty", "navigate"),  # a download link
+        ("empty", None),
+        ("Document", None),
+        (None, None),  # a program, or a browser without Fetch Metadata
+    ],
+)
+def test_navigations_and_fetches_keep_their_credentials(dest: str | None, mode: str | None) -> None:
     headers = dict(CREDENTIALS)
     if dest is not None:
         headers["sec-fetch-dest"] = dest
+    if mode is not None:
+        headers["sec-fetch-mode"] = mode
     for path in ("/recordings", "/api/v1/recordings"):
         r = client().get(path, headers=headers)
         assert r.status_code == 200
         assert r.json() == CREDENTIALS
+
+
+def test_pings_and_prefetches_are_page_loads() -> None:
+    """`<a ping>`, `<link rel=prefetch>`, attribution reports: `empty` but `no-cors`, which
+    our scripts never send."""
+    headers = {**CREDENTIALS, "sec-fetch-dest": "empty", "sec-fetch-mode": "no-cors"}
+    assert client().get("/recordings", headers=headers).json()["authorization"] is None
+    assert client().get("/api/v1/recordings", headers=headers).status_code == 403
 
 
 @pytest.mark.parametrize("dest", PAGE_LOADS)

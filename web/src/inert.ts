@@ -11,6 +11,12 @@
 //      about:blank replay frame inherits (no inline script, no <base>, no frames or plugins);
 //   3. `neutralise` below takes out, before replay, everything in the events that could run
 //      script, navigate, or load a document: each layer alone holds.
+// The replay frame is on Footage's own origin, so an image, stylesheet, font or poster of the
+// replayed page that points at Footage itself (`<img src="/api/v1/recordings/…/download">`)
+// would be a request with the viewer's login cookie. The server refuses such loads
+// (footage/dashboard/fetch_metadata.py: no login on requests a page loads by itself), and
+// `neutralise` also takes out every such URL before replay (`ownURLs`), except those of
+// Footage's public files (/static/, the demo shop's /demo/), which need no login.
 // The stored events are left as recorded; the player is where they become a page again.
 
 interface SerializedNode {
@@ -31,7 +37,13 @@ interface Event {
 const EV_FULL_SNAPSHOT = 2;
 const EV_INCREMENTAL = 3;
 const SRC_MUTATION = 0;
+const SRC_CANVAS = 9;
+const SRC_STYLE_SHEET_RULE = 8;
+const SRC_FONT = 10;
+const SRC_STYLE_DECLARATION = 13;
+const SRC_ADOPTED_STYLE_SHEET = 15;
 const NODE_ELEMENT = 2;
+const NODE_TEXT = 3;
 
 /** Attributes whose value is a URL that a click, a submit or the element itself may follow. */
 const NAVIGATING = new Set(['href', 'xlink:href', 'action', 'formaction']);
@@ -57,7 +69,8 @@ const DROPPED: Record<string, Set<string>> = {
   meta: new Set(['http-equiv']), // refresh, set-cookie, a policy of the recorded page…
 };
 /** `<link rel>` values that fetch or run something besides a stylesheet or an icon. */
-const FETCHING_RELS = /\b(preload|modulepreload|prefetch|prerender|import|preconnect|dns-prefetch|serviceworker)\b/i;
+const FETCHING_RELS =
+  /\b(preload|modulepreload|prefetch|prerender|import|preconnect|dns-prefetch|serviceworker|compression-dictionary|dictionary)\b/i;
 /** SVG elements that could set an attribute (a handler, a URL) on their parent. */
 const ANIMATIONS = new Set(['animate', 'set', 'animatemotion', 'animatetransform', 'animatecolor']);
 
@@ -77,6 +90,9 @@ function isScriptURL(value: string): boolean {
 /** Whether an attribute (its lowercased name) of a `tag` element must not reach the replay. */
 export function isDangerous(tag: string, name: string, value: unknown, node?: SerializedNode): boolean {
   if (name.startsWith('on')) return true; // inline handlers: onerror, onload, ontoggle…
+  // Requests sent in the background (a link's pings, attribution reports): never needed to
+  // show a page, and made like our own scripts' requests (Sec-Fetch-Dest: empty).
+  if (name === 'ping' || name === 'attributionsrc') return true;
   if (name === 'srcdoc' || name === 'xml:base') return true;
   if (DROPPED[tag]?.has(name)) return true;
   if (tag === 'script') return true; // rrweb replays it as an inert <noscript>; keep nothing of it
@@ -96,32 +112,180 @@ export function isDangerous(tag: string, name: string, value: unknown, node?: Se
   return false;
 }
 
+/**
+ * Finds the URLs of a replayed page that point at Footage itself. A recorded page is never
+ * served by Footage (but for the demo shop, whose files are public), so such a URL is either
+ * crafted or broken, and dropping it costs the replay nothing.
+ */
+export class OwnURLs {
+  /** Footage's own origin (the page that plays the replay); null where there is no server
+   * to reach (the HTML download opened from disk). */
+  readonly origin: string | null;
+  private readonly base: string;
+
+  constructor(base: string = location.href) {
+    let origin: string | null = null;
+    try {
+      const url = new URL(base);
+      if (url.protocol === 'http:' || url.protocol === 'https:') origin = url.origin;
+    } catch {
+      origin = null;
+    }
+    this.origin = origin;
+    this.base = base;
+  }
+
+  /** Whether a URL (relative ones resolve against the player's page, as in the replay frame,
+   * which is about:blank) leads to Footage, outside the files that need no login. */
+  isOwn(value: string): boolean {
+    if (this.origin === null) return false;
+    let url: URL;
+    try {
+      url = new URL(value, this.base); // the browser's own parser: `\`, `..`, tabs, %2e…
+    } catch {
+      return false; // a URL the browser cannot parse is never fetched
+    }
+    if (url.origin !== this.origin) return false;
+    return !PUBLIC_PATHS.some((path) => url.pathname.startsWith(path));
+  }
+
+  /** The URLs of a `srcset` (the HTML standard's parsing: a URL ends at whitespace, and
+   * commas separate candidates only outside a descriptor's parentheses). */
+  static srcset(value: string): string[] {
+    const urls: string[] = [];
+    let i = 0;
+    while (i < value.length) {
+      while (i < value.length && /[\s,]/.test(value[i])) i++;
+      let j = i;
+      while (j < value.length && !/\s/.test(value[j])) j++;
+      let url = value.slice(i, j);
+      i = j;
+      if (url.endsWith(',')) {
+        url = url.replace(/,+$/, '');
+      } else {
+        let depth = 0;
+        for (; i < value.length; i++) {
+          const c = value[i];
+          if (c === '(') depth++;
+          else if (c === ')') depth = Math.max(0, depth - 1);
+          else if (c === ',' && depth === 0) break;
+        }
+      }
+      if (url) urls.push(url);
+    }
+    return urls;
+  }
+
+  /** Whether an attribute's value would make the element load or lead to Footage. */
+  attribute(name: string, value: unknown): boolean {
+    if (typeof value !== 'string') return false;
+    if (name === 'srcset' || name === 'imagesrcset') return OwnURLs.srcset(value).some((url) => this.isOwn(url));
+    return (URL_ATTRIBUTES.has(name) || NAVIGATING.has(name) || LOADING.has(name)) && this.isOwn(value);
+  }
+
+  /** CSS text with every `url()`, `@import` and `image-set()`/`src()` string that leads to
+   * Footage replaced by a URL that loads nothing. A `url()` written with CSS escapes is
+   * replaced wherever it leads (nothing real needs them; they would hide the address). */
+  css(text: string): string {
+    if (this.origin === null || typeof text !== 'string') return text;
+    const own = (url: string): boolean => url.includes('\\') || this.isOwn(url);
+    return text
+      .replace(CSS_URL_ESCAPED, NOWHERE)
+      .replace(CSS_URL, (match: string, dq?: string, sq?: string, bare?: string) =>
+        own(dq ?? sq ?? bare ?? '') ? NOWHERE : match,
+      )
+      .replace(CSS_IMPORT, (match: string, _quote: string, url: string) => (own(url) ? `@import ${NOWHERE}` : match))
+      .replace(CSS_STRING_FUNCTIONS, (match: string) =>
+        match.replace(CSS_STRING, (s: string, _quote: string, url: string) => (own(url) ? '"about:invalid"' : s)),
+      );
+  }
+}
+
+/** Footage's files that need no login: its bundles and styles, and the demo shop (whose
+ * recordings legitimately show its images). */
+const PUBLIC_PATHS = ['/static/', '/demo/'];
+/** Other attributes holding a URL the element loads. */
+const URL_ATTRIBUTES = new Set(['href', 'src', 'xlink:href', 'poster', 'background', 'longdesc', 'icon']);
+/** What a URL to Footage becomes in CSS: about: URLs are never fetched. */
+const NOWHERE = 'url("about:invalid")';
+const CSS_URL = /url\(\s*(?:"((?:[^"\\\n]|\\[\s\S])*)"|'((?:[^'\\\n]|\\[\s\S])*)'|((?:[^'"()\s\\]|\\[\s\S])*))\s*\)/gi;
+/** A url() whose address holds a CSS escape, which the pattern above may not take apart. */
+const CSS_URL_ESCAPED = /url\([^)]*\\[^)]*\)/gi;
+const CSS_IMPORT = /@import\s+(["'])([^"'\n]*)\1/gi;
+const CSS_STRING_FUNCTIONS = /(?:-webkit-)?(?:image-set|src)\([^)]*\)/gi;
+const CSS_STRING = /(["'])([^"'\n]*)\1/g;
+
+/** A style attribute changed by a mutation: a string, or rrweb's {property: value} diff. */
+function styleValue(value: unknown, own: OwnURLs): unknown {
+  if (typeof value === 'string') return own.css(value);
+  if (!value || typeof value !== 'object') return value;
+  const diff = value as Record<string, unknown>;
+  for (const property of Object.keys(diff)) {
+    const v = diff[property];
+    if (typeof v === 'string') diff[property] = own.css(v);
+    else if (Array.isArray(v) && typeof v[0] === 'string') v[0] = own.css(v[0]);
+  }
+  return diff;
+}
+
 class Neutraliser {
   /** Tag names by node id, for attribute mutations (which carry only the id). */
   private readonly tags = new Map<number, string>();
+  /** Text nodes inside <style>: their text is CSS. */
+  private readonly styleTexts = new Set<number>();
+
+  constructor(private readonly own: OwnURLs) {}
 
   event(e: Event): void {
-    if (!e.data) return;
-    if (e.type === EV_FULL_SNAPSHOT) this.node(e.data.node);
-    else if (e.type === EV_INCREMENTAL && e.data.source === SRC_MUTATION) {
-      for (const add of Array.isArray(e.data.adds) ? e.data.adds : []) this.node(add && add.node);
-      for (const change of Array.isArray(e.data.attributes) ? e.data.attributes : []) this.attributes(change);
+    const data = e.data;
+    if (!data || typeof data !== 'object') return;
+    if (e.type === EV_FULL_SNAPSHOT) this.node(data.node, '');
+    else if (e.type !== EV_INCREMENTAL) return;
+    else if (data.source === SRC_MUTATION) {
+      for (const add of Array.isArray(data.adds) ? data.adds : []) {
+        if (add && typeof add === 'object') this.node(add.node, (typeof add.parentId === 'number' && this.tags.get(add.parentId)) || '');
+      }
+      for (const change of Array.isArray(data.attributes) ? data.attributes : []) this.attributes(change);
+      for (const text of Array.isArray(data.texts) ? data.texts : []) {
+        if (text && typeof text.value === 'string' && this.styleTexts.has(text.id)) text.value = this.own.css(text.value);
+      }
+    } else if (data.source === SRC_STYLE_SHEET_RULE) {
+      this.rules(data);
+    } else if (data.source === SRC_ADOPTED_STYLE_SHEET) {
+      for (const sheet of Array.isArray(data.styles) ? data.styles : []) if (sheet) this.rules(sheet);
+    } else if (data.source === SRC_STYLE_DECLARATION) {
+      if (data.set && typeof data.set.value === 'string') data.set.value = this.own.css(data.set.value);
+    } else if (data.source === SRC_FONT) {
+      if (!data.buffer && typeof data.fontSource === 'string') data.fontSource = this.own.css(data.fontSource);
+    } else if (data.source === SRC_CANVAS) {
+      this.canvas(data, 0);
     }
   }
 
-  private node(node: SerializedNode | undefined): void {
+  private node(node: SerializedNode | undefined, parentTag: string): void {
     if (!node || typeof node !== 'object') return;
+    if (node.type === NODE_TEXT) {
+      const text = node as SerializedNode & { textContent?: unknown; isStyle?: boolean };
+      if (parentTag === 'style' || text.isStyle) {
+        if (typeof node.id === 'number') this.styleTexts.add(node.id);
+        if (typeof text.textContent === 'string') text.textContent = this.own.css(text.textContent);
+      }
+    }
+    let tag = '';
     if (node.type === NODE_ELEMENT && typeof node.tagName === 'string') {
-      const tag = node.tagName.toLowerCase();
+      tag = node.tagName.toLowerCase();
       if (typeof node.id === 'number') this.tags.set(node.id, tag);
       const attributes = node.attributes && typeof node.attributes === 'object' ? node.attributes : {};
       for (const name of Object.keys(attributes)) {
-        if (isDangerous(tag, name.toLowerCase(), attributes[name], node)) delete attributes[name];
+        const lower = name.toLowerCase();
+        const value = attributes[name];
+        if (isDangerous(tag, lower, value, node) || this.own.attribute(lower, value)) delete attributes[name];
+        else if (lower === 'style' || lower === '_csstext') attributes[name] = styleValue(value, this.own);
       }
       // rrweb turns <script> into <noscript> itself; this keeps it so should rrweb ever not.
       if (tag === 'script') node.tagName = 'noscript';
     }
-    if (Array.isArray(node.childNodes)) for (const child of node.childNodes) this.node(child);
+    if (Array.isArray(node.childNodes)) for (const child of node.childNodes) this.node(child, tag);
   }
 
   private attributes(change: { id?: number; attributes?: Record<string, unknown> } | null): void {
@@ -129,16 +293,44 @@ class Neutraliser {
     const tag = (typeof change.id === 'number' && this.tags.get(change.id)) || '';
     const node: SerializedNode = { type: NODE_ELEMENT, tagName: tag, attributes: change.attributes };
     for (const name of Object.keys(change.attributes)) {
+      const lower = name.toLowerCase();
       const value = change.attributes[name];
-      // A removal (null) is always fine; anything dangerous is removed rather than set.
-      if (value !== null && isDangerous(tag, name.toLowerCase(), value, node)) change.attributes[name] = null;
+      if (value === null) continue; // a removal is always fine
+      // Anything dangerous, or leading to Footage, is removed rather than set.
+      if (isDangerous(tag, lower, value, node) || this.own.attribute(lower, value)) change.attributes[name] = null;
+      else if (lower === 'style' || lower === '_csstext') change.attributes[name] = styleValue(value, this.own);
     }
+  }
+
+  /** A stylesheet's inserted rules, or its whole text replaced (constructable sheets). */
+  private rules(data: { adds?: unknown; rules?: unknown; replace?: unknown; replaceSync?: unknown }): void {
+    for (const list of [data.adds, data.rules]) {
+      for (const add of Array.isArray(list) ? list : []) {
+        if (add && typeof add.rule === 'string') add.rule = this.own.css(add.rule);
+      }
+    }
+    if (typeof data.replace === 'string') data.replace = this.own.css(data.replace);
+    if (typeof data.replaceSync === 'string') data.replaceSync = this.own.css(data.replaceSync);
+  }
+
+  /** Canvas commands can draw an image by its URL (rrweb makes an Image of it in the player's
+   * page): one that leads to Footage draws nothing. */
+  private canvas(value: unknown, depth: number): void {
+    if (!value || typeof value !== 'object' || depth > 20) return;
+    const record = value as Record<string, unknown>;
+    if (record.rr_type === 'HTMLImageElement' && typeof record.src === 'string' && this.own.isOwn(record.src)) {
+      record.src = '';
+    }
+    for (const key of Object.keys(record)) this.canvas(record[key], depth + 1);
   }
 }
 
-/** Takes out of the events, in place, everything that could run script or navigate. */
-export function neutralise<T extends Event>(events: T[]): T[] {
-  const neutraliser = new Neutraliser();
+/**
+ * Takes out of the events, in place, everything that could run script or navigate, and every
+ * URL that leads to Footage itself (`base`: the page that plays them).
+ */
+export function neutralise<T extends Event>(events: T[], base: string = location.href): T[] {
+  const neutraliser = new Neutraliser(new OwnURLs(base));
   for (const e of events) if (e && typeof e === 'object') neutraliser.event(e);
   return events;
 }
