@@ -222,10 +222,12 @@ def _reply(request: Request, conversation_id: str, csrf: str, text: str, key: st
     )
     with svc.db.write() as conn:
         locked = store.lock(conn, row["id"], svc.db.is_sqlite)
-        assert locked is not None
-        store.append(conn, locked, [message], now)
-        # Answering is reading: what the visitor wrote before counts as seen.
-        q(conn, "UPDATE conversations SET read_seq = message_count WHERE id = :c", c=row["id"])
+        if locked is not None:
+            store.append(conn, locked, [message], now)
+            # Answering is reading: what the visitor wrote before counts as seen.
+            q(conn, "UPDATE conversations SET read_seq = message_count WHERE id = :c", c=row["id"])
+    if locked is None:  # deleted meanwhile (past its retention, or the visitor's erasure)
+        return _not_found(request, user)
     if wants_json:
         return JSONResponse({"ok": True})
     return RedirectResponse(f"/conversations/{conversation_id}", status_code=303)

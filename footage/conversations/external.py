@@ -23,6 +23,9 @@ from footage.store.db import Database, q
 
 MAX_MESSAGES = 500
 MAX_ID_CHARS = 200
+# A message stamped later than this ahead of the server's clock is refused: its conversation
+# would otherwise outlive conversation_retention_days by as much (clocks a little apart pass).
+MAX_FUTURE_MS = 86_400_000
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 EXAMPLE = (
     '{"visitor_id": "…", "messages": [{"from": "visitor", "text": "Hello", '
@@ -71,7 +74,7 @@ def parse_time(value: Any, where: str) -> int:
     )
 
 
-def parse_message(raw: Any, i: int) -> NewMessage:
+def parse_message(raw: Any, i: int, now_ms: int | None = None) -> NewMessage:
     where = f"messages[{i}]"
     if not isinstance(raw, dict):
         raise BadRequest(
@@ -91,6 +94,12 @@ def parse_message(raw: Any, i: int) -> NewMessage:
             code="bad_field",
         )
     at = parse_time(raw.get("at"), where)
+    if now_ms is not None and at > now_ms + MAX_FUTURE_MS:
+        raise BadRequest(
+            f"'{where}.at' is {(at - now_ms) / 86_400_000:,.1f} days in the future; send when "
+            "the message was sent, with its time zone (like 2026-11-29T10:15:00Z)",
+            code="bad_field",
+        )
     message_id = _optional_id(raw, "id")
     author = raw.get("author")
     if author is not None and (not isinstance(author, str) or len(author) > MAX_ID_CHARS):
@@ -103,8 +112,9 @@ def parse_message(raw: Any, i: int) -> NewMessage:
     return NewMessage(sender=sender, text=text, at=at, key=key, author=author or None)
 
 
-def parse(body: Any) -> Incoming:
-    """The request body → what to store; BadRequest names the field to fix."""
+def parse(body: Any, now_ms: int | None = None) -> Incoming:
+    """The request body → what to store; BadRequest names the field to fix. With `now_ms`,
+    messages more than a day ahead of it are refused."""
     if not isinstance(body, dict):
         raise BadRequest(f"send a JSON object, e.g. {EXAMPLE}", code="bad_request")
     visitor_id = _optional_id(body, "visitor_id")
@@ -134,7 +144,7 @@ def parse(body: Any) -> Incoming:
         site_id=_optional_id(body, "site_id"),
         conversation_id=_optional_id(body, "conversation_id"),
         external_id=_optional_id(body, "external_id"),
-        messages=[parse_message(m, i) for i, m in enumerate(messages)],
+        messages=[parse_message(m, i, now_ms) for i, m in enumerate(messages)],
     )
 
 

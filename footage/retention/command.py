@@ -1,6 +1,7 @@
-"""`footage retention run`: delete the recordings past their plan's retention, once, and say
-what went. Cron-friendly (exit 0, one line or one JSON object); `--now` lets an operator or a
-test ask "what would be expired at this moment" and delete exactly that.
+"""`footage retention run`: delete the recordings past their plan's retention and the
+conversations past `conversation_retention_days`, once, and say what went. Cron-friendly
+(exit 0, one line or one JSON object); `--now` lets an operator or a test ask "what would be
+expired at this moment" and delete exactly that.
 """
 
 from __future__ import annotations
@@ -14,8 +15,16 @@ from typing import Any
 from footage.clock import Clock, iso
 from footage.retention.sweeper import Retention
 
-# The settings the command reads: where the data is, and the plans that say how long to keep.
-SETTING_FLAGS = ["data_dir", "database_url", "blob_url", "plans", "log_level"]
+# The settings the command reads: where the data is, and how long to keep recordings (the
+# plans) and conversations.
+SETTING_FLAGS = [
+    "data_dir",
+    "database_url",
+    "blob_url",
+    "plans",
+    "conversation_retention_days",
+    "log_level",
+]
 
 AddSettingFlags = Callable[[argparse.ArgumentParser, Sequence[str] | None], None]
 
@@ -41,15 +50,17 @@ def add_retention_command(subparsers: Any, add_setting_flags: AddSettingFlags) -
     import cli.py (which imports this one).
     """
     retention = subparsers.add_parser(
-        "retention", help="delete recordings older than their plan's retention"
+        "retention", help="delete recordings and conversations past their retention"
     )
     sub = retention.add_subparsers(dest="retention_command", required=True)
     run = sub.add_parser(
         "run",
-        help="delete every recording past its plan's retention now, then exit",
+        help="delete every recording and conversation past its retention now, then exit",
         description="Delete every recording kept longer than its account's plan allows "
         "(retention_days from its creation; one that never finished, a day later), with its "
-        "blobs. Safe to run while the server runs, from several machines, and again.",
+        "blobs, and every conversation whose last message is older than "
+        "conversation_retention_days, with its messages. Safe to run while the server runs, "
+        "from several machines, and again.",
     )
     run.add_argument(
         "--now",
@@ -77,7 +88,13 @@ def cmd_retention_run(args: argparse.Namespace) -> int:
     try:
         db.migrate()  # like the other commands: a fresh or older database is brought up to date
         blobs = open_blob_store(settings.data_path, settings.blob_url)
-        counts = Retention(db, blobs, settings.plan_set, clock).run_once(now_ms)
+        counts = Retention(
+            db,
+            blobs,
+            settings.plan_set,
+            clock,
+            conversation_retention_days=settings.conversation_retention_days,
+        ).run_once(now_ms)
     finally:
         db.dispose()
     if args.json:
@@ -85,6 +102,8 @@ def cmd_retention_run(args: argparse.Namespace) -> int:
     else:
         print(
             f"Deleted {counts['recordings']} recordings past their plan's retention as of "
-            f"{iso(now_ms)} ({counts['chunks']} chunks, {counts['blobs']} blobs)."
+            f"{iso(now_ms)} ({counts['chunks']} chunks, {counts['blobs']} blobs), and "
+            f"{counts['conversations']} conversations older than "
+            f"{settings.conversation_retention_days:g} days ({counts['messages']} messages)."
         )
     return 0

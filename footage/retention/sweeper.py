@@ -17,6 +17,12 @@ points at a missing blob, and no blob is left that nothing refers to.
 
 What stays: the visitor rows (a visitor may come back) and the usage counters (a deleted
 recording still counted for its month).
+
+Conversations follow `conversation_retention_days` (one period for every account): a
+conversation whose last message is that old is deleted with its messages, and the recordings
+that linked to it forget the link (`recordings.conversation_id`). In batches too, each in one
+transaction, after the recordings; a conversation that gets a message meanwhile is either
+locked by the writer (skipped) or no longer old enough (not picked).
 """
 
 from __future__ import annotations
@@ -55,12 +61,19 @@ DAY_MS = 86_400_000
 # A recording that is not ready this long after it expired is stuck and is deleted anyway.
 STUCK_AFTER_MS = DAY_MS
 BATCH_SIZE = 500
+# Settings.conversation_retention_days's default, for a Retention built without settings.
+CONVERSATION_RETENTION_DAYS = 10.0
 
 # Which chunk rows still point at these keys once the batch's rows are gone (the guard that
 # keeps a blob some other recording still uses).
 _STILL_USED = with_ids(
     "SELECT blob_key, COUNT(*) AS n FROM chunks WHERE blob_key IN :ids GROUP BY blob_key"
 )
+_UNLINK_RECORDINGS = with_ids(
+    "UPDATE recordings SET conversation_id = NULL WHERE conversation_id IN :ids"
+)
+_DELETE_MESSAGES = with_ids("DELETE FROM conversation_messages WHERE conversation_id IN :ids")
+_DELETE_CONVERSATIONS = with_ids("DELETE FROM conversations WHERE id IN :ids")
 
 
 @dataclass(frozen=True)
@@ -76,14 +89,24 @@ class _Tally:
     recordings: int = 0
     chunks: int = 0
     blobs: int = 0
+    conversations: int = 0
+    messages: int = 0
 
     def add(self, other: _Tally) -> None:
         self.recordings += other.recordings
         self.chunks += other.chunks
         self.blobs += other.blobs
+        self.conversations += other.conversations
+        self.messages += other.messages
 
     def as_dict(self) -> dict[str, int]:
-        return {"recordings": self.recordings, "chunks": self.chunks, "blobs": self.blobs}
+        return {
+            "recordings": self.recordings,
+            "chunks": self.chunks,
+            "blobs": self.blobs,
+            "conversations": self.conversations,
+            "messages": self.messages,
+        }
 
 
 class Retention:
@@ -97,6 +120,7 @@ class Retention:
         plans: Plans,
         clock: Clock | None = None,
         batch_size: int = BATCH_SIZE,
+        conversation_retention_days: float = CONVERSATION_RETENTION_DAYS,
     ) -> None:
         # `clock` stamps the bookkeeping rows (blob_garbage), which the sweeper compares with
         # the real time; `now_ms` of run_once only decides what has expired, so an audit run
@@ -104,15 +128,20 @@ class Retention:
         self.db, self.blobs, self.plans = db, blobs, plans
         self.clock = clock or Clock()
         self.batch_size = batch_size
+        self.conversation_retention_ms = int(conversation_retention_days * DAY_MS)
 
     def run_once(
         self, now_ms: int, should_stop: Callable[[], bool] = lambda: False
     ) -> dict[str, int]:
         """Delete every recording expired at `now_ms`, batch by batch, until none is left.
 
-        Returns {"recordings", "chunks", "blobs"}: rows deleted, and blobs scheduled and
-        deleted. Running it again at the same `now_ms` deletes nothing more. `should_stop` is
-        asked between batches, so a shutdown finishes the current batch and stops.
+        Then every conversation whose last message is older than the conversations'
+        retention at `now_ms`, with its messages.
+
+        Returns {"recordings", "chunks", "blobs", "conversations", "messages"}: rows deleted,
+        and blobs scheduled and deleted. Running it again at the same `now_ms` deletes nothing
+        more. `should_stop` is asked between batches, so a shutdown finishes the current batch
+        and stops.
         """
         total = _Tally()
         groups = self._groups()
@@ -124,6 +153,18 @@ class Retention:
             # did, stopping beats looping forever.
             if picked < self.batch_size or not tally.recordings:
                 break
+        cutoff = now_ms - self.conversation_retention_ms
+        while not should_stop():
+            picked, tally = self._conversations_with_retries(cutoff)
+            total.add(tally)
+            if picked < self.batch_size or not tally.conversations:
+                break
+        if total.conversations:
+            log.info(
+                "retention: deleted %d conversations (%d messages)",
+                total.conversations,
+                total.messages,
+            )
         if total.recordings:
             log.info(
                 "retention: deleted %d recordings (%d chunks, %d blobs)",
@@ -203,6 +244,42 @@ class Retention:
                 self.blobs.delete(key)
             except Exception:
                 log.warning("could not delete blob %s now; the sweeper will retry", key)
+        return len(ids), tally
+
+    def _conversations_with_retries(self, cutoff: int) -> tuple[int, _Tally]:
+        attempt = 1
+        while True:
+            try:
+                return self._conversations(cutoff)
+            except DBAPIError as exc:
+                # A deadlock with a transaction that links recordings: nothing was done.
+                sqlstate = getattr(exc.orig, "sqlstate", None)
+                if attempt == ATTEMPTS or sqlstate not in RETRY_SQLSTATES:
+                    raise
+                attempt += 1
+                log.info("retention hit a lock conflict; running the batch again (%d)", attempt)
+
+    def _conversations(self, cutoff: int) -> tuple[int, _Tally]:
+        """One transaction: up to batch_size conversations whose last message is at or before
+        `cutoff`, their messages, and the recordings' links to them. The picked rows are
+        locked on PostgreSQL (SKIP LOCKED: one a message is being added to right now is left
+        for the next run); the conversations_last_message index finds them."""
+        tally = _Tally()
+        with self.db.write() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT id FROM conversations WHERE last_message_at <= :cutoff "
+                    f"ORDER BY last_message_at, id LIMIT :n {self.db.skip_locked()}"
+                ),
+                {"cutoff": cutoff, "n": self.batch_size},
+            ).mappings()
+            ids = [str(r["id"]) for r in rows]
+            if not ids:
+                return 0, tally
+            count_by_ids(conn, _UNLINK_RECORDINGS, ids)
+            # Messages first, so each count is its own table's (the foreign key cascades too).
+            tally.messages = count_by_ids(conn, _DELETE_MESSAGES, ids)
+            tally.conversations = count_by_ids(conn, _DELETE_CONVERSATIONS, ids)
         return len(ids), tally
 
     def _pick(self, conn: Connection, groups: list[_Group], now_ms: int) -> list[dict[str, Any]]:

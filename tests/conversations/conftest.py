@@ -70,12 +70,19 @@ class World:
             )
 
 
-@pytest.fixture
-def world(tmp_path: Path, database_url: str, clock: FrozenClock) -> Iterator[World]:
-    settings = settings_for(tmp_path, database_url=database_url, port=free_port())
-    server = start_server(settings, clock)
+def make_world(tmp_path: Path, database_url: str, clock: FrozenClock, **settings: Any) -> World:
+    """A server with `settings` (the test's own limits, say), Alice and Bob; stop it after."""
+    server = start_server(
+        settings_for(tmp_path, database_url=database_url, port=free_port(), **settings), clock
+    )
     svc = server.services
     alice = make_account(svc, "Alice", site_url=ORIGIN)
     bob = make_account(svc, "Bob", site_url="https://bob.example")
-    yield World(server, clock, alice, bob)
-    server.stop()
+    return World(server, clock, alice, bob)
+
+
+@pytest.fixture
+def world(tmp_path: Path, database_url: str, clock: FrozenClock) -> Iterator[World]:
+    made = make_world(tmp_path, database_url, clock)
+    yield made
+    made.server.stop()

@@ -42,13 +42,21 @@ def test_run_deletes_what_expired_at_now_and_prints_one_json_object(
 
     assert run(svc, "--now", now, "--json") == 0
     out = capsys.readouterr().out
-    assert json.loads(out) == {"recordings": 1, "chunks": 1, "blobs": 1, "now": now}
+    assert json.loads(out) == {
+        "recordings": 1,
+        "chunks": 1,
+        "blobs": 1,
+        "conversations": 0,
+        "messages": 0,
+        "now": now,
+    }
     assert out.count("\n") == 1
     assert rows_of(svc.db, old)["recordings"] == 0 and rows_of(svc.db, young)["recordings"] == 1
 
     assert run(svc, "--now", now) == 0  # again: nothing more
     assert capsys.readouterr().out == (
-        f"Deleted 0 recordings past their plan's retention as of {now} (0 chunks, 0 blobs).\n"
+        f"Deleted 0 recordings past their plan's retention as of {now} (0 chunks, 0 blobs), "
+        "and 0 conversations older than 10 days (0 messages).\n"
     )
 
 

@@ -35,7 +35,9 @@ from tests.retention.world import (
     violations,
 )
 
-ZEROS = {"recordings": 0, "chunks": 0, "blobs": 0}
+# No conversation is old enough in these tests (tests/retention/test_conversations.py).
+NO_CONVERSATIONS = {"conversations": 0, "messages": 0}
+ZEROS = {"recordings": 0, "chunks": 0, "blobs": 0, **NO_CONVERSATIONS}
 GONE = {"recordings": 0, "recording_pages": 0, "chunks": 0}
 ONE = {"recordings": 1, "recording_pages": 1, "chunks": 1}
 
@@ -72,7 +74,12 @@ def test_a_recording_is_kept_until_its_retention_then_deleted_with_its_blob(
     assert snapshot(svc.db) == before and (blob_root(svc) / old_key).is_file()
 
     clock.advance(2)  # T + 10 days + 1 s
-    assert retention(svc).run_once(clock.now_ms()) == {"recordings": 1, "chunks": 1, "blobs": 1}
+    assert retention(svc).run_once(clock.now_ms()) == {
+        "recordings": 1,
+        "chunks": 1,
+        "blobs": 1,
+        **NO_CONVERSATIONS,
+    }
     assert rows_of(svc.db, old) == GONE
     assert not (blob_root(svc) / old_key).exists()
     assert svc.db.all("SELECT * FROM blob_garbage") == []
@@ -103,7 +110,12 @@ def test_running_again_deletes_nothing_more(
     clock.advance(3600)
     second = ready_recording(svc, alice, clock)
     now = created_at(svc, first) + 10 * DAY_MS
-    assert retention(svc).run_once(now) == {"recordings": 1, "chunks": 1, "blobs": 1}
+    assert retention(svc).run_once(now) == {
+        "recordings": 1,
+        "chunks": 1,
+        "blobs": 1,
+        **NO_CONVERSATIONS,
+    }
     after = snapshot(svc.db)
     files = blob_files(blob_root(svc))
     assert retention(svc).run_once(now) == ZEROS
@@ -186,6 +198,7 @@ def test_a_live_recording_sharing_a_segment_stays_and_a_stuck_one_goes_a_day_lat
         "recordings": 1,
         "chunks": 1,
         "blobs": 1,
+        **NO_CONVERSATIONS,
     }
     assert rows_of(svc.db, expired) == GONE and status(svc, stuck) == "live"
     assert retention(svc).run_once(t_stuck + 11 * DAY_MS - 1) == ZEROS
@@ -194,6 +207,7 @@ def test_a_live_recording_sharing_a_segment_stays_and_a_stuck_one_goes_a_day_lat
         "recordings": 1,
         "chunks": 2,
         "blobs": 1,  # its first segment; the shared one still holds the young chunk
+        **NO_CONVERSATIONS,
     }
     assert rows_of(svc.db, stuck) == GONE
     assert svc.db.one("SELECT live_chunks FROM segments WHERE blob_key = :k", {"k": shared}) == {
@@ -226,7 +240,9 @@ def test_a_stuck_recording_being_finalized_leaves_no_blob_behind(
 
     monkeypatch.setattr(svc.blobs, "put", put_after_retention)
     assert svc.finalizer.finalize(rec, claimed_at) is False
-    assert results == [{"recordings": 1, "chunks": 1, "blobs": 1}]  # the segment
+    assert results == [
+        {"recordings": 1, "chunks": 1, "blobs": 1, **NO_CONVERSATIONS}
+    ]  # the segment
     assert svc.blobs.exists(merged)  # written after the deletion, but scheduled
     assert not violations(svc.db, blob_root(svc))
     lease = svc.finalizer.timings.lease_ms
@@ -255,7 +271,12 @@ def test_a_blob_another_row_still_points_at_is_never_deleted(
         segments={segment: 1},  # two chunks point at it
         blob_bytes={shared: b"abcdef", segment: b"ghijkl"},
     )
-    assert retention(svc).run_once(t + 10 * DAY_MS) == {"recordings": 1, "chunks": 2, "blobs": 0}
+    assert retention(svc).run_once(t + 10 * DAY_MS) == {
+        "recordings": 1,
+        "chunks": 2,
+        "blobs": 0,
+        **NO_CONVERSATIONS,
+    }
     assert svc.blobs.exists(shared) and svc.blobs.exists(segment)
     assert svc.db.all("SELECT blob_key, live_chunks FROM segments") == [
         {"blob_key": segment, "live_chunks": 1}
@@ -264,7 +285,12 @@ def test_a_blob_another_row_still_points_at_is_never_deleted(
     assert rows_of(svc.db, "r_young")["chunks"] == 2
     assert not violations(svc.db, blob_root(svc))
     # Once the last user expires, both go.
-    assert retention(svc).run_once(t + 11 * DAY_MS) == {"recordings": 1, "chunks": 2, "blobs": 2}
+    assert retention(svc).run_once(t + 11 * DAY_MS) == {
+        "recordings": 1,
+        "chunks": 2,
+        "blobs": 2,
+        **NO_CONVERSATIONS,
+    }
     assert blob_files(blob_root(svc)) == set()
 
 

@@ -32,6 +32,25 @@ interface Saved {
 
 const RETRY_MS = 3000;
 const MAX_TEXT = 4000;
+/** The longest wait a `Retry-After` may ask of the chat box; a longer one is treated as this. */
+const MAX_WAIT_MS = 60 * 60 * 1000;
+
+/** `Retry-After` in milliseconds (seconds or an HTTP date), capped; 0 when absent or unreadable. */
+function retryAfterMs(response: Response): number {
+  const header = response.headers.get('Retry-After');
+  if (!header) return 0;
+  const seconds = Number(header);
+  let ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(header) - Date.now();
+  if (!Number.isFinite(ms) || ms < 0) return 0;
+  return Math.min(ms, MAX_WAIT_MS);
+}
+
+/** A refusal the visitor should read as it is (the server's words), with how long to wait. */
+class Refused extends Error {
+  constructor(message: string, readonly waitMs: number) {
+    super(message);
+  }
+}
 
 const STYLE = `
 :host { all: initial; }
@@ -61,6 +80,7 @@ form { display: flex; gap: 8px; padding: 10px; border-top: 1px solid #e5e7eb; ba
 textarea { flex: 1; resize: none; border: 1px solid #d1d5db; border-radius: 10px; padding: 9px 11px; font-size: 16px; height: 44px; max-height: 120px; }
 textarea:focus { outline: 2px solid #818cf8; border-color: transparent; }
 button.send { border: 0; border-radius: 10px; background: #4f46e5; color: #fff; font-size: 15px; font-weight: 600; padding: 0 16px; cursor: pointer; }
+button.send:disabled { opacity: .5; cursor: default; }
 .error { color: #b91c1c; font-size: 13px; padding: 0 12px 8px; margin: 0; }
 @media (max-width: 520px) {
   .panel { right: 0; bottom: 0; width: 100%; height: 100%; border-radius: 0; }
@@ -126,7 +146,11 @@ class Chat {
   private readonly list = el('ol');
   private readonly hello = el('li', 'hello', 'Ask us anything — we answer right here.');
   private readonly input = el('textarea');
+  private readonly sendButton = el('button', 'send', 'Send');
   private readonly error = el('p', 'error');
+  /** Until when the server asked us not to send (429 Retry-After), in ms since the epoch. */
+  private waitUntil = 0;
+  private waitTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly ctx: Context) {
     this.storageKey = `footage_chat_${ctx.siteKey}`;
@@ -172,7 +196,7 @@ class Chat {
         void this.send();
       }
     });
-    const send = el('button', 'send', 'Send');
+    const send = this.sendButton;
     send.type = 'submit';
     form.append(this.input, send);
     form.addEventListener('submit', (event) => {
@@ -240,26 +264,50 @@ class Chat {
 
   private async send(): Promise<void> {
     const text = this.input.value.trim();
-    if (!text) return;
+    if (!text || Date.now() < this.waitUntil) return; // the wait's message is showing
     this.input.value = '';
     this.error.hidden = true;
     const id = randomId();
     try {
       let response = await this.request('messages', this.messageBody(text, id));
-      if (response.status === 404 && this.saved) {
-        this.store(null); // the conversation is gone (erased): start a new one
+      if ((response.status === 404 || response.status === 409) && this.saved) {
+        // The conversation is gone (erased, past its retention) or full: start a new one.
+        this.store(null);
         response = await this.request('messages', this.messageBody(text, id));
       }
       const answer = (await response.json()) as { conversation_id?: string; token?: string; message?: Message; error?: { message?: string } };
+      if (response.status === 429) {
+        throw new Refused(answer.error?.message || 'You are sending messages too fast; wait a moment.', retryAfterMs(response) || RETRY_MS);
+      }
       if (!response.ok) throw new Error(answer.error?.message || `error ${response.status}`);
       if (answer.token && answer.conversation_id) this.store({ id: answer.conversation_id, token: answer.token });
       if (answer.message) this.show([answer.message]);
       if (!this.polling) void this.poll();
     } catch (e) {
-      this.input.value = text; // nothing typed is lost
-      this.error.textContent = `Not sent: ${(e as Error).message}. Please try again.`;
-      this.error.hidden = false;
+      // Nothing typed is lost: the message goes back in front of whatever was typed since.
+      const since = this.input.value.trim();
+      this.input.value = since ? `${text}\n${since}` : text;
+      if (e instanceof Refused) {
+        this.pause(e.message, e.waitMs);
+      } else {
+        this.error.textContent = `Not sent: ${(e as Error).message}. Please try again.`;
+        this.error.hidden = false;
+      }
     }
+  }
+
+  /** The server asked us to wait: say so in its words, and send again only after the wait. */
+  private pause(message: string, waitMs: number): void {
+    this.waitUntil = Date.now() + waitMs;
+    this.error.textContent = message;
+    this.error.hidden = false;
+    this.sendButton.disabled = true;
+    clearTimeout(this.waitTimer);
+    this.waitTimer = setTimeout(() => {
+      this.waitUntil = 0;
+      this.sendButton.disabled = false;
+      this.error.hidden = true;
+    }, waitMs);
   }
 
   private messageBody(text: string, id: string): Record<string, unknown> {
@@ -282,6 +330,11 @@ class Chat {
           if (response.status === 404 || response.status === 403) {
             if (response.status === 404 && this.saved === saved) this.store(null);
             return;
+          }
+          if (response.status === 429) {
+            // Too many chat windows wait from this network: wait as long as the server asks.
+            await new Promise((resolve) => setTimeout(resolve, Math.max(RETRY_MS, retryAfterMs(response))));
+            continue;
           }
           if (!response.ok) throw new Error(String(response.status));
           const body = (await response.json()) as { messages: Message[] };
