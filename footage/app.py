@@ -113,7 +113,13 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         ),
         finalizer=Finalizer(db, blobs, clock, timings),
         plans=settings.plan_set,
-        retention=Retention(db, blobs, settings.plan_set, clock),
+        retention=Retention(
+            db,
+            blobs,
+            settings.plan_set,
+            clock,
+            conversation_retention_days=settings.conversation_retention_days,
+        ),
     )
 
 
