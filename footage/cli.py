@@ -152,6 +152,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     while not stopping.is_set():
         jobs.run_once(should_stop=stopping.is_set)
         stopping.wait(settings.finalizer_interval_seconds)
+    jobs.videos.stop()  # a render in progress gives its job back for the next start
     svc.db.dispose()
     return 0
 

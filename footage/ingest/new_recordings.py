@@ -24,8 +24,8 @@ from collections.abc import Callable
 
 from footage.ingest.limits import TooManyRequests, retry_after
 
-# (site, address) pairs remembered at once. A full window costs 8 bytes a recording (at most
-# `limit` of them, 480 bytes at the default 60) plus the key; past this many pairs, those whose
+# (site, address) pairs remembered at once. A full window at the default 60 costs about 840
+# bytes with its key (17 MB for 20,000 full ones, measured); past this many pairs, those whose
 # window is empty go first, then the least recently used. A forgotten pair starts empty again,
 # which only ever errs on the visitor's side.
 MAX_KEYS = 20_000
