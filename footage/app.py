@@ -131,7 +131,7 @@ class BackgroundJobs:
     def __init__(self, svc: Services) -> None:
         self.svc = svc
         self.next_retention = 0.0  # the first pass sweeps at once: a server down for days
-        self.videos = VideoRenderer(svc.db, svc.blobs, svc.clock)  # MP4s, in their own thread
+        self.videos = VideoRenderer(svc.db, svc.blobs, svc.clock, svc.settings)  # MP4s, own thread
 
     def run_once(self, should_stop: Callable[[], bool] = lambda: False) -> None:
         try:

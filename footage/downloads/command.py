@@ -86,7 +86,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             print(f"footage: error: no recording {args.recording_id!r}", file=sys.stderr)
             return 1
         try:
-            written = export(db, blobs, clock, row["account_id"], args)
+            written = export(db, blobs, clock, row["account_id"], args, settings)
         except FootageError as exc:
             print(f"footage: error: {exc.message}", file=sys.stderr)
             return 1
@@ -96,14 +96,16 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def export(db: Any, blobs: Any, clock: Any, account_id: str, args: Any) -> tuple[Path, int]:
+def export(
+    db: Any, blobs: Any, clock: Any, account_id: str, args: Any, settings: Any = None
+) -> tuple[Path, int]:
     from footage.downloads.export import downloadable
 
     recording = downloadable(db, account_id, args.recording_id)
     out = Path(args.output or filename(recording, args.format))
     if args.format == "mp4":
         options = videos.VideoOptions.parse(args.width, bool(args.skip_inactivity))
-        data = _video(db, blobs, clock, account_id, args.recording_id, options)
+        data = _video(db, blobs, clock, account_id, args.recording_id, options, settings)
     else:
         bar = ProgressBar("reading events")
         total = max(1, _stored_bytes(db, args.recording_id))
@@ -129,7 +131,13 @@ def _stored_bytes(db: Any, recording_id: str) -> int:
 
 
 def _video(
-    db: Any, blobs: Any, clock: Any, account_id: str, recording_id: str, options: Any
+    db: Any,
+    blobs: Any,
+    clock: Any,
+    account_id: str,
+    recording_id: str,
+    options: Any,
+    settings: Any = None,
 ) -> bytes:
     """The stored video, rendering it here first if nobody has (or is)."""
     from footage.downloads.render import check_tools
@@ -142,7 +150,7 @@ def _video(
         job = videos.request(db, account_id, recording_id, options, ACTOR, clock.now_ms())
         claimed = videos.claim(db, clock.now_ms(), job_id=job["id"])
         if claimed is not None:
-            VideoRenderer(db, blobs, clock).render(claimed, progress=bar.update)
+            VideoRenderer(db, blobs, clock, settings).render(claimed, progress=bar.update)
         while True:  # rendered here, or by a worker that had it already
             job = videos.find(db, account_id, recording_id, options)
             assert job is not None

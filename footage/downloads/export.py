@@ -131,10 +131,13 @@ def _inline_script(code: str) -> str:
     return re.sub(r"</(script)", r"<\\/\1", code, flags=re.IGNORECASE)
 
 
-def html_file(recording: dict[str, Any], events: bytes, *, for_video: bool = False) -> bytes:
+def html_file(
+    recording: dict[str, Any], events: bytes, *, for_video: bool = False, max_ms: int = 0
+) -> bytes:
     """One HTML file with the player (JS and CSS inlined) and the events; plays offline.
 
-    `for_video` swaps the player for the frame renderer the MP4 job drives (no controls).
+    `for_video` swaps the player for the frame renderer the MP4 job drives (no controls), which
+    shows no more than `max_ms` of the recording (0: all of it).
     """
     template = _templates.get_template("video.html" if for_video else "recording.html")
     started = str(recording["started_at"] or "")
@@ -150,6 +153,7 @@ def html_file(recording: dict[str, Any], events: bytes, *, for_video: bool = Fal
         css=re.sub(r"</(style)", r"<\\/\1", _asset("player.css"), flags=re.IGNORECASE),
         script=_inline_script(_asset("frames.js" if for_video else "player.js")),
         events=script_json(events),
+        max_ms=int(max_ms),
     )
     return page.encode("utf-8")
 

@@ -10,17 +10,24 @@ never contacts an address found in a recording.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
 import subprocess
 import tempfile
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from footage.errors import FootageError
 
 FPS = 10
+# The longest recording a video shows: the recording cap's default (`max_recording_seconds`);
+# the renderer passes the configured cap.
+MAX_MS = 4 * 3600 * 1000
+NICE = 10  # Chromium's and ffmpeg's CPU priority, below the server's (0)
 URL_BAR = 36  # px, the page's URL bar above the replay (video.html)
 # An idle stretch longer than this (no mouse, scroll, input or touch) is cut down to
 # KEEP_IDLE_MS when skip_inactivity is on; the same threshold as the player's.
@@ -41,6 +48,14 @@ MISSING = (
     "MP4 needs chromium and ffmpeg on the server ({what} not found); install them with "
     "scripts/install, or on Debian/Ubuntu: apt-get install chromium ffmpeg"
 )
+
+
+class Frames(Protocol):
+    """What render_mp4 draws: the frames' moments, counted without listing them."""
+
+    def __iter__(self) -> Iterator[int]: ...
+
+    def __len__(self) -> int: ...
 
 
 class VideoUnavailable(FootageError):
@@ -68,45 +83,80 @@ def _ffmpeg() -> str | None:
     return shutil.which("ffmpeg")
 
 
-def frame_times(events: list[dict[str, Any]], skip_inactivity: bool, fps: int = FPS) -> list[int]:
-    """The recording moment (ms from its first event) of every frame of the video.
+class FrameSchedule:
+    """The recording moments (ms from its first event) of the video's frames, produced lazily.
 
     Plain: every 1/fps s from the start to the end. With skip_inactivity, idle stretches longer
     than INACTIVE_MS keep only their first KEEP_IDLE_MS (the page still settles, visibly).
+
+    Never more than `max_ms` of the recording (the recording cap, `max_recording_seconds`):
+    a recording whose timestamps span years (forged, or stored before the cap) still makes a
+    bounded video, and the schedule is a generator, so its memory does not grow with the span.
     """
-    if not events:
-        return [0]
-    first = min(int(e["timestamp"]) for e in events)
-    total = max(int(e["timestamp"]) for e in events) - first
-    step = 1000 / fps
-    cuts: list[tuple[int, int]] = []
-    if skip_inactivity:
-        inputs = sorted(
-            int(e["timestamp"]) - first
-            for e in events
-            if e.get("type") == 3 and (e.get("data") or {}).get("source") in INPUT_SOURCES
-        )
-        last = 0
-        for moment in [*inputs, total]:
-            if moment - last > INACTIVE_MS:
-                cuts.append((last + KEEP_IDLE_MS, moment))
-            last = max(last, moment)
-    times: list[int] = []
-    shift = 0.0  # recording time skipped so far
-    i = 0
-    while True:
-        t = i * step + shift
-        for start, end in cuts:
-            if start <= t < end:
-                shift += end - t
-                t = end
-        if t > total:
-            break
-        times.append(round(t))
-        i += 1
-    if not times or times[-1] < total:
-        times.append(total)  # the last frame shows the end
-    return times
+
+    def __init__(
+        self,
+        events: list[dict[str, Any]],
+        skip_inactivity: bool,
+        fps: int = FPS,
+        max_ms: int = MAX_MS,
+    ) -> None:
+        self.step = 1000 / fps
+        self.cuts: list[tuple[int, int]] = []
+        self.capped = False
+        self._count: int | None = None
+        if not events:
+            self.total = 0
+            return
+        first = min(int(e["timestamp"]) for e in events)
+        span = max(int(e["timestamp"]) for e in events) - first
+        self.total = min(span, max(0, int(max_ms)))
+        self.capped = span > self.total
+        if skip_inactivity:
+            inputs = sorted(
+                int(e["timestamp"]) - first
+                for e in events
+                if e.get("type") == 3 and (e.get("data") or {}).get("source") in INPUT_SOURCES
+            )
+            last = 0
+            for moment in [*(m for m in inputs if m <= self.total), self.total]:
+                if moment - last > INACTIVE_MS:
+                    self.cuts.append((last + KEEP_IDLE_MS, moment))
+                last = max(last, moment)
+
+    def __iter__(self) -> Iterator[int]:
+        shift = 0.0  # recording time skipped so far
+        cut = 0  # the next cut that may still lie ahead (cuts are sorted and apart)
+        i = 0
+        last = -1
+        while True:
+            t = i * self.step + shift
+            while cut < len(self.cuts) and self.cuts[cut][1] <= t:
+                cut += 1
+            if cut < len(self.cuts) and self.cuts[cut][0] <= t:
+                shift += self.cuts[cut][1] - t
+                t = self.cuts[cut][1]
+                cut += 1
+            if t > self.total:
+                break
+            last = round(t)
+            yield last
+            i += 1
+        if last < self.total:
+            yield self.total  # the last frame shows the end
+
+    def __len__(self) -> int:
+        """How many frames (counted once, without keeping them: at most the cap's)."""
+        if self._count is None:
+            self._count = sum(1 for _ in self)
+        return self._count
+
+
+def frame_times(
+    events: list[dict[str, Any]], skip_inactivity: bool, fps: int = FPS, max_ms: int = MAX_MS
+) -> FrameSchedule:
+    """The frames' moments of a recording (see FrameSchedule); iterate it, never list it."""
+    return FrameSchedule(events, skip_inactivity, fps, max_ms)
 
 
 def video_size(events: list[dict[str, Any]], width: int) -> tuple[int, int]:
@@ -128,7 +178,7 @@ def video_size(events: list[dict[str, Any]], width: int) -> tuple[int, int]:
 
 def render_mp4(
     html: bytes,
-    times: list[int],
+    times: Frames,
     size: tuple[int, int],
     out: Path,
     on_frame: Callable[[int, int], bool],
@@ -136,8 +186,9 @@ def render_mp4(
 ) -> None:
     """Draw `times` frames of the page `html` and encode them into `out` (MP4, H.264).
 
-    `on_frame(done, total)` is called after each frame; returning False stops the render
-    (VideoStopped is raised).
+    `on_frame(done, total)` is called after each frame, and about every second while the page
+    loads (done = 0); returning False stops the render (VideoStopped is raised), and what it
+    raises (a render past its time limit) ends the render with that error.
 
     Runs in a thread of its own: Playwright's sync API refuses a thread where an asyncio loop
     runs (a caller inside the server's loop, or another Playwright session).
@@ -146,6 +197,7 @@ def render_mp4(
     failure: list[BaseException] = []
 
     def run() -> None:
+        _lower_priority()
         try:
             _render(html, times, size, out, on_frame, fps)
         except BaseException as exc:  # noqa: BLE001 — handed to the caller's thread below
@@ -160,7 +212,7 @@ def render_mp4(
 
 def _render(
     html: bytes,
-    times: list[int],
+    times: Frames,
     size: tuple[int, int],
     out: Path,
     on_frame: Callable[[int, int], bool],
@@ -192,12 +244,13 @@ def _render(
                     page = context.new_page()
                     # A background job on a busy machine: slow is fine, only stuck is not.
                     page.set_default_timeout(120_000)
-                    page.goto(page_url)
-                    page.wait_for_function("document.body.dataset.state === 'ready'")
+                    total = len(times)
+                    page.goto(page_url, wait_until="commit")
+                    _wait_until_ready(page, lambda: on_frame(0, total))
                     for done, ms in enumerate(times, start=1):
                         page.evaluate("ms => window.footageFrames.show(ms)", ms)
                         encoder.stdin.write(page.screenshot(type="jpeg", quality=85))
-                        if not on_frame(done, len(times)):
+                        if not on_frame(done, total):
                             raise VideoStopped()
                 finally:
                     browser.close()
@@ -211,8 +264,39 @@ def _render(
                 encoder.wait()
 
 
+def _wait_until_ready(page: Any, go_on: Callable[[], bool], limit_s: float = 120.0) -> None:
+    """Wait for the frame renderer to have read the events, in short waits: a stop or a time
+    limit is noticed within about a second even while a big recording loads."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    deadline = time.monotonic() + limit_s
+    while True:
+        if not go_on():
+            raise VideoStopped()
+        try:
+            page.wait_for_function("document.body && document.body.dataset.state", timeout=1000)
+        except PlaywrightTimeout:
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"the recording did not load in the renderer within {limit_s:.0f} s"
+                ) from None
+            continue
+        state = page.evaluate("document.body.dataset.state")
+        if state != "ready":
+            raise RuntimeError("the recording could not be replayed (no events to show)")
+        return
+
+
 class VideoStopped(Exception):
     """The render was stopped (shutdown, or the job was taken away)."""
+
+
+def _lower_priority() -> None:
+    """Run this thread, and so what it starts (Playwright's driver, Chromium, ffmpeg: children
+    inherit it), at a lower CPU priority. A render is background work; the server's requests
+    share the machine's cores with it. (On Linux the nice value is per thread.)"""
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICE)
 
 
 def _ffmpeg_process(out: Path, fps: int) -> subprocess.Popen[bytes]:

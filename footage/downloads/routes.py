@@ -24,7 +24,7 @@ from footage.downloads.export import (
     log_download,
 )
 from footage.downloads.render import check_tools
-from footage.errors import FootageError, Unauthorized
+from footage.errors import Conflict, FootageError, Forbidden, Unauthorized
 from footage.store.blobs import BlobStore
 
 router = APIRouter(prefix="/api/v1", tags=["downloads"])
@@ -41,10 +41,12 @@ SKIP = Query(description="MP4 only: cut idle stretches longer than 5 s (default 
     "/recordings/{recording_id}/download",
     summary="Download a recording as HTML, JSON or MP4",
     description="`html`: one file with the player and the events, plays offline. `json`: the "
-    "rrweb events array. `mp4`: a video rendered in the background — `202` with the render's "
-    "status (and `Location`, the status to poll) until it is ready, then the file. Only a "
-    "ready recording can be downloaded (`409` before).",
-    responses={202: {"description": "MP4 is being rendered; poll the Location"}},
+    "rrweb events array. `mp4`: the rendered video, once ready — start the render with "
+    "`POST /recordings/{id}/video` (a GET never starts one); before it is ready this answers "
+    "`409` saying what to do. Only a ready recording can be downloaded (`409` before). A "
+    "request a browser makes to embed the file (`Sec-Fetch-Dest` image, video, iframe, …) is "
+    "refused (`403`): a download is never a sub-resource of a page.",
+    responses={409: {"description": "MP4 not rendered yet (or the recording is not ready)"}},
 )
 def api_download(
     request: Request,
@@ -72,7 +74,8 @@ def api_download(
     "/recordings/{recording_id}/video",
     summary="The MP4 render of a recording: status and progress",
     description="`status` is queued, rendering, ready or failed; `progress` 0–100; "
-    "`download_url` once ready. Ask for one with `/download?format=mp4`.",
+    "`download_url` once ready; `error` says why it failed. Start one with "
+    "`POST /recordings/{id}/video`.",
 )
 def api_video(
     request: Request,
@@ -85,6 +88,65 @@ def api_video(
     downloadable(svc.db, account["id"], recording_id)
     options = videos.VideoOptions.parse(width, skip_inactivity)
     job = videos.find(svc.db, account["id"], recording_id, options)
+    return videos.status_of(job, _file_url("/api/v1", recording_id, options))
+
+
+@router.post(
+    "/recordings/{recording_id}/video",
+    status_code=202,
+    summary="Start rendering a recording's MP4",
+    description="Queues the render (or answers with the existing one: asking twice renders "
+    "once) and answers `202` with its status; poll `Location` (`GET …/video`), then download "
+    "`download_url`. A failed or cancelled render is queued again. Bearer token only. At most "
+    "`video_renders_per_account` renders of one account queue or run at once (`429` beyond); "
+    "a render that runs past `video_render_timeout_seconds` fails with the reason.",
+    responses={429: {"description": "too many renders of this account queued or running"}},
+)
+def api_render(
+    request: Request,
+    account: Account,
+    recording_id: str,
+    width: Annotated[str | None, WIDTH] = None,
+    skip_inactivity: Annotated[str | None, SKIP] = None,
+) -> Response:
+    svc = request.app.state.services
+    downloadable(svc.db, account["id"], recording_id)
+    options = videos.VideoOptions.parse(width, skip_inactivity)
+    job = start_render(svc, account["id"], recording_id, options, api_actor(request, account))
+    return JSONResponse(
+        videos.status_of(job, _file_url("/api/v1", recording_id, options)),
+        status_code=202,
+        headers={
+            "Location": f"/api/v1/recordings/{recording_id}/video?{options.query()}",
+            "Retry-After": "2",
+        },
+    )
+
+
+@router.delete(
+    "/recordings/{recording_id}/video",
+    summary="Cancel rendering a recording's MP4",
+    description="A queued render is dropped and a running one stops within seconds; either "
+    "becomes `failed` with the reason `cancelled`. A ready video stays. `404` when no render "
+    "was asked for with these options. Bearer token only.",
+)
+def api_cancel(
+    request: Request,
+    account: Account,
+    recording_id: str,
+    width: Annotated[str | None, WIDTH] = None,
+    skip_inactivity: Annotated[str | None, SKIP] = None,
+) -> dict[str, Any]:
+    svc = request.app.state.services
+    options = videos.VideoOptions.parse(width, skip_inactivity)
+    job = videos.cancel(
+        svc.db,
+        account["id"],
+        recording_id,
+        options,
+        api_actor(request, account),
+        svc.clock.now_ms(),
+    )
     return videos.status_of(job, _file_url("/api/v1", recording_id, options))
 
 
@@ -179,14 +241,66 @@ def dashboard_render(
     svc = request.app.state.services
     downloadable(svc.db, user["account_id"], recording_id)
     options = videos.VideoOptions.parse(width, skip_inactivity)
-    renders_here(svc)
-    job = videos.request(
+    job = start_render(svc, user["account_id"], recording_id, options, f"user:{user['id']}")
+    return videos.status_of(job, _file_url("", recording_id, options))
+
+
+@dashboard_router.post("/recordings/{recording_id}/video/cancel")
+@_as_json
+def dashboard_cancel(
+    request: Request,
+    recording_id: str,
+    width: str | None = None,
+    skip_inactivity: str | None = None,
+) -> dict[str, Any]:
+    """The Download menu's "Cancel" (CSRF token in X-CSRF-Token)."""
+    user = _user(request)
+    auth.check_csrf(request, request.headers.get("x-csrf-token"))
+    svc = request.app.state.services
+    options = videos.VideoOptions.parse(width, skip_inactivity)
+    job = videos.cancel(
         svc.db, user["account_id"], recording_id, options, f"user:{user['id']}", svc.clock.now_ms()
     )
     return videos.status_of(job, _file_url("", recording_id, options))
 
 
 # ---- shared --------------------------------------------------------------------------------
+
+
+def start_render(
+    svc: Any, account_id: str, recording_id: str, options: videos.VideoOptions, actor: str
+) -> dict[str, Any]:
+    """Queue a render for an explicit request (a POST), within the account's limit."""
+    job = videos.find(svc.db, account_id, recording_id, options)
+    if job is not None and job["status"] in ("queued", "rendering", "ready"):
+        return job  # asking twice renders once
+    renders_here(svc)
+    return videos.request(
+        svc.db,
+        account_id,
+        recording_id,
+        options,
+        actor,
+        svc.clock.now_ms(),
+        limit=svc.settings.video_renders_per_account,
+    )
+
+
+# Where a browser loads a sub-resource (an <img>, <video>, <iframe>, … of a page, such as a
+# replayed recording's): a download is never one, so such a request changes nothing and gets
+# nothing. "document" (a link or the address bar), "empty" (fetch, downloads) and no header
+# at all (curl, scripts) are downloads.
+DOWNLOAD_DESTINATIONS = {"", "document", "empty"}
+
+
+def refuse_embedding(request: Request) -> None:
+    dest = request.headers.get("sec-fetch-dest", "").strip().lower()
+    if dest not in DOWNLOAD_DESTINATIONS:
+        raise Forbidden(
+            f"a download cannot be embedded in a page (this request loads it as {dest!r}); "
+            "open the download link itself, or use the API with a token",
+            code="download_embedded",
+        )
 
 
 def renders_here(svc: Any) -> None:
@@ -213,8 +327,10 @@ def download(
     via: str,
     prefix: str,
 ) -> Response:
-    """The file in the asked format, written to the audit log; for an MP4 that is not rendered
-    yet, 202 with the render's status (the render is queued)."""
+    """The file in the asked format, written to the audit log. Only reads: an MP4 that is not
+    rendered yet is a 409 that says how to start it (a GET never queues a render), and a
+    request that embeds the file in a page is refused before anything is read or logged."""
+    refuse_embedding(request)
     svc = request.app.state.services
     fmt = check_format(fmt_value)
     recording = downloadable(svc.db, account_id, recording_id)
@@ -224,16 +340,7 @@ def download(
         options = videos.VideoOptions.parse(width, skip_inactivity)
         job = videos.find(svc.db, account_id, recording_id, options)
         if job is None or job["status"] != "ready":
-            renders_here(svc)
-            job = videos.request(svc.db, account_id, recording_id, options, actor, now)
-            status_url = f"{prefix}/recordings/{recording_id}/video" + (
-                f"?{options.query()}" if prefix else f".json?{options.query()}"
-            )
-            return JSONResponse(
-                videos.status_of(job, _file_url(prefix, recording_id, options)),
-                status_code=202,
-                headers={"Location": status_url, "Retry-After": "2"},
-            )
+            raise _not_rendered(job, prefix, recording_id, options)
         log_download(svc.db, account_id, actor, recording_id, fmt, int(job["size"]), via, now)
         headers["Content-Length"] = str(job["size"])
         return StreamingResponse(
@@ -245,6 +352,29 @@ def download(
     body = events if fmt == "json" else html_file(recording, events)
     log_download(svc.db, account_id, actor, recording_id, fmt, len(body), via, now)
     return Response(body, media_type=MEDIA_TYPES[fmt], headers=headers)
+
+
+def _not_rendered(
+    job: dict[str, Any] | None, prefix: str, recording_id: str, options: videos.VideoOptions
+) -> FootageError:
+    """The 409 for an MP4 that is not there yet: what state it is in and what to do."""
+    start = (
+        f"POST /api/v1/recordings/{recording_id}/video?{options.query()}"
+        if prefix
+        else "the Download menu's MP4"
+    )
+    status = f"{prefix}/recordings/{recording_id}/video?{options.query()}"
+    if job is None:
+        message = f"this video is not rendered yet; start it with {start}"
+    elif job["status"] == "failed":
+        message = f"the video could not be rendered ({job['error']}); start it again with {start}"
+    else:
+        message = (
+            f"the video is {job['status']} ({int(job['progress'])} %); "
+            + (f"poll GET {status} and " if prefix else "")
+            + "download it once it is ready"
+        )
+    return Conflict(message, code="video_not_ready")
 
 
 def _read(blobs: BlobStore, key: str, size: int) -> Iterator[bytes]:

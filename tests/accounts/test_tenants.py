@@ -138,7 +138,9 @@ def test_every_route_with_an_id_is_in_the_matrix(tenants: Tenants) -> None:
                     response = http.get(full)
             else:
                 response = tenants.alice_web.http.get(full)
-            assert response.status_code in (200, 202), f"Alice: GET {full}: {response.text}"
+            # An MP4 not rendered yet is 409 video_not_ready (a GET never starts a render).
+            ok = (200, 202, 409) if query == "format=mp4" else (200, 202)
+            assert response.status_code in ok, f"Alice: GET {full}: {response.text}"
     assert len(routes) >= 29  # 29 when this was written; the matrix walks every one
 
 

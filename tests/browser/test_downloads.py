@@ -95,3 +95,34 @@ def test_the_download_menu_renders_a_video_with_progress(live, browser, artifact
     assert video.value.suggested_filename.endswith(".mp4")
     assert video.value.path().stat().st_size > 10_000
     context.close()
+
+
+def test_the_download_menu_cancels_a_render(live, browser, artifacts):
+    alice = account(live, "Alice", "https://alice.example")
+    with live.client() as http:
+        rid = record(http, alice, seconds=60)  # minutes to draw: cancelled long before
+        wait_ready(http, alice, rid)
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    log_in(page, live.url, {"email": "alice@example.com", "password": PASSWORD})
+    page.goto(f"{live.url}/recordings/{rid}")
+    page.wait_for_selector("#player[data-state=ready]", timeout=15_000)
+    page.click(".download > summary")
+    cancel = page.locator("[data-download-cancel]")
+    assert cancel.is_hidden()
+    page.click("[data-download-video]")  # a POST with the CSRF token, never a GET
+    cancel.wait_for(state="visible", timeout=10_000)
+    page.screenshot(path=str(artifacts / "download-menu-cancel.png"))
+    cancel.click()
+    text = page.locator("[data-download-text]")
+    page.wait_for_function(
+        "() => document.querySelector('[data-download-text]').textContent"
+        ".startsWith('The video was cancelled')",
+        timeout=15_000,
+    )
+    assert cancel.is_hidden() and "Click MP4 to render it again" in text.inner_text()
+    row = live.services.db.one(
+        "SELECT status, error FROM recording_videos WHERE recording_id = :r", {"r": rid}
+    )
+    assert row["status"] == "failed" and row["error"].startswith("cancelled by user:")
+    context.close()

@@ -201,7 +201,9 @@ def frame_at(path, seconds: float) -> bytes:
 def test_mp4_is_rendered_by_the_background_job(live, alice_and_bob, tmp_path):
     alice, bob, rid = alice_and_bob
     with live.client(headers=bearer(alice)) as http:
-        first = http.get(f"/api/v1/recordings/{rid}/download?format=mp4&width=640")
+        before = http.get(f"/api/v1/recordings/{rid}/download?format=mp4&width=640")
+        assert before.status_code == 409 and "POST" in before.json()["error"]["message"]
+        first = http.post(f"/api/v1/recordings/{rid}/video?width=640")
         assert first.status_code == 202, first.text
         assert first.json()["status"] in ("queued", "rendering")
         poll = first.headers["location"]
@@ -247,4 +249,86 @@ def bob_cannot_see(live, bob, rid) -> bool:
             http.get(f"/api/v1/recordings/{rid}/video?width=640").status_code == 404
             and http.get(f"/api/v1/recordings/{rid}/download?format=mp4&width=640").status_code
             == 404
+            and http.post(f"/api/v1/recordings/{rid}/video?width=640").status_code == 404
+            and http.delete(f"/api/v1/recordings/{rid}/video?width=640").status_code == 404
         )
+
+
+# ---- no state change on GET, and the renders' limits (issue 16) --------------------------
+
+
+def test_a_get_never_starts_a_render_and_an_embedded_load_gets_nothing(live, alice_and_bob):
+    """A replayed page can make the viewer's browser GET any same-origin URL with the login
+    cookie (`<img src=…/download?format=mp4>`): a GET only reads, and a load that embeds a
+    download is refused before anything is read or logged."""
+    alice, bob, rid = alice_and_bob
+    mp4 = f"/recordings/{rid}/download?format=mp4"
+    with live.client() as http:
+        csrf = login(http, "alice@example.com")
+        dashboard = http.get(mp4)
+        api = http.get(f"/api/v1{mp4}")  # the API reads with the login cookie too
+        embedded = [
+            http.get(
+                f"{prefix}/recordings/{rid}/download?format={fmt}", headers={"Sec-Fetch-Dest": dest}
+            )
+            for prefix in ("", "/api/v1")
+            for fmt in ("mp4", "json", "html")
+            for dest in ("image", "iframe", "video")
+        ]
+        cookie_post = http.post(f"/api/v1/recordings/{rid}/video")  # the API starts: token only
+        no_csrf = http.post(f"/recordings/{rid}/video/cancel")
+        assert live.services.db.one("SELECT COUNT(*) AS n FROM recording_videos")["n"] == 0
+        assert downloads_in_audit(live, alice) == []
+        # What the Download menu does: POST with the CSRF token to start, and to cancel.
+        started = http.post(f"/recordings/{rid}/video", headers={"X-CSRF-Token": csrf})
+        cancelled = http.post(f"/recordings/{rid}/video/cancel", headers={"X-CSRF-Token": csrf})
+        after = http.get(mp4)
+        followed = http.get(
+            f"/recordings/{rid}/download?format=json", headers={"Sec-Fetch-Dest": "document"}
+        )
+    assert dashboard.status_code == 409 and "not rendered yet" in html.unescape(dashboard.text)
+    assert api.status_code == 409
+    assert f"POST /api/v1/recordings/{rid}/video" in api.json()["error"]["message"]
+    # Refused here (403 download_embedded), or before, by the server-wide guard that takes the
+    # login cookie off such loads (401 on the dashboard, 403 on the API).
+    for r in embedded:
+        assert r.status_code in (401, 403), (r.status_code, r.text)
+    assert cookie_post.status_code == 401
+    assert no_csrf.status_code == 403 and no_csrf.json()["error"]["code"] == "csrf_failed"
+    assert started.status_code == 200 and started.json()["status"] in ("queued", "rendering")
+    assert cancelled.json()["status"] == "failed" and cancelled.json()["error"].startswith(
+        "cancelled by user:"
+    )
+    assert after.status_code == 409 and "start it again" in html.unescape(after.text)
+    assert followed.status_code == 200  # a link followed is a download: served and logged
+    [entry] = downloads_in_audit(live, alice)
+    assert entry["detail"]["format"] == "json"
+
+
+def test_the_api_starts_limits_and_cancels_renders(live, alice_and_bob):
+    alice, bob, rid = alice_and_bob
+    with live.client(headers=bearer(alice)) as http:
+        more = [record(http, alice, start=T0 + n * 60_000) for n in (1, 2)]
+        for other in more:
+            wait_ready(http, alice, other)
+        asked = [http.post(f"/api/v1/recordings/{r}/video?width=320") for r in (rid, *more)]
+        again = http.post(f"/api/v1/recordings/{rid}/video?width=320")
+        cancel = http.delete(f"/api/v1/recordings/{rid}/video?width=320")
+        after_cancel = http.post(f"/api/v1/recordings/{more[1]}/video?width=320")
+        statuses = [http.get(f"/api/v1/recordings/{r}/video?width=320").json() for r in more]
+        for r in more:  # leave no render running behind the test
+            http.delete(f"/api/v1/recordings/{r}/video?width=320")
+        unknown = http.delete(f"/api/v1/recordings/{rid}/video?width=640")
+    first, second, third = asked
+    assert first.status_code == 202 and second.status_code == 202
+    assert first.headers["location"] == (
+        f"/api/v1/recordings/{rid}/video?width=320&skip_inactivity=false"
+    )
+    assert third.status_code == 429 and third.json()["error"]["code"] == "too_many_videos"
+    assert "at most 2 at once" in third.json()["error"]["message"]
+    assert again.status_code == 202 and again.json()["id"] == first.json()["id"]  # one render
+    assert cancel.status_code == 200 and cancel.json()["status"] == "failed"
+    assert cancel.json()["error"].startswith("cancelled by token:")
+    assert after_cancel.status_code == 202, after_cancel.text  # the cancel freed a place
+    assert all(s["status"] in ("queued", "rendering", "ready") for s in statuses)
+    assert unknown.status_code == 404 and "POST" in unknown.json()["error"]["message"]

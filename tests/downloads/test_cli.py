@@ -7,8 +7,11 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
 
 from footage.accounts.audit import entries
+from tests.conftest import batch, click, gz, meta, new_ids, wait_for
 from tests.downloads.recording import account, record, wait_ready
 from tests.downloads.test_api import ffprobe_duration
 
@@ -61,15 +64,43 @@ def test_export_json_and_html_write_the_file_with_progress(live, tmp_path):
 
 def test_export_refuses_unknown_live_and_bad_format(live, tmp_path):
     alice = account(live, "Alice", "https://alice.example")
-    with live.client() as http:
-        live_id = record(http, alice, left=False)
     unknown = footage(live, "export", "rec_nope", "-o", str(tmp_path / "x.html"))
     assert unknown.returncode == 1 and "no recording 'rec_nope'" in unknown.stderr
-    not_ready = footage(live, "export", live_id, "-o", str(tmp_path / "x.html"))
+    # A visitor still on the site: a batch every second, so the recording stays live however
+    # long the command takes to start on a busy machine (the live server's heartbeat timeout
+    # is 5 s).
+    ids, stop = new_ids(), threading.Event()
+    first = wait_for(lambda: send_live(live, alice, ids, 0))
+
+    def keep_visiting() -> None:
+        seq = 1
+        while not stop.wait(1.0):
+            send_live(live, alice, ids, seq)
+            seq += 1
+
+    visitor = threading.Thread(target=keep_visiting, daemon=True)
+    visitor.start()
+    try:
+        live_id = first["recording_id"]
+        not_ready = footage(live, "export", live_id, "-o", str(tmp_path / "x.html"))
+    finally:
+        stop.set()
+        visitor.join(timeout=30)
     assert not_ready.returncode == 1 and "not ready" in not_ready.stderr
     bad = footage(live, "export", live_id, "--format", "gif")
     assert bad.returncode == 2 and "html" in bad.stderr and "mp4" in bad.stderr
     assert not (tmp_path / "x.html").exists()
+
+
+def send_live(live, acc, ids: dict[str, str], seq: int) -> dict | None:
+    now = int(time.time() * 1000)
+    with live.client() as http:
+        r = http.post(
+            "/api/v1/ingest",
+            content=gz(batch(acc.site_key, ids, seq, [meta(now), click(now + 1)])),
+            headers={"Origin": "https://alice.example", "Content-Type": "text/plain"},
+        )
+    return r.json() if r.status_code == 200 else None
 
 
 def test_export_mp4_renders_it_here_and_stores_it(live, tmp_path):
@@ -104,7 +135,7 @@ def test_without_chromium_and_ffmpeg_mp4_says_what_the_server_needs(live, tmp_pa
     assert "MP4 needs chromium and ffmpeg on the server" in done.stderr
     assert "chromium and ffmpeg not found" in done.stderr
     with live.client(headers={"Authorization": f"Bearer {alice.api_token}"}) as http:
-        r = http.get(f"/api/v1/recordings/{rid}/download?format=mp4")
+        r = http.post(f"/api/v1/recordings/{rid}/video")
         html = http.get(f"/api/v1/recordings/{rid}/download?format=html")
     assert r.status_code == 503 and r.json()["error"]["code"] == "video_unavailable"
     assert r.json()["error"]["message"].startswith("MP4 needs chromium and ffmpeg on the server")

@@ -4,6 +4,8 @@ and the escaping that keeps recorded text inside the events' <script>."""
 from __future__ import annotations
 
 import json
+import tracemalloc
+from collections.abc import Generator
 
 import pytest
 
@@ -16,7 +18,7 @@ from tests.conftest import click, meta
 
 def test_frames_cover_the_real_duration_at_ten_per_second():
     events = [meta(1000), click(1000 + 2500)]
-    times = frame_times(events, skip_inactivity=False, fps=10)
+    times = list(frame_times(events, skip_inactivity=False, fps=10))
     assert times[0] == 0 and times[-1] == 2500
     assert len(times) == 26 and times[1] == 100
 
@@ -24,8 +26,8 @@ def test_frames_cover_the_real_duration_at_ten_per_second():
 def test_skip_inactivity_keeps_one_second_of_each_idle_stretch():
     # Input at 0–1 s, nothing for 20 s, input again at 21 s, the end at 22 s.
     events = [meta(0), click(500), click(1000), click(21_000), click(22_000)]
-    plain = frame_times(events, skip_inactivity=False, fps=10)
-    skipped = frame_times(events, skip_inactivity=True, fps=10)
+    plain = list(frame_times(events, skip_inactivity=False, fps=10))
+    skipped = list(frame_times(events, skip_inactivity=True, fps=10))
     assert len(plain) == 221
     # 1 s before the gap, 1 s kept of it, 1 s after: about 3 s of video.
     assert 29 <= len(skipped) <= 32
@@ -64,3 +66,39 @@ def test_script_json_escapes_what_could_end_the_script_and_stays_the_same_json()
     safe = script_json(data)
     assert "<" not in safe and ">" not in safe and "&" not in safe
     assert json.loads(safe) == json.loads(data)
+
+
+FOUR_HOURS_MS = 4 * 3600 * 1000
+DECADES = 30 * 365 * 86_400_000
+
+
+def test_a_recording_spanning_decades_gets_a_lazy_schedule_capped_at_four_hours():
+    events = [meta(0), click(500), click(DECADES)]  # forged: the last click 30 years on
+    schedule = frame_times(events, skip_inactivity=False, fps=10)
+    assert isinstance(iter(schedule), Generator)  # lazy: never a list over the span
+    tracemalloc.start()
+    try:
+        count = len(schedule)
+        seen, last = 0, -1
+        for moment in schedule:
+            seen, last = seen + 1, moment
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # Every frame of 4 h at 10 fps, plus the last, and no more: frames past the cap are not
+    # rendered. A list of them would take megabytes; the generator takes a few hundred bytes.
+    assert count == seen == FOUR_HOURS_MS // 100 + 1
+    assert last == FOUR_HOURS_MS and schedule.capped
+    assert peak < 64 * 1024, peak
+
+
+def test_the_cap_is_the_configured_one_and_skip_inactivity_stays_within_it():
+    events = [meta(0), click(500), click(30_000), click(DECADES)]
+    one_minute = list(frame_times(events, skip_inactivity=False, fps=10, max_ms=60_000))
+    assert len(one_minute) == 601 and one_minute[-1] == 60_000
+    skipped = list(frame_times(events, skip_inactivity=True, fps=10, max_ms=60_000))
+    assert skipped[-1] == 60_000 and skipped == sorted(skipped)
+    assert len(skipped) < 60  # the idle stretches are cut, within the minute
+    short = [meta(0), click(2500)]
+    assert not frame_times(short, skip_inactivity=False, max_ms=60_000).capped
+    assert list(frame_times([], skip_inactivity=False)) == [0]

@@ -7,7 +7,11 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from dataclasses import replace
+
+import pytest
 
 from footage.app import Services
 from footage.clock import FrozenClock
@@ -15,7 +19,9 @@ from footage.downloads import videos
 from footage.downloads.renderer import VideoRenderer
 from footage.privacy.erase import erase_visitor
 from footage.retention.sweeper import Retention
-from tests.conftest import NewAccount, wait_for
+from tests.conftest import NewAccount, click, make_account, wait_for
+from tests.downloads.stored import add_chunk, span_decades
+from tests.downloads.test_api import ffprobe_duration
 from tests.retention.world import ready_recording
 
 SMALL = videos.VideoOptions(width=320)
@@ -157,3 +163,138 @@ def test_footage_worker_renders_queued_videos_and_stops_on_sigterm(svc, alice, c
     assert worker.returncode == 0, err.decode()
     row = videos.find(svc.db, alice.account_id, job["recording_id"], SMALL)
     assert svc.blobs.get(row["blob_key"])[4:8] == b"ftyp"  # an MP4 file
+
+
+# ---- bounded renders (issue 16): per-account limit, fair turns, cancel, time limit, cap ----
+
+
+@pytest.fixture
+def carol(svc: Services) -> NewAccount:
+    """Another account whose site is recorded on the same origin as Alice's (the helpers
+    record from https://alice.example)."""
+    return make_account(svc, "Carol", site_url="https://alice.example")
+
+
+def test_an_account_has_at_most_its_limit_of_renders_queued_or_running(svc, alice, carol, clock):
+    first, second, third = (ready_recording(svc, alice, clock) for _ in range(3))
+
+    def ask(account: NewAccount, rid: str) -> dict:
+        return videos.request(
+            svc.db, account.account_id, rid, SMALL, "user:t", clock.now_ms(), limit=2
+        )
+
+    ask(alice, first)
+    running = videos.claim(svc.db, clock.now_ms())
+    assert running is not None  # a running render counts as much as a queued one
+    ask(alice, second)
+    with pytest.raises(videos.TooManyRenders) as refused:
+        ask(alice, third)
+    assert refused.value.status == 429 and refused.value.code == "too_many_videos"
+    assert "at most 2 at once" in refused.value.message and "cancel" in refused.value.message
+    assert ask(alice, second)["status"] == "queued"  # asking again for one it has is fine
+    assert ask(carol, ready_recording(svc, carol, clock))["status"] == "queued"  # her own limit
+    assert videos.find(svc.db, alice.account_id, third, SMALL) is None
+    videos.cancel(svc.db, alice.account_id, first, SMALL, "user:t", clock.now_ms())
+    assert ask(alice, third)["status"] == "queued"  # a cancelled render frees its place
+
+
+def test_the_queue_takes_turns_between_accounts(svc, alice, carol, clock):
+    a1, a2 = (queued(svc, alice, clock) for _ in range(2))
+    clock.advance(1)
+    b1 = queued(svc, carol, clock)  # asked for last
+    order = [videos.claim(svc.db, clock.now_ms())["id"] for _ in range(3)]
+    # Not first come, first served over all accounts: Carol's render comes before Alice's
+    # second one, since Alice's first started.
+    assert order == [a1["id"], b1["id"], a2["id"]]
+    assert videos.claim(svc.db, clock.now_ms()) is None
+
+
+def test_a_cancelled_render_fails_with_the_reason_and_its_renderer_loses_it(svc, alice, clock):
+    waiting_job = queued(svc, alice, clock)
+    row = videos.cancel(
+        svc.db, alice.account_id, waiting_job["recording_id"], SMALL, "user:u1", clock.now_ms()
+    )
+    assert row["status"] == "failed" and row["error"] == "cancelled by user:u1"
+    assert videos.claim(svc.db, clock.now_ms()) is None
+    running = queued(svc, alice, clock)
+    claimed = videos.claim(svc.db, clock.now_ms())
+    assert claimed is not None and claimed["id"] == running["id"]
+    assert videos.still_claimed(svc.db, claimed)
+    videos.cancel(svc.db, alice.account_id, running["recording_id"], SMALL, "token:t1", 0)
+    assert not videos.still_claimed(svc.db, claimed)
+    assert not videos.heartbeat(svc.db, claimed, 10, clock.now_ms())
+    assert not videos.finish(svc.db, claimed, "videos/x.mp4", 1, clock.now_ms())
+    videos.release(svc.db, claimed)  # what a stopped renderer does: it stays cancelled
+    clock.advance(videos.STALE_AFTER_MS / 1000 + 1)
+    assert videos.claim(svc.db, clock.now_ms()) is None  # and it is never retried
+
+
+def long_recording(svc: Services, alice: NewAccount, clock: FrozenClock, seconds: int) -> str:
+    rid = ready_recording(svc, alice, clock)
+    first = svc.db.one("SELECT MIN(first_ts) AS t FROM chunks WHERE recording_id = :r", {"r": rid})
+    add_chunk(svc, rid, [click(int(first["t"]) + seconds * 1000)])
+    return rid
+
+
+def test_a_running_render_stops_within_seconds_when_cancelled(svc, alice, clock):
+    rid = long_recording(svc, alice, clock, seconds=120)  # 1,200 frames: minutes to draw
+    job = videos.request(svc.db, alice.account_id, rid, SMALL, "user:t", clock.now_ms())
+    renderer = VideoRenderer(svc.db, svc.blobs, svc.clock, svc.settings)
+    result: list[int] = []
+    thread = threading.Thread(target=lambda: result.append(renderer.run_once()), daemon=True)
+    thread.start()
+    wait_for(
+        lambda: videos.find(svc.db, alice.account_id, rid, SMALL)["progress"] >= 1,
+        timeout=90,
+        interval=0.2,
+    )
+    cancelled_at = time.monotonic()
+    videos.cancel(svc.db, alice.account_id, rid, SMALL, "user:t", clock.now_ms())
+    thread.join(timeout=60)
+    stopped_after = time.monotonic() - cancelled_at
+    assert not thread.is_alive() and result == [0]
+    # CHECK_S (1 s) to notice, a frame, and closing the browser; generous on a busy machine.
+    print(f"cancelled render stopped after {stopped_after:.1f} s")
+    assert stopped_after < 15, stopped_after
+    row = videos.find(svc.db, alice.account_id, rid, SMALL)
+    assert row["status"] == "failed" and row["error"].startswith("cancelled")
+    assert not svc.blobs.exists(f"videos/{rid}/{job['id']}.mp4")
+
+
+def test_a_render_past_its_time_limit_fails_with_the_reason_and_is_not_retried(svc, alice, clock):
+    rid = long_recording(svc, alice, clock, seconds=120)
+    videos.request(svc.db, alice.account_id, rid, SMALL, "user:t", clock.now_ms())
+    limited = replace(svc.settings, video_render_timeout_seconds=2.0)
+    renderer = VideoRenderer(svc.db, svc.blobs, svc.clock, limited)
+    started = time.monotonic()
+    assert renderer.run_once() == 0
+    assert time.monotonic() - started < 60  # stopped, not drawn for minutes
+    row = videos.find(svc.db, alice.account_id, rid, SMALL)
+    assert row["status"] == "failed"
+    assert "took longer than 2 s" in row["error"] and "video_render_timeout_seconds" in row["error"]
+    clock.advance(videos.STALE_AFTER_MS / 1000 + 1)
+    assert videos.claim(svc.db, clock.now_ms(), time_limit_ms=2000) is None
+
+
+def test_a_crashed_render_that_had_run_past_the_limit_is_failed_not_retried(svc, alice, clock):
+    job = queued(svc, alice, clock)
+    crashed = videos.claim(svc.db, clock.now_ms())
+    assert crashed is not None
+    clock.advance(30)
+    assert videos.heartbeat(svc.db, crashed, 50, clock.now_ms())  # then the process died
+    clock.advance(videos.STALE_AFTER_MS / 1000 + 1)
+    assert videos.claim(svc.db, clock.now_ms(), time_limit_ms=20_000) is None
+    row = videos.find(svc.db, alice.account_id, job["recording_id"], SMALL)
+    assert row["status"] == "failed" and "took longer than 20 s" in row["error"]
+
+
+def test_a_recording_spanning_decades_renders_no_more_than_the_cap(svc, alice, clock, tmp_path):
+    rid = ready_recording(svc, alice, clock)
+    span_decades(svc, rid)
+    videos.request(svc.db, alice.account_id, rid, SMALL, "user:t", clock.now_ms())
+    capped = replace(svc.settings, max_recording_seconds=3.0)
+    assert VideoRenderer(svc.db, svc.blobs, svc.clock, capped).run_once() == 1
+    row = videos.find(svc.db, alice.account_id, rid, SMALL)
+    path = tmp_path / "capped.mp4"
+    path.write_bytes(svc.blobs.get(row["blob_key"]))
+    assert abs(ffprobe_duration(path) - 3.0) < 0.5  # 30 years recorded, 3 s (the cap) drawn

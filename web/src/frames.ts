@@ -81,7 +81,10 @@ function boot(): void {
   window.addEventListener('resize', fit);
   fit();
 
-  const total = Math.max(0, replayer.getMetaData().totalTime);
+  // Never past the recording cap the server renders (data-max-ms): a recording whose
+  // timestamps span years is shown up to the cap, like the frames the server asks for.
+  const cap = Number(document.body.dataset.maxMs) || Number.POSITIVE_INFINITY;
+  const total = Math.min(cap, Math.max(0, replayer.getMetaData().totalTime));
   const urlAt = (time: number) => {
     let url = '';
     for (const page of pages) if (page.time <= time) url = page.href;
