@@ -114,6 +114,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "log_level": settings.log_level.lower(),
         "proxy_headers": True,
         "timeout_graceful_shutdown": 30,
+        # An idle connection (also one whose request was answered before its body came) is
+        # closed after 5 s; a body late by more than ingest_body_timeout_seconds is answered
+        # 408 and closed by the ingest endpoints themselves, whatever serves them.
+        "timeout_keep_alive": 5,
+        # No `limit_concurrency`: it counts every client's connections together, so one
+        # address holding many would get everyone 503; the ingest bounds are per address.
     }
     if settings.workers > 1:
         os.environ.update(settings.to_env())

@@ -4,21 +4,41 @@ Every visitor sends a batch every few seconds, so `POST /api/v1/ingest` and
 `POST /api/v1/heartbeat` skip the framework's routing and middleware layers (about a third of
 the CPU a batch cost) and go straight to the write path. Everything else passes through to
 the FastAPI app unchanged. The OpenAPI schema still documents both (see `openapi_paths`).
+
+What a request may cost is bounded before anything is spent on it (docs/security.md): at
+most `ingest_max_in_flight` requests in flight per process and `ingest_ip_max_in_flight` per
+client address (503 + Retry-After before the body is read); the body must arrive within
+`ingest_body_timeout_seconds` of the headers (else 408, and the connection is closed); and the
+CPU work of a batch (inflate, parse, validate, mask, compress) runs on two small fair pools
+of threads (footage/ingest/fair.py), never on the event loop: the first takes turns between
+client addresses, the second, once the batch names its site, between sites.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 from anyio import to_thread
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from footage.errors import FootageError, PayloadTooLarge, UnsupportedMediaType
+from footage.errors import BadRequest, FootageError, PayloadTooLarge, UnsupportedMediaType
+from footage.ingest.fair import FairPool
 from footage.ingest.limits import IngestLimits, Overloaded, TooManyRequests
-from footage.ingest.wire import decode_body, parse_batch, parse_heartbeat
+from footage.ingest.wire import (
+    GZIP_MAGIC,
+    Batch,
+    decode_body,
+    inflate,
+    parse_batch,
+    parse_heartbeat,
+)
 from footage.ingest.writer import Visit
 
 log = logging.getLogger(__name__)
@@ -27,6 +47,31 @@ HEARTBEAT_MAX_BYTES = 10_000
 # A recorder's request carries a few hundred bytes of headers (a leave beacon also the
 # cookies of the server's domain); far more is not a recorder.
 MAX_HEADER_BYTES = 12_288
+# Threads of each CPU pool. orjson and the masks hold the GIL while they work, so more
+# threads would not go faster; two let one address or site wait for the other's job without
+# waiting for its own flood.
+POOL_THREADS = 2
+# Decoded batches waiting for their site's turn, per site: at most this many bytes (as
+# inflated) unless it is the site's only one; past it, 503 + Retry-After. A busy site's
+# batches are a few KB each and pass through in milliseconds; this is for floods of huge
+# ones, each of which holds its size (and more) in memory until its turn.
+MAX_QUEUED_BYTES_PER_SITE = 64_000_000
+MAX_QUEUED_PER_SITE = 1000
+# How long a pool thread running Python (the masks) may keep the GIL while the event loop
+# waits for it: 1 ms instead of Python's 5, so answers stay prompt while the pools work.
+GIL_SWITCH_SECONDS = 0.001
+
+
+@dataclass
+class _Turn:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    waiting: int = 0  # requests holding or waiting for the lock
+
+
+class BodyTimeout(FootageError):
+    """408: the body did not arrive within `ingest_body_timeout_seconds` of the headers."""
+
+    status, code = 408, "body_timeout"
 
 
 class RecorderEndpoints:
@@ -44,21 +89,79 @@ class RecorderEndpoints:
         # overload is refused cheaply instead of piling up decoded batches in memory.
         self.max_in_flight = settings.ingest_max_in_flight
         self.in_flight = 0
+        # The same per client address, so one address cannot take the whole budget.
+        self.max_in_flight_per_address = settings.ingest_ip_max_in_flight
+        self.in_flight_by_address: dict[str, int] = {}
+        self.body_timeout = settings.ingest_body_timeout_seconds
+        # CPU work off the event loop, in turns: per address while decoding (the site is not
+        # known yet; the in-flight bound already caps an address's queue), per site after.
+        self.decoding = FairPool(
+            "decode", POOL_THREADS, max_queued_per_key=max(1, self.max_in_flight or 1000)
+        )
+        sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_SECONDS))
+        self.turns: dict[str, _Turn] = {}
+        self.preparing = FairPool(
+            "prepare",
+            POOL_THREADS,
+            max_queued_per_key=MAX_QUEUED_PER_SITE,
+            max_weight_per_key=MAX_QUEUED_BYTES_PER_SITE,
+        )
         self.routes: dict[str, Callable[[bytes, Visit], Awaitable[tuple[int, bytes]]]] = {
             "/api/v1/ingest": self.ingest,
             "/api/v1/heartbeat": self.heartbeat,
         }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.app(scope, receive, self._lifespan_send(send))
+            return
         handler = self.routes.get(scope["path"]) if scope["type"] == "http" else None
         if handler is None or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
+        client = scope.get("client")
+        address = client[0] if client else ""
         self.in_flight += 1
+        by_address = self.in_flight_by_address
+        by_address[address] = by_address.get(address, 0) + 1
         try:
             await self.serve(handler, scope, receive, send)
         finally:
             self.in_flight -= 1
+            left = by_address[address] - 1
+            if left:
+                by_address[address] = left
+            else:
+                del by_address[address]  # the map holds only addresses with requests in flight
+
+    def _lifespan_send(self, send: Send) -> Send:
+        """`send` of the lifespan scope: once the app has shut down, the pools' threads end."""
+
+        async def sent(message: Any) -> None:
+            if message["type"] == "lifespan.shutdown.complete":
+                await to_thread.run_sync(self.close)
+            await send(message)
+
+        return sent
+
+    @contextlib.asynccontextmanager
+    async def turn_of(self, address: str) -> AsyncIterator[None]:
+        """Hold the address's turn: its other batches wait (in its in-flight bound)."""
+        turn = self.turns.get(address)
+        if turn is None:
+            turn = self.turns[address] = _Turn()
+        turn.waiting += 1
+        try:
+            async with turn.lock:
+                yield
+        finally:
+            turn.waiting -= 1
+            if not turn.waiting:
+                del self.turns[address]  # only addresses with a batch in the pools are kept
+
+    def close(self) -> None:
+        self.decoding.close()
+        self.preparing.close()
 
     async def serve(
         self,
@@ -67,13 +170,27 @@ class RecorderEndpoints:
         receive: Receive,
         send: Send,
     ) -> None:
+        # The body's deadline counts from the headers: a client that trickles its body byte
+        # by byte gets no more time than one that stalls.
+        deadline = asyncio.get_running_loop().time() + self.body_timeout
         headers = dict(scope["headers"])
         origin = headers.get(b"origin")
+        client = scope.get("client")
+        address = client[0] if client else ""
         extra: list[tuple[bytes, bytes]] = []
         try:
             if self.max_in_flight and self.in_flight > self.max_in_flight:
                 raise Overloaded(
                     "the server is busy; send the batch again after Retry-After seconds",
+                    retry_after=1,
+                )
+            if (
+                self.max_in_flight_per_address
+                and self.in_flight_by_address[address] > self.max_in_flight_per_address
+            ):
+                raise Overloaded(
+                    "too many requests from this address at once; wait for the answers, then "
+                    "send the batch again after Retry-After seconds",
                     retry_after=1,
                 )
             if sum(len(k) + len(v) for k, v in scope["headers"]) > MAX_HEADER_BYTES:
@@ -83,8 +200,7 @@ class RecorderEndpoints:
                     code="headers_too_large",
                     status=431,
                 )
-            client = scope.get("client")
-            self.limits.check_ip(client[0] if client else None)  # batches and heartbeats
+            self.limits.check_ip(address or None)  # batches and heartbeats
             ctype = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
             if ctype not in _ACCEPTED_TYPES:
                 raise UnsupportedMediaType(
@@ -94,12 +210,22 @@ class RecorderEndpoints:
             limit = (
                 self.svc.settings.max_body_bytes if handler == self.ingest else HEARTBEAT_MAX_BYTES
             )
-            body = await read_body(receive, headers, limit)
+            try:
+                async with asyncio.timeout_at(deadline):
+                    body = await read_body(receive, headers, limit)
+            except TimeoutError:
+                raise BodyTimeout(
+                    f"the body did not arrive within {self.body_timeout:g} seconds of the "
+                    "request's headers; send the whole request at once"
+                ) from None
             status, payload = await handler(body, visit_of(scope, headers))
         except FootageError as exc:
             status, payload = exc.status, orjson.dumps(exc.as_dict())
             if isinstance(exc, TooManyRequests):
                 extra.append((b"retry-after", str(exc.retry_after).encode()))
+            if isinstance(exc, BodyTimeout):
+                # The rest of the body may never come: the connection is not kept for it.
+                extra.append((b"connection", b"close"))
         except Exception:
             log.exception("unexpected error on %s", scope["path"])
             status = 500
@@ -119,20 +245,43 @@ class RecorderEndpoints:
         await send({"type": "http.response.body", "body": payload})
 
     async def ingest(self, body: bytes, visit: Visit) -> tuple[int, bytes]:
-        batch = parse_batch(
-            decode_body(body, self.svc.settings.max_inflated_bytes), self.svc.clock.now_ms()
-        )
-        self.limits.check_site(batch.site_key)
-        # No thread hop: the group writer resolves the future when the batch is durable.
-        result = await self.svc.ingest.accept_async(batch, visit)
+        max_inflated, now = self.svc.settings.max_inflated_bytes, self.svc.clock.now_ms()
+        ingest = self.svc.ingest
+        address = visit.ip or ""
+        # One batch of an address in the pools at a time: an address floods with at most one
+        # thread, whichever stage its batch is in.
+        async with self.turn_of(address):
+            batch, size = await self.decoding.run(
+                address, lambda: decode_batch(body, max_inflated, now), len(body)
+            )
+            self.limits.check_site(batch.site_key)
+            # The site's checks, masks and the chunk's compression: CPU, in the site's turn.
+            pending = await self.preparing.run(
+                batch.site_key, lambda: ingest.prepare(batch, visit), size
+            )
+        # The group writer resolves the future when the batch is durable.
+        result = await ingest.accept_async(batch, visit, prepared=pending)
         return 200, orjson.dumps(
             {"ok": True, "recording_id": result.recording_id, "duplicate": result.duplicate}
         )
 
     async def heartbeat(self, body: bytes, visit: Visit) -> tuple[int, bytes]:
-        beat = parse_heartbeat(decode_body(body, 100_000))
+        beat = await self.decoding.run(
+            visit.ip or "", lambda: parse_heartbeat(decode_body(body, 100_000)), len(body)
+        )
         await to_thread.run_sync(self.svc.ingest.heartbeat, beat, visit)
         return 204, b""
+
+
+def decode_batch(body: bytes, max_inflated: int, now_ms: int) -> tuple[Batch, int]:
+    """A request's body → the batch it holds and its size inflated (what it weighs queued)."""
+    if body[:2] == GZIP_MAGIC:
+        raw = inflate(body, max_inflated)
+        if raw[:2] == GZIP_MAGIC:  # gzip in gzip: refused as before, not inflated twice
+            raise BadRequest("the body is neither gzip nor UTF-8 JSON", code="bad_json")
+    else:
+        raw = body
+    return parse_batch(decode_body(raw, max_inflated), now_ms), len(raw)
 
 
 async def read_body(receive: Receive, headers: dict[bytes, bytes], limit: int) -> bytes:
@@ -188,10 +337,16 @@ def openapi_paths() -> dict[str, Any]:
             "description": "Too many batches from this address or for this site; send again "
             "after the `Retry-After` seconds"
         },
+        "408": {
+            "description": "The body did not arrive within `ingest_body_timeout_seconds` of "
+            "the headers; the connection is closed"
+        },
         "431": {"description": "Request headers over 12 KB"},
         "503": {
-            "description": "The server works on as many ingest requests as it may "
-            "(`ingest_max_in_flight`); send again after the `Retry-After` seconds"
+            "description": "The server works on as many ingest requests as it may, in all "
+            "(`ingest_max_in_flight`) or from this address (`ingest_ip_max_in_flight`), or on "
+            "as many of this site's batches as it queues; send again after the `Retry-After` "
+            "seconds"
         },
     }
     body = {

@@ -336,9 +336,14 @@ class Ingest:
             raise result.limit_reached
         return result
 
-    async def accept_async(self, batch: Batch, visit: Visit) -> Accepted:
-        """Store one batch without a thread of our own: the event loop waits for the group."""
-        pending = self.prepare(batch, visit)
+    async def accept_async(
+        self, batch: Batch, visit: Visit, prepared: Pending | None = None
+    ) -> Accepted:
+        """Store one batch without a thread of our own: the event loop waits for the group.
+
+        `prepared`: the batch's `prepare`, done by the caller off the event loop (it is CPU).
+        """
+        pending = prepared or self.prepare(batch, visit)
         self.writer.enqueue(pending)
         result: Accepted = await asyncio.wrap_future(pending.future)
         if result.limit_reached is not None:

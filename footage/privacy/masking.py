@@ -143,6 +143,25 @@ def _digit_pattern() -> str:
 
 
 _DIGITS: Final = re.compile(_digit_pattern())
+# A long text is masked a slice at a time: one call holds the GIL for its whole run, and one
+# over a 20 MB text stopped every other thread (the server's event loop) for seconds. A digit
+# is one character, so slicing cannot change the result; in ASCII text the only digits are
+# 0-9, which a translation table masks some ten times faster than the regular expression.
+_DIGIT_SLICE: Final = 65_536
+_ASCII_DIGITS: Final = str.maketrans("0123456789", "*" * 10)
+
+
+def _mask_digit_slice(s: str) -> str:
+    return s.translate(_ASCII_DIGITS) if s.isascii() else _DIGITS.sub("*", s)
+
+
+def _mask_digits(s: str) -> str:
+    if len(s) <= _DIGIT_SLICE:
+        return _mask_digit_slice(s)
+    step = _DIGIT_SLICE
+    return "".join(_mask_digit_slice(s[i : i + step]) for i in range(0, len(s), step))
+
+
 _LOCAL_CHARS: Final = string.ascii_letters + string.digits + "!#$%&'*+/=?^_`{|}~.-"
 _LOCAL_SET: Final = frozenset(_LOCAL_CHARS)
 # The anchor and the domain only; the local part is found by walking back from the anchor (see
@@ -222,7 +241,7 @@ def mask_text(s: str, rules: MaskRules) -> str:
     if not rules.emails:
         s = _mask_emails(s)
     if not rules.numbers:
-        s = _DIGITS.sub("*", s)
+        s = _mask_digits(s)
     return s
 
 
@@ -469,7 +488,7 @@ class _Masker:
         if not self.emails:
             s = _mask_emails(s)
         if not self.numbers:
-            s = _DIGITS.sub("*", s)
+            s = _mask_digits(s)
         return s
 
     def url(self, s: str) -> str:

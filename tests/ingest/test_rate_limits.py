@@ -6,6 +6,8 @@ import socket
 import time
 from typing import Any
 
+import httpx
+import orjson
 import pytest
 
 from footage.ingest.limits import IngestLimits, TokenBuckets, TooManyRequests
@@ -234,6 +236,94 @@ def test_past_its_in_flight_bound_the_server_answers_503_at_once(tmp_path, datab
     finally:
         for conn in held:
             conn.close()
+        server.stop()
+
+
+def hold(port: int, body: bytes, address: str = "127.0.0.1") -> socket.socket:
+    """An ingest request whose headers arrived and whose body has not (yet)."""
+    conn = socket.create_connection(("127.0.0.1", port), timeout=10, source_address=(address, 0))
+    conn.sendall(
+        b"POST /api/v1/ingest HTTP/1.1\r\nHost: t\r\nOrigin: https://alice.example\r\n"
+        b"Content-Type: text/plain\r\nContent-Length: %d\r\n\r\n" % len(body)
+    )
+    return conn
+
+
+def test_one_address_gets_503_past_its_own_in_flight_bound_and_others_do_not(
+    tmp_path, database_url
+):
+    settings = settings_for(
+        tmp_path,
+        database_url=database_url,
+        port=free_port(),
+        ingest_ip_rate=0.0,
+        ingest_ip_max_in_flight=2,
+    )
+    server = start_server(settings)
+    held: list[socket.socket] = []
+    try:
+        key = make_account(server.services, "Alice", site_url="https://alice.example").site_key
+        bodies = [gz(first_batch(key)) for _ in range(4)]
+        held = [hold(settings.port, body) for body in bodies[:2]]
+        with server.client() as http:  # from 127.0.0.1, like the held ones
+            deadline = time.monotonic() + 10
+            while (r := http.post("/api/v1/ingest", content=bodies[2], headers=ORIGIN)) and (
+                r.status_code == 200 and time.monotonic() < deadline
+            ):  # until the server has seen both held requests' headers
+                time.sleep(0.05)
+            assert r.status_code == 503, r.text
+            assert r.json()["error"]["code"] == "overloaded"
+            assert "from this address" in r.json()["error"]["message"]
+            assert r.headers["retry-after"] == "1"
+        with httpx.Client(
+            base_url=server.url, transport=httpx.HTTPTransport(local_address="127.0.0.2")
+        ) as http:
+            other = http.post("/api/v1/ingest", content=bodies[3], headers=ORIGIN)
+        assert other.status_code == 200, other.text  # another address is not limited
+        for conn, body in zip(held, bodies[:2], strict=True):
+            conn.sendall(body)
+            assert conn.recv(100).startswith(b"HTTP/1.1 200")
+        with server.client() as http:  # its places are back
+            assert http.post("/api/v1/ingest", content=bodies[2], headers=ORIGIN).status_code == 200
+    finally:
+        for conn in held:
+            conn.close()
+        server.stop()
+
+
+def test_a_body_late_past_its_timeout_is_408_and_frees_its_place(tmp_path, database_url):
+    settings = settings_for(
+        tmp_path,
+        database_url=database_url,
+        port=free_port(),
+        ingest_ip_rate=0.0,
+        ingest_ip_max_in_flight=1,
+        ingest_body_timeout_seconds=0.5,
+    )
+    server = start_server(settings)
+    try:
+        key = make_account(server.services, "Alice", site_url="https://alice.example").site_key
+        body = gz(first_batch(key))
+        conn = hold(settings.port, body)
+        started = time.monotonic()
+        conn.sendall(body[:10])  # a trickle resets nothing: the deadline counts from the headers
+        answer = b""
+        while chunk := conn.recv(4096):  # the server closes the connection after its answer
+            answer += chunk
+        took = time.monotonic() - started
+        conn.close()
+        head, payload = answer.split(b"\r\n\r\n", 1)
+        assert head.startswith(b"HTTP/1.1 408"), answer
+        assert b"connection: close" in head.lower()
+        error = orjson.loads(payload)["error"]
+        assert error["code"] == "body_timeout"
+        assert "within 0.5 seconds" in error["message"]
+        assert 0.4 <= took < 10
+        assert chunk_count(server) == 0
+        with server.client() as http:  # the address's only place is free again
+            r = http.post("/api/v1/ingest", content=body, headers=ORIGIN)
+            assert r.status_code == 200, r.text
+    finally:
         server.stop()
 
 
