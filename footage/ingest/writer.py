@@ -218,7 +218,8 @@ class Ingest:
     ):
         self.db, self.blobs, self.clock, self.geo, self.plans = db, blobs, clock, geo, plans
         self.caps = caps or RecordingCaps()
-        self.new_recordings = new_recordings or NewRecordingLimit()
+        # `is None`, not `or`: a limit that remembers nobody yet has a length of 0.
+        self.new_recordings = NewRecordingLimit() if new_recordings is None else new_recordings
         self.refusals = RefusalCounter(db, clock.now_ms)
         self._sites: dict[str, tuple[float, dict[str, Any] | None]] = {}
         self.writer = GroupWriter(db, blobs, clock.now_ms)

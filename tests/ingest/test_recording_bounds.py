@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from footage.accounts.usage import period_of, used_this_month
+from footage.app import build_services
 from footage.errors import BadRequest, Forbidden
 from footage.ingest.limits import TooManyRequests
 from footage.ingest.new_recordings import NewRecordingLimit
@@ -15,7 +16,7 @@ from footage.ingest.refusals import REFUSAL_ALARM, alarms, refused_last_hour
 from footage.ingest.wire import parse_batch
 from footage.ingest.writer import CLOCK_SKEW_MS, Visit
 from footage.recordings.queries import list_recordings
-from tests.conftest import batch, click, full_snapshot, meta, move, new_ids
+from tests.conftest import batch, click, full_snapshot, meta, move, new_ids, settings_for
 
 HOUR_MS = 3_600_000
 YEAR_MS = 365 * 24 * HOUR_MS
@@ -187,6 +188,21 @@ def test_a_refused_first_batch_takes_no_new_recording(svc, alice, clock, limited
     svc.db.run("UPDATE usage_counters SET used = 0")
     for _ in range(3):
         assert send(svc, alice.site_key, new_ids(), 0, [meta(t)]).recording_id
+
+
+def test_the_settings_set_the_limit(tmp_path, database_url):
+    settings = settings_for(
+        tmp_path,
+        database_url=database_url,
+        ingest_ip_new_recordings=7,
+        ingest_ip_new_recordings_window_seconds=60.0,
+    )
+    services = build_services(settings)
+    try:
+        limit = services.ingest.new_recordings
+        assert (limit.limit, limit.window) == (7, 60.0)
+    finally:
+        services.db.dispose()
 
 
 def test_the_limit_remembers_a_bounded_number_of_addresses():
