@@ -44,7 +44,8 @@ FILTERS: list[Filter] = [
         "url_match",
         "choice",
         "Page match",
-        "How `url` matches: contains (default, any case), equals, or regex.",
+        "How `url` matches: contains (default, any case), equals, or regex (RE2 syntax: no "
+        "lookaround or backreferences).",
         ("contains", "equals", "regex"),
     ),
     Filter("entry_url", "text", "Entry page", "The first page's address contains this."),

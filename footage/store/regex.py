@@ -19,9 +19,10 @@ import re2
 MAX_MEMORY = 8 << 20
 # RE2's time is linear in the text but grows with the compiled program too: `(.{1,100}){1,10}b`
 # (9,000 steps) takes a quarter of a second on one 2,000-character address. Patterns people
-# write for addresses are under 100 steps; 1,000 keeps the worst near 15 ms per 2,000
-# characters (so a list query over an account's addresses stays within its time bound).
-MAX_PROGRAM_SIZE = 1000
+# write for addresses take under 100 steps (a Unicode class such as \pL about 1,200); 2,000
+# keeps the worst near 60 ms per 2,000 characters, and the list's query stops after 10 s
+# whatever it meets (recordings/search.py).
+MAX_PROGRAM_SIZE = 2000
 
 
 class PatternError(ValueError):
