@@ -64,20 +64,36 @@ class NewRecordingLimit:
                 del starts[:expired]
             if len(starts) >= self.limit:
                 self._starts[key] = starts  # most recently used last
-                wait = starts[0] + self.window - now
-                raise TooManyRequests(
-                    f"this address started {self.limit} recordings for this site within "
-                    f"{_period(self.window)}, the most it may; new recordings from it are "
-                    "refused for Retry-After seconds while its recordings in progress go on "
-                    "(an operator can raise FOOTAGE_INGEST_IP_NEW_RECORDINGS)",
-                    retry_after(wait),
-                    code="too_many_new_recordings",
-                )
+                raise self.refusal(starts[0] + self.window - now)
             starts.append(now)
             self._starts[key] = starts
             if len(self._starts) > self.max_keys:
                 self._forget(now)
         return key
+
+    def wait(self, site_id: str, ip: str | None) -> float:
+        """Seconds until this address may start a recording for this site (0: now), without
+        taking one: the cheap check before a batch is queued for the group writer."""
+        if not self.enabled:
+            return 0.0
+        now = self.clock()
+        with self._lock:
+            starts = self._starts.get((site_id, ip or ""))
+            if not starts:
+                return 0.0
+            inside = [t for t in starts if t > now - self.window]
+            return inside[0] + self.window - now if len(inside) >= self.limit else 0.0
+
+    def refusal(self, wait: float) -> TooManyRequests:
+        """The 429 for a batch that would start one recording too many."""
+        return TooManyRequests(
+            f"this address started {self.limit} recordings for this site within "
+            f"{_period(self.window)}, the most it may; new recordings from it are refused for "
+            "Retry-After seconds while its recordings in progress go on (an operator can raise "
+            "FOOTAGE_INGEST_IP_NEW_RECORDINGS)",
+            retry_after(wait),
+            code="too_many_new_recordings",
+        )
 
     def give_back(self, key: tuple[str, str] | None) -> None:
         """The recording counted by `take` was not created (its batch was refused)."""

@@ -261,6 +261,7 @@ class Ingest:
     def prepare(self, batch: Batch, visit: Visit) -> Pending:
         """Check the site and compress the chunk; the rows are applied by the group writer."""
         site = self.site_for(batch.site_key, visit)
+        self._refuse_new_recording_early(site, batch, visit)
         batch = self.scrub(site, batch)
         data, raw = encode_chunk(batch.events) if batch.events else (None, 0)
 
@@ -286,6 +287,24 @@ class Ingest:
             return self._apply(conn, site, batch, visit, blob_key, offset, len(data or b""), raw)
 
         return Pending(data, apply)
+
+    def _refuse_new_recording_early(self, site: dict[str, Any], batch: Batch, visit: Visit) -> None:
+        """An address that may start no recording now: refuse its batch that would start one
+        before it is masked, compressed and queued, so a flood of them costs one indexed read
+        each instead of the group writer's time, which every site shares. The group writer
+        checks again, exactly (another process or tab may have started the session's
+        recording meanwhile)."""
+        wait = self.new_recordings.wait(site["id"], visit.ip)
+        if not wait or not batch.events:
+            return
+        live = self.db.one(
+            "SELECT 1 AS one FROM recordings "
+            "WHERE site_id = :s AND session_id = :sess AND status = 'live'",
+            {"s": site["id"], "sess": batch.session_id},
+        )
+        if live is None:
+            self.refusals.add(site["id"], "too_many_new_recordings")
+            raise self.new_recordings.refusal(wait)
 
     def scrub(self, site: dict[str, Any], batch: Batch) -> Batch:
         """The backstop: the site's exclusions and masks applied again, whatever the client did.

@@ -176,6 +176,22 @@ def test_one_address_starts_at_most_the_limit_of_new_recordings(svc, alice, bob,
         send(svc, alice.site_key, new_ids(), 0, [meta(t)])
 
 
+def test_an_address_at_its_limit_is_refused_before_the_group_writer(svc, alice, clock, limited):
+    t = clock.now_ms()
+    going_on = new_ids()
+    send(svc, alice.site_key, going_on, 0, [meta(t)])
+    for _ in range(2):
+        send(svc, alice.site_key, new_ids(), 0, [meta(t)])
+    new_one = parse_batch(batch(alice.site_key, new_ids(), 0, [meta(t)]))
+    with pytest.raises(TooManyRequests) as refused:
+        svc.ingest.prepare(new_one, visit())  # nothing queued: the writer never sees it
+    assert refused.value.code == "too_many_new_recordings" and refused.value.retry_after == 600
+    # A batch of a recording in progress, and an empty one, go on to the writer.
+    svc.ingest.prepare(parse_batch(batch(alice.site_key, going_on, 1, [click(t + 5)])), visit())
+    svc.ingest.prepare(parse_batch(batch(alice.site_key, new_ids(), 0, [], left=True)), visit())
+    assert NewRecordingLimit(limit=0).wait("site", "x") == 0.0
+
+
 def test_a_refused_first_batch_takes_no_new_recording(svc, alice, clock, limited):
     t = clock.now_ms()
     svc.db.run(
