@@ -98,14 +98,14 @@ class RecorderEndpoints:
         self.decoding = FairPool(
             "decode", POOL_THREADS, max_queued_per_key=max(1, self.max_in_flight or 1000)
         )
-        sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_SECONDS))
-        self.turns: dict[str, _Turn] = {}
         self.preparing = FairPool(
             "prepare",
             POOL_THREADS,
             max_queued_per_key=MAX_QUEUED_PER_SITE,
             max_weight_per_key=MAX_QUEUED_BYTES_PER_SITE,
         )
+        self.turns: dict[str, _Turn] = {}  # per address: one batch of it in the pools at once
+        sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_SECONDS))
         self.routes: dict[str, Callable[[bytes, Visit], Awaitable[tuple[int, bytes]]]] = {
             "/api/v1/ingest": self.ingest,
             "/api/v1/heartbeat": self.heartbeat,

@@ -80,8 +80,6 @@ class FairPool:
         """
         job = _Job(run, weight)
         with self._cond:
-            if self._closed:
-                raise Overloaded("the server is stopping; send the batch again later", 1)
             state = self._keys.get(key)
             if state is None:
                 state = self._keys[key] = _Key()
@@ -118,12 +116,16 @@ class FairPool:
             return len(self._keys)
 
     def close(self) -> None:
-        """Finish the queued jobs, then let the threads end."""
+        """Finish the queued jobs, then let the threads end; a later job starts them again
+        (an app may be started and stopped more than once, as tests do)."""
         with self._cond:
             self._closed = True
             self._cond.notify_all()
         for worker in self._workers:
             worker.join(timeout=30)
+        with self._cond:
+            self._workers = [w for w in self._workers if w.is_alive()]
+            self._closed = False
 
     def _start_workers(self) -> None:  # with self._cond held
         if len(self._workers) < self.threads:
