@@ -10,17 +10,17 @@ as a slow answer, a leak as the process's resident size (`rss_mb`).
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -184,24 +184,49 @@ def gz(data: dict[str, Any]) -> bytes:
 
 @dataclass
 class Probe:
-    """Cheap requests, one after another, while an attack runs; `worst()` is the slowest."""
+    """Cheap requests, one after another, while an attack runs; `worst()` is the slowest.
+
+    The requests come from a process of their own (tests/attacks/probe.py) and from their own
+    address, so neither the attack's threads in the test process nor its per-address limits
+    delay them: what the probe measures is how the server treats another tenant.
+    """
 
     served: ServedFootage
     every: float = 0.1
-    timings: dict[str, list[float]] = field(default_factory=dict)
-    failures: list[str] = field(default_factory=list)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
+    _process: subprocess.Popen[bytes] | None = None
+    _out: Path | None = None
 
     def start(self) -> Probe:
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
+        self._out = self.served.log_path.with_name(f"probe-{uuid.uuid4().hex[:8]}.jsonl")
+        self._out.touch()
+        self._process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.attacks.probe",
+                self.served.url,
+                self.served.bob.site_key,
+                PROBE_ADDRESS,
+                str(self.every),
+                str(self._out),
+            ],
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+        )
+        # Started when its first answer is in: an attack begun before would go unmeasured.
+        deadline = time.monotonic() + 30
+        while not self._lines() and time.monotonic() < deadline and self._process.poll() is None:
+            time.sleep(0.02)
         return self
 
     def stop(self) -> Probe:
-        self._stop.set()
-        if self._thread:
-            self._thread.join(timeout=60)
+        if self._process is not None and self._process.poll() is None:
+            self._process.send_signal(signal.SIGTERM)
+            try:
+                self._process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
         return self
 
     def __enter__(self) -> Probe:
@@ -210,37 +235,26 @@ class Probe:
     def __exit__(self, *exc: Any) -> None:
         self.stop()
 
-    def _timed(self, name: str, call: Callable[[], httpx.Response], ok: set[int]) -> None:
-        started = time.monotonic()
-        try:
-            status = call().status_code
-            if status not in ok:
-                self.failures.append(f"{name}: {status}")
-        except httpx.HTTPError as exc:
-            self.failures.append(f"{name}: {type(exc).__name__}")
-        self.timings.setdefault(name, []).append(time.monotonic() - started)
+    def _lines(self) -> list[dict[str, Any]]:
+        if self._out is None or not self._out.exists():
+            return []
+        lines = []
+        for line in self._out.read_text().splitlines():
+            with contextlib.suppress(json.JSONDecodeError):  # the line being written
+                lines.append(json.loads(line))
+        return lines
 
-    def _run(self) -> None:
-        bob = self.served.bob
-        who = ids()
-        seq = 0
-        # Its own connection pool and its own address (an attacker's per-address limits are
-        # not the probe's): the attack's connections never delay the probe's.
-        with self.served.client(PROBE_ADDRESS, timeout=20) as http:
-            while not self._stop.is_set():
-                self._timed("healthz", lambda: http.get("/healthz"), {200})
-                data = gz(body(bob.site_key, who, seq, small_events()))
-                self._timed(
-                    "ingest (another site)",
-                    lambda data=data: http.post(
-                        "/api/v1/ingest",
-                        content=data,
-                        headers={"Origin": "https://bob.example", "Content-Type": "text/plain"},
-                    ),
-                    {200},
-                )
-                seq += 1
-                self._stop.wait(self.every)
+    @property
+    def timings(self) -> dict[str, list[float]]:
+        """Seconds per answer, by request name, in order."""
+        found: dict[str, list[float]] = {}
+        for line in self._lines():
+            found.setdefault(line["name"], []).append(line["s"])
+        return found
+
+    @property
+    def failures(self) -> list[str]:
+        return [f"{line['name']}: {line['status']}" for line in self._lines() if not line["ok"]]
 
     def worst(self) -> float:
         return max((max(t) for t in self.timings.values() if t), default=0.0)
@@ -249,11 +263,12 @@ class Probe:
         return sum(len(t) for t in self.timings.values())
 
     def report(self) -> str:
+        failures = self.failures
         return ", ".join(
             f"{name}: {len(t)} requests, worst {max(t) * 1000:.0f} ms"
             for name, t in self.timings.items()
             if t
-        ) + (f"; failures: {self.failures[:5]}" if self.failures else "")
+        ) + (f"; failures: {failures[:5]}" if failures else "")
 
     def assert_answered_within(self, seconds: float = 0.5, at_least: int = 4) -> None:
         assert self.count() >= at_least, f"the probe made only {self.count()} requests"
