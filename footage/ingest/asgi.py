@@ -57,6 +57,11 @@ POOL_THREADS = 2
 # ones, each of which holds its size (and more) in memory until its turn.
 MAX_QUEUED_BYTES_PER_SITE = 64_000_000
 MAX_QUEUED_PER_SITE = 1000
+# Batches up to this size (as sent, and as inflated) take the light lane: their own pools, so
+# an ordinary visitor's batch (a few KB to a few hundred) never waits behind a flood of
+# huge ones, which take the heavy lane. A body is tried in the light lane first, inflating at
+# most this much, and moves to the heavy lane when it is larger.
+LIGHT_BYTES = 512_000
 # How long a pool thread running Python (the masks) may keep the GIL while the event loop
 # waits for it: 1 ms instead of Python's 5, so answers stay prompt while the pools work.
 GIL_SWITCH_SECONDS = 0.001
@@ -103,6 +108,13 @@ class RecorderEndpoints:
             POOL_THREADS,
             max_queued_per_key=MAX_QUEUED_PER_SITE,
             max_weight_per_key=MAX_QUEUED_BYTES_PER_SITE,
+        )
+        # The light lane: the same, for batches of at most LIGHT_BYTES (and heartbeats).
+        self.light_decoding = FairPool(
+            "decode-light", POOL_THREADS, max_queued_per_key=max(1, self.max_in_flight or 1000)
+        )
+        self.light_preparing = FairPool(
+            "prepare-light", POOL_THREADS, max_queued_per_key=MAX_QUEUED_PER_SITE
         )
         self.turns: dict[str, _Turn] = {}  # per address: one batch of it in the pools at once
         sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_SECONDS))
@@ -160,8 +172,8 @@ class RecorderEndpoints:
                 del self.turns[address]  # only addresses with a batch in the pools are kept
 
     def close(self) -> None:
-        self.decoding.close()
-        self.preparing.close()
+        for pool in (self.decoding, self.preparing, self.light_decoding, self.light_preparing):
+            pool.close()
 
     async def serve(
         self,
@@ -251,12 +263,20 @@ class RecorderEndpoints:
         # One batch of an address in the pools at a time: an address floods with at most one
         # thread, whichever stage its batch is in.
         async with self.turn_of(address):
-            batch, size = await self.decoding.run(
-                address, lambda: decode_batch(body, max_inflated, now), len(body)
-            )
+            try:
+                batch, size = await self.light_decoding.run(
+                    address,
+                    lambda: decode_light(body, min(max_inflated, LIGHT_BYTES), now),
+                    len(body),
+                )
+            except _Heavy:
+                batch, size = await self.decoding.run(
+                    address, lambda: decode_batch(body, max_inflated, now), len(body)
+                )
             self.limits.check_site(batch.site_key)
             # The site's checks, masks and the chunk's compression: CPU, in the site's turn.
-            pending = await self.preparing.run(
+            preparing = self.light_preparing if size <= LIGHT_BYTES else self.preparing
+            pending = await preparing.run(
                 batch.site_key, lambda: ingest.prepare(batch, visit), size
             )
         # The group writer resolves the future when the batch is durable.
@@ -266,11 +286,26 @@ class RecorderEndpoints:
         )
 
     async def heartbeat(self, body: bytes, visit: Visit) -> tuple[int, bytes]:
-        beat = await self.decoding.run(
+        beat = await self.light_decoding.run(
             visit.ip or "", lambda: parse_heartbeat(decode_body(body, 100_000)), len(body)
         )
         await to_thread.run_sync(self.svc.ingest.heartbeat, beat, visit)
         return 204, b""
+
+
+class _Heavy(Exception):
+    """The body is larger than the light lane takes: decode it in the heavy lane."""
+
+
+def decode_light(body: bytes, light_bytes: int, now_ms: int) -> tuple[Batch, int]:
+    """decode_batch for the light lane: raises _Heavy as soon as the body, or what it inflates
+    to, is over `light_bytes` (inflating stops there, so a bomb costs the lane nothing)."""
+    if len(body) > light_bytes:
+        raise _Heavy
+    try:
+        return decode_batch(body, light_bytes, now_ms)
+    except PayloadTooLarge:
+        raise _Heavy from None
 
 
 def decode_batch(body: bytes, max_inflated: int, now_ms: int) -> tuple[Batch, int]:
