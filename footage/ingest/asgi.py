@@ -51,6 +51,11 @@ MAX_HEADER_BYTES = 12_288
 # threads would not go faster; two let one address or site wait for the other's job without
 # waiting for its own flood.
 POOL_THREADS = 2
+# The heavy lane's pools have one thread each: every thread busy with Python competes with
+# the event loop and the light lane for the GIL, so huge batches (abnormal: a real batch is
+# a few KB to a few hundred) are worked on one at a time per stage, at a lower CPU priority.
+HEAVY_POOL_THREADS = 1
+HEAVY_NICE = 10
 # Decoded batches waiting for their site's turn, per site: at most this many bytes (as
 # inflated) unless it is the site's only one; past it, 503 + Retry-After. A busy site's
 # batches are a few KB each and pass through in milliseconds; this is for floods of huge
@@ -101,11 +106,15 @@ class RecorderEndpoints:
         # CPU work off the event loop, in turns: per address while decoding (the site is not
         # known yet; the in-flight bound already caps an address's queue), per site after.
         self.decoding = FairPool(
-            "decode", POOL_THREADS, max_queued_per_key=max(1, self.max_in_flight or 1000)
+            "decode",
+            HEAVY_POOL_THREADS,
+            max_queued_per_key=max(1, self.max_in_flight or 1000),
+            nice=HEAVY_NICE,
         )
         self.preparing = FairPool(
             "prepare",
-            POOL_THREADS,
+            HEAVY_POOL_THREADS,
+            nice=HEAVY_NICE,
             max_queued_per_key=MAX_QUEUED_PER_SITE,
             max_weight_per_key=MAX_QUEUED_BYTES_PER_SITE,
         )

@@ -18,6 +18,8 @@ the pool's steps.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -56,6 +58,7 @@ class FairPool:
         max_weight_per_key: int = 0,
         max_running_per_key: int | None = None,
         retry_after: int = 1,
+        nice: int = 0,
     ) -> None:
         if threads < 1:
             raise ValueError("a pool needs at least one thread")
@@ -65,6 +68,9 @@ class FairPool:
         self.max_weight_per_key = max_weight_per_key  # 0: only the count bounds a queue
         self.max_running_per_key = max_running_per_key or max(1, threads - 1)
         self.retry_after = retry_after
+        # A CPU priority below the event loop's for the pool's threads (Linux sets it per
+        # thread): the loop, when it has work, gets a core first.
+        self.nice = nice
         self._keys: dict[str, _Key] = {}
         # Keys with a queued job and a free running place, in the order they get a thread.
         self._ready: deque[str] = deque()
@@ -161,6 +167,9 @@ class FairPool:
             del self._keys[key]
 
     def _work(self) -> None:
+        if self.nice:
+            with contextlib.suppress(OSError, AttributeError):
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.nice)
         while True:
             with self._cond:
                 taken = self._next()

@@ -271,6 +271,12 @@ class Probe:
         ) + (f"; failures: {failures[:5]}" if failures else "")
 
     def assert_answered_within(self, seconds: float = 0.5, at_least: int = 4) -> None:
+        """Every answer within `seconds`, but for a few on a machine shared with other work
+        (the probe's process too may wait for a core): at most 2 % of them (one in a short
+        run) may take up to three times as long, none longer. A stalled server fails both."""
         assert self.count() >= at_least, f"the probe made only {self.count()} requests"
         assert not self.failures, self.report()
-        assert self.worst() <= seconds, self.report()
+        times = [t for ts in self.timings.values() for t in ts]
+        late = [t for t in times if t > seconds]
+        assert len(late) <= max(1, len(times) // 50), self.report()
+        assert self.worst() <= 3 * seconds, self.report()
