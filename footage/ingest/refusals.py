@@ -149,8 +149,9 @@ class SiteRefusals:
         )
         return (
             f"In the last hour {self.refused:,} batches for {self.site} were refused: "
-            f"{reasons}. Someone may be sending fake recordings with your site key; see "
-            "docs/security.md."
+            f"{reasons}. Someone may be sending fake recordings with your site key. Refused "
+            "batches are neither stored nor counted; if this goes on, whoever runs this Footage "
+            "server can block the sender at its proxy or firewall (docs/security.md, 5.2)."
         )
 
     def as_dict(self) -> dict[str, Any]:

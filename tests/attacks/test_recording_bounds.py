@@ -150,7 +150,7 @@ def test_one_address_cannot_burn_the_months_recordings(served: ServedFootage) ->
     (site,) = usage["refused_last_hour"]
     assert site["alarm"] and site["by_reason"]["too_many_new_recordings"] >= 100
     assert "Someone may be sending fake recordings with your site key" in site["message"]
-    assert "see docs/security.md" in page
+    assert "block the sender at its proxy or firewall" in page
     assert served.rss_mb() - rss_before < 100, (rss_before, served.rss_mb())
     print(f"439 attempts in {took:.1f} s, {served.rss_mb() - rss_before:.1f} MB; {probe.report()}")
     probe.assert_answered_within(0.5)

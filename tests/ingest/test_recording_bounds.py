@@ -280,7 +280,9 @@ def test_refused_batches_raise_the_sites_alarm(svc, alice, bob, clock, limited):
     assert site.message == (
         f"In the last hour 100 batches for {site.site} were refused: too many new recordings "
         "from one address (90), an origin the site does not allow (10). Someone may be sending "
-        "fake recordings with your site key; see docs/security.md."
+        "fake recordings with your site key. Refused batches are neither stored nor counted; if "
+        "this goes on, whoever runs this Footage server can block the sender at its proxy or "
+        "firewall (docs/security.md, 5.2)."
     )
     # Half an hour into the next clock hour, half of that hour's count is within the last hour.
     clock.advance(3600 - (t % HOUR_MS) / 1000 + 1800)
