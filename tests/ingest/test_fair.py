@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 import time
 from collections.abc import Callable
@@ -134,7 +135,9 @@ def test_results_and_errors_reach_the_waiting_coroutine():
         return value, ""
 
     try:
-        assert asyncio.run(main()) == (42, "bad batch")
+        # In a thread of its own: a browser test's driver may hold this thread's event loop.
+        with concurrent.futures.ThreadPoolExecutor(1) as runner:
+            assert runner.submit(asyncio.run, main()).result() == (42, "bad batch")
         assert _settles(pool)
     finally:
         pool.close()
