@@ -44,10 +44,10 @@ from footage.errors import (
     PayloadTooLarge,
 )
 from footage.ingest.asgi import visit_of
-from footage.ingest.limits import TooManyRequests
 from footage.ingest.routes import cors, served_script
 from footage.ingest.wire import is_site_key
 from footage.ingest.writer import origin_allowed
+from footage.ratelimit import TooManyRequests
 
 router = APIRouter(prefix="/api/v1/chat", tags=["recorder"])
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from footage.ingest.limits import TokenBuckets, TooManyRequests
+from footage.ratelimit import TokenBuckets, TooManyRequests
 
 HOUR = 3600.0
 MINUTE = 60.0

@@ -30,7 +30,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from footage.errors import BadRequest, FootageError, PayloadTooLarge, UnsupportedMediaType
 from footage.ingest.fair import FairPool
-from footage.ingest.limits import IngestLimits, Overloaded, TooManyRequests
+from footage.ingest.limits import IngestLimits
 from footage.ingest.wire import (
     GZIP_MAGIC,
     Batch,
@@ -40,6 +40,7 @@ from footage.ingest.wire import (
     parse_heartbeat,
 )
 from footage.ingest.writer import Visit
+from footage.ratelimit import Overloaded, TooManyRequests
 
 log = logging.getLogger(__name__)
 _ACCEPTED_TYPES = {b"", b"text/plain", b"application/json", b"application/octet-stream"}

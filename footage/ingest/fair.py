@@ -27,7 +27,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from footage.ingest.limits import Overloaded
+from footage.ratelimit import Overloaded
 
 T = TypeVar("T")
 

@@ -22,7 +22,7 @@ from array import array
 from collections import OrderedDict
 from collections.abc import Callable
 
-from footage.ingest.limits import TooManyRequests, retry_after
+from footage.ratelimit import TooManyRequests, retry_after
 
 # (site, address) pairs remembered at once. A full window at the default 60 costs about 840
 # bytes with its key (17 MB for 20,000 full ones, measured); past this many pairs, those whose

@@ -16,7 +16,7 @@ import pytest
 from footage.clock import FrozenClock
 from footage.conversations.chat import MAX_CONVERSATION_MESSAGES
 from footage.conversations.limits import ChatLimits, wait_words
-from footage.ingest.limits import TooManyRequests
+from footage.ratelimit import TooManyRequests
 from tests.conversations.conftest import ORIGIN, World, make_world
 
 ATTACKER = "127.0.0.2"

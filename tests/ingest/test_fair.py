@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pytest
 
 from footage.ingest.fair import FairPool
-from footage.ingest.limits import Overloaded
+from footage.ratelimit import Overloaded
 from tests.conftest import WAIT_SCALE
 
 

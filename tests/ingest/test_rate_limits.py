@@ -10,7 +10,8 @@ import httpx
 import orjson
 import pytest
 
-from footage.ingest.limits import IngestLimits, TokenBuckets, TooManyRequests
+from footage.ingest.limits import IngestLimits
+from footage.ratelimit import TokenBuckets, TooManyRequests
 from footage.settings import Settings
 from tests.conftest import (
     batch,

@@ -10,11 +10,11 @@ import pytest
 from footage.accounts.usage import period_of, used_this_month
 from footage.app import build_services
 from footage.errors import BadRequest, Forbidden
-from footage.ingest.limits import TooManyRequests
 from footage.ingest.new_recordings import NewRecordingLimit
 from footage.ingest.refusals import REFUSAL_ALARM, alarms, refused_last_hour
 from footage.ingest.wire import parse_batch
 from footage.ingest.writer import CLOCK_SKEW_MS, Visit
+from footage.ratelimit import TooManyRequests
 from footage.recordings.queries import list_recordings
 from tests.conftest import batch, click, full_snapshot, meta, move, new_ids, settings_for
 
