@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from footage.accounts.service import create_account
 from footage.cli import ensure_demo
 from footage.clock import Clock
 from tests.browser.conftest import log_in
 from tests.conftest import (
+    WAIT_SCALE,
     LiveServer,
     batch,
     free_port,
@@ -187,7 +189,8 @@ def test_share_a_recording_with_someone_who_has_no_login(
     assert url.startswith(f"{server.url}/share/")
     dialog = page.locator("dialog.share-dialog")
     assert "may contain personal data of the visitor" in dialog.inner_text()
-    assert page.locator("table.share-links tbody tr").count() == 1
+    # The list of active links is fetched again after the link appears.
+    expect(page.locator("table.share-links tbody tr")).to_have_count(1, timeout=10_000 * WAIT_SCALE)
     assert login["email"] in page.locator("table.share-links tbody tr").inner_text()
     page.screenshot(path=str(artifacts / "share-dialog.png"))
     page.click("[data-share-close]")

@@ -105,6 +105,9 @@ const state = {
   masks: new PageMaskState(),
   /** Waiting for the visitor's first real activity before recording. */
   waiting: false,
+  /** When the visitor was first active while the config was still on its way (0: not yet). */
+  earlyActivityAt: 0,
+  stopEarlyWatch: null as (() => void) | null,
   /** Between pagehide and a bfcache restore. */
   away: false,
   view: null as PageView | null,
@@ -211,12 +214,33 @@ function init(key: unknown, options: unknown): void {
   state.initialised = true;
   state.siteKey = key;
   state.host = host.replace(/\/+$/, '');
+  watchEarlyActivity();
   void loadConfig().then((config) => {
+    stopEarlyWatch();
     if (!config) return; // unknown site, switched off, or unreachable: record nothing
     state.config = config;
     state.configured = true;
     start();
   });
+}
+
+/**
+ * A visitor who moves the mouse while the config is still loading has been active: the
+ * recording then starts as soon as the config allows it, not at some later move.
+ */
+function watchEarlyActivity(): void {
+  const seen = guard((event: Event) => {
+    if (event.isTrusted && !state.earlyActivityAt) state.earlyActivityAt = Date.now();
+  });
+  for (const type of ACTIVITY_EVENTS) window.addEventListener(type, seen, LISTEN);
+  state.stopEarlyWatch = () => {
+    for (const type of ACTIVITY_EVENTS) window.removeEventListener(type, seen, LISTEN);
+  };
+}
+
+function stopEarlyWatch(): void {
+  if (state.stopEarlyWatch) state.stopEarlyWatch();
+  state.stopEarlyWatch = null;
 }
 
 /** The site config, or null when this page must not be recorded. */
@@ -324,9 +348,14 @@ function begin(): void {
   const session = readSession();
   if (isAlive(session, Date.now(), state.config.sessionTimeoutMs) && session.started) {
     startView(session.id);
+  } else if (state.earlyActivityAt) {
+    // The visitor was already active while the config loaded.
+    state.lastActivityWrite = state.earlyActivityAt;
+    startView(touchSession(state.earlyActivityAt, state.config.sessionTimeoutMs).id);
   } else {
     state.waiting = true;
   }
+  state.earlyActivityAt = 0;
 }
 
 /** The site's settings and the page's own calls allow recording this page right now. */
