@@ -184,6 +184,12 @@ class Database:
         """`FOR UPDATE SKIP LOCKED` where the database has row locks (SQLite locks the file)."""
         return "" if self.is_sqlite else "FOR UPDATE SKIP LOCKED"
 
+    @property
+    def for_update(self) -> str:
+        """Appended to a SELECT that must lock its rows for the transaction: PostgreSQL's
+        `FOR UPDATE`; nothing on SQLite, whose writers already run one at a time."""
+        return "" if self.is_sqlite else " FOR UPDATE"
+
     def dispose(self) -> None:
         self._write.dispose()
         if self._read is not self._write:
