@@ -259,3 +259,17 @@ def test_serve_with_workers_redacts_tokens_in_its_access_log(tmp_path):
     assert '"GET /share/[redacted] HTTP/1.1" 404' in output, output
     assert "api_token=[redacted]" in output
     assert SHARE_TOKEN not in output and API_TOKEN not in output
+
+
+def test_every_command_is_offered_serve_first():
+    """The feature commands register themselves; `footage` lists them after its own."""
+    r = subprocess.run(
+        [sys.executable, "-m", "footage", "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert "{serve,worker,migrate,accounts,retention,dev,export}" in r.stdout
+
+
+def test_a_bad_plans_definition_stops_the_start_with_what_to_fix(tmp_path):
+    r = footage("worker", "--plans", "{not json", data_dir=tmp_path)
+    assert r.returncode == 2
+    assert "footage: error: FOOTAGE_PLANS: the plans setting is not valid JSON" in r.stderr

@@ -1,4 +1,4 @@
-// Builds the browser bundles of Footage into footage/dashboard/static/build/:
+// Builds the browser bundles of Footage into footage/web/static/build/:
 //   footage.js              the recorder that sites include (rrweb's record)
 //   player.js, player.css   the dashboard's recording player (rrweb's Replayer)
 //   frames.js               draws a recording frame by frame for the MP4 render job
@@ -17,7 +17,7 @@ import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const outdir = path.resolve(here, '../footage/dashboard/static/build');
+const outdir = path.resolve(here, '../footage/web/static/build');
 const watch = process.argv.includes('--watch');
 
 /**

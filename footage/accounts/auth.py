@@ -1,8 +1,9 @@
-"""Who is asking: API tokens (Bearer) and dashboard login sessions (cookie + CSRF)."""
+"""Who is asking: API tokens (Bearer) and dashboard login sessions (cookie).
+
+`session_user` is the user lookup the web toolkit's pages ask through (installed by the app)."""
 
 from __future__ import annotations
 
-import hmac
 import secrets
 from typing import Any
 
@@ -12,16 +13,11 @@ from footage.accounts.passwords import hash_password, needs_rehash, secret_hash,
 from footage.accounts.service import account_for_token
 from footage.errors import BadRequest, Forbidden, Unauthorized
 from footage.store.db import Database, q
+from footage.web.cookies import SESSION_COOKIE
+from footage.web.users import OWNER_ONLY
 
-SESSION_COOKIE = "footage_session"
-CSRF_COOKIE = "footage_csrf"
 SESSION_DAYS = 14
 ROLES = ("owner", "agent")
-# What an agent is told when they try what only the owner may do.
-OWNER_ONLY = (
-    "agents can chat with visitors and watch recordings; only the account owner can change "
-    "settings or the plan, or erase visitors — ask the owner"
-)
 
 
 def services(request: Request) -> Any:
@@ -81,11 +77,6 @@ def change_password(
         )
 
 
-def secure_cookies(settings: Any) -> bool:
-    """Cookies are `Secure` when asked for, or when the dashboard's public URL is https."""
-    return bool(settings.secure_cookies) or settings.public_url.lower().startswith("https://")
-
-
 def logout(db: Database, token: str | None) -> None:
     if token:
         db.run("DELETE FROM login_sessions WHERE token_hash = :h", {"h": secret_hash(token)})
@@ -134,17 +125,3 @@ def api_account(request: Request) -> dict[str, Any]:
     elif user is not None and user["role"] != "owner":
         raise Forbidden(OWNER_ONLY, code="owner_only")
     raise Unauthorized("this endpoint needs 'Authorization: Bearer <api_token>'")
-
-
-def csrf_token(request: Request) -> str:
-    """The CSRF token for forms on this page (double-submit cookie, set by middleware)."""
-    return str(request.state.csrf_token)
-
-
-def check_csrf(request: Request, submitted: str | None) -> None:
-    expected = request.cookies.get(CSRF_COOKIE, "")
-    if not expected or not submitted or not hmac.compare_digest(expected, submitted):
-        raise Forbidden(
-            "the form expired or came from another site; reload the page and try again",
-            code="csrf_failed",
-        )

@@ -11,27 +11,22 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from footage.accounts import auth, throttle
-from footage.dashboard.routes import render, to_login
 from footage.errors import FootageError
+from footage.web.cookies import SESSION_COOKIE
+from footage.web.render import render
+from footage.web.users import PageUser, UserForm
 
 router = APIRouter(include_in_schema=False)
 
 
 @router.get("/password")
-def password_page(request: Request, saved: int = 0) -> Response:
-    user = auth.session_user(request)
-    if user is None:
-        return to_login(request)
+def password_page(request: Request, user: PageUser, saved: int = 0) -> Response:
     return render(request, "password.html", user, saved=bool(saved), error=None)
 
 
 @router.post("/password")
-async def password_submit(request: Request) -> Response:
-    user = auth.session_user(request)
-    if user is None:
-        return to_login(request)
-    form = await request.form()
-    auth.check_csrf(request, str(form.get("csrf", "")))
+async def password_submit(request: Request, posted: UserForm) -> Response:
+    user, form = posted.user, posted.form
     svc = request.app.state.services
     now = svc.clock.now_ms()
     keys = throttle.keys_for(user["email"], request.client.host if request.client else None)
@@ -46,7 +41,7 @@ async def password_submit(request: Request) -> Response:
             auth.change_password(
                 svc.db,
                 user["id"],
-                request.cookies.get(auth.SESSION_COOKIE, ""),
+                request.cookies.get(SESSION_COOKIE, ""),
                 str(form.get("current_password", "")),
                 new,
             )

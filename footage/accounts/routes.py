@@ -1,4 +1,6 @@
-"""REST API for the account itself: its plan, time zone and usage (Bearer token)."""
+"""REST API for the account itself: its plan and time zone (Bearer token).
+
+`GET /api/v1/usage` lives with the refused batches it reports (ingest/usage_routes.py)."""
 
 from __future__ import annotations
 
@@ -8,9 +10,7 @@ from fastapi import APIRouter, Body, Depends, Request
 
 from footage.accounts.auth import api_account
 from footage.accounts.service import AccountError, sites_of, update_account
-from footage.accounts.usage import usage_of
 from footage.errors import BadRequest
-from footage.ingest.refusals import REFUSAL_ALARM, refused_last_hour
 
 router = APIRouter(prefix="/api/v1", tags=["account"])
 Account = Annotated[dict[str, Any], Depends(api_account)]
@@ -91,24 +91,3 @@ def patch_account(
     svc = request.app.state.services
     updated = change_account(svc, account["id"], changes.get("plan"), changes.get("time_zone"))
     return account_item(svc, updated)
-
-
-@router.get(
-    "/usage",
-    summary="Recordings used this month, what is left, and how many are stored",
-    description="`used_this_month` counts recordings started this calendar month (in the "
-    "account's time zone); `stored_recordings` counts those kept now (the last "
-    "`retention_days` days) — they differ. A recording that never got past its first batch "
-    "(one batch of events) gives its count back when it is finalized; it stays listed. "
-    "`refused_last_hour` lists the sites whose batches were refused in the last hour, by "
-    "reason (`too_many_new_recordings`, `origin_not_allowed`, `quota_exceeded`, "
-    f"`bad_timestamp`); from {REFUSAL_ALARM} refused batches a site's `alarm` is true and its "
-    "`message` says what happened: someone may be sending fake recordings with the site key.",
-)
-def usage(request: Request, account: Account) -> dict[str, Any]:
-    svc = request.app.state.services
-    row = svc.db.one("SELECT * FROM accounts WHERE id = :a", {"a": account["id"]})
-    now = svc.clock.now_ms()
-    found = usage_of(svc.db, row, svc.plans.of(row["plan"]), now).as_dict()
-    found["refused_last_hour"] = [s.as_dict() for s in refused_last_hour(svc.db, row["id"], now)]
-    return found

@@ -11,11 +11,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from footage.accounts import auth
 from footage.accounts.service import AccountError, add_user
 from footage.accounts.tokens import create_token, list_tokens, revoke_token
-from footage.dashboard.routes import owner_form, owner_only, render, to_login
 from footage.errors import FootageError
+from footage.web.render import render
+from footage.web.users import OwnerForm, PageOwner
 
 router = APIRouter(include_in_schema=False)
 
@@ -28,13 +28,7 @@ def _users(svc: Any, account_id: str) -> list[dict[str, Any]]:
 
 
 @router.get("/team")
-def team_page(request: Request, added: str = "") -> Response:
-    user = auth.session_user(request)
-    if user is None:
-        return to_login(request)
-    denied = owner_only(request, user)
-    if denied:
-        return denied
+def team_page(request: Request, user: PageOwner, added: str = "") -> Response:
     svc = request.app.state.services
     users = _users(svc, user["account_id"])
     return render(
@@ -50,11 +44,8 @@ def team_page(request: Request, added: str = "") -> Response:
 
 
 @router.post("/team")
-async def team_submit(request: Request) -> Response:
-    posted = await owner_form(request)
-    if isinstance(posted, Response):
-        return posted
-    user, form = posted
+async def team_submit(request: Request, posted: OwnerForm) -> Response:
+    user, form = posted.user, posted.form
     svc = request.app.state.services
     email = str(form.get("email", "")).strip()
     role = str(form.get("role", "agent"))
@@ -84,12 +75,9 @@ async def team_submit(request: Request) -> Response:
 
 
 @router.post("/team/tokens")
-async def token_create(request: Request) -> Response:
+async def token_create(request: Request, posted: OwnerForm) -> Response:
     """Create an API token; the page shows it this once (it is stored only as a hash)."""
-    posted = await owner_form(request)
-    if isinstance(posted, Response):
-        return posted
-    user, form = posted
+    user, form = posted.user, posted.form
     svc = request.app.state.services
     new_token, error = None, None
     try:
@@ -115,11 +103,8 @@ async def token_create(request: Request) -> Response:
 
 
 @router.post("/team/tokens/{token_id}/revoke")
-async def token_revoke(request: Request, token_id: str) -> Response:
-    posted = await owner_form(request)
-    if isinstance(posted, Response):
-        return posted
-    user, _ = posted
+async def token_revoke(request: Request, token_id: str, posted: OwnerForm) -> Response:
+    user = posted.user
     svc = request.app.state.services
     revoke_token(svc.db, svc.clock, user["account_id"], token_id, f"user:{user['id']}")
     return RedirectResponse("/team", status_code=303)

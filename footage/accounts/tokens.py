@@ -17,6 +17,7 @@ from footage.accounts.passwords import new_secret, secret_hash
 from footage.clock import Clock, iso
 from footage.errors import BadRequest, Forbidden, NotFound
 from footage.store.db import Database, new_id, q
+from footage.web.users import OWNER_ONLY
 
 router = APIRouter(prefix="/api/v1", tags=["API tokens"])
 MAX_NAME = 100
@@ -84,7 +85,7 @@ def owner_account(request: Request) -> dict[str, Any]:
     if "token_id" not in account:
         user = auth.session_user(request)
         if user is None or user["role"] != "owner":
-            raise Forbidden(auth.OWNER_ONLY, code="owner_only")
+            raise Forbidden(OWNER_ONLY, code="owner_only")
     return account
 
 

@@ -261,7 +261,7 @@ def _send(svc: Any, site: dict[str, Any], body: dict[str, Any], msg: _Message) -
                 visitor_token=token,
             )
         else:
-            locked = store.lock(conn, existing["id"], svc.db.is_sqlite)
+            locked = store.lock(conn, existing["id"], svc.db.for_update)
             if locked is None:  # deleted meanwhile (retention, an erasure): the box starts anew
                 raise NotFound("no such conversation", code="conversation_not_found")
             conversation = locked

@@ -15,14 +15,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from footage.accounts import auth
 from footage.clock import iso
 from footage.conversations import store
 from footage.conversations.chat import POLL_EVERY_SECONDS
 from footage.conversations.panel import visitor_panel
 from footage.conversations.store import NewMessage
-from footage.dashboard.routes import render, templates, to_login
 from footage.store.db import new_id, q
+from footage.web.csrf import check_csrf
+from footage.web.render import render, templates
+from footage.web.users import PageUser, ScriptUser, User
 
 router = APIRouter(include_in_schema=False)
 WAIT_SECONDS = 20.0
@@ -42,6 +43,13 @@ templates.env.filters["visitor_label"] = visitor_label
 templates.env.filters["ms_time"] = ms_time
 
 
+def unread_conversations(request: Request, user: User, ctx: dict[str, Any]) -> None:
+    """Page context: conversations with messages nobody of the account has read yet."""
+    if "unread_conversations" not in ctx:
+        db = request.app.state.services.db
+        ctx["unread_conversations"] = store.unread_count(db, user["account_id"])
+
+
 def _last_messages(svc: Any, ids: list[str]) -> dict[str, dict[str, Any]]:
     if not ids:
         return {}
@@ -56,10 +64,7 @@ def _last_messages(svc: Any, ids: list[str]) -> dict[str, dict[str, Any]]:
 
 
 @router.get("/conversations")
-def conversations_page(request: Request) -> Response:
-    user = auth.session_user(request)
-    if user is None:
-        return to_login(request)
+def conversations_page(request: Request, user: PageUser) -> Response:
     svc = request.app.state.services
     rows = store.list_of_account(svc.db, user["account_id"], limit=100)
     last = _last_messages(svc, [r["id"] for r in rows])
@@ -86,11 +91,8 @@ async def _wait(request: Request, check: Any) -> Any:
 
 
 @router.get("/conversations/updates.json")
-async def conversations_updates(request: Request, since: int = 0) -> Response:
+async def conversations_updates(request: Request, user: ScriptUser, since: int = 0) -> Response:
     """Answers when any conversation of the account has a message newer than `since`."""
-    user = await run_in_threadpool(auth.session_user, request)
-    if user is None:
-        return Response(status_code=401)
     db = request.app.state.services.db
 
     def newer() -> int:
@@ -118,10 +120,7 @@ def _not_found(request: Request, user: dict[str, Any]) -> Response:
 
 
 @router.get("/conversations/{conversation_id}")
-def conversation_page(request: Request, conversation_id: str) -> Response:
-    user = auth.session_user(request)
-    if user is None:
-        return to_login(request)
+def conversation_page(request: Request, user: PageUser, conversation_id: str) -> Response:
     svc = request.app.state.services
     row = _conversation(request, user, conversation_id)
     if row is None:
@@ -141,11 +140,8 @@ def conversation_page(request: Request, conversation_id: str) -> Response:
 
 
 @router.get("/conversations/{conversation_id}/visitor")
-def visitor_panel_fragment(request: Request, conversation_id: str) -> Response:
+def visitor_panel_fragment(request: Request, user: ScriptUser, conversation_id: str) -> Response:
     """The Visitor info panel alone, for the page to refresh it (a live visit ends…)."""
-    user = auth.session_user(request)
-    if user is None:
-        return Response(status_code=401)
     svc = request.app.state.services
     row = _conversation(request, user, conversation_id)
     if row is None:
@@ -167,13 +163,10 @@ def _agent_json(m: dict[str, Any]) -> dict[str, Any]:
 
 @router.get("/conversations/{conversation_id}/messages.json")
 async def conversation_messages(
-    request: Request, conversation_id: str, after: int = 0, seen: int = 0
+    request: Request, user: ScriptUser, conversation_id: str, after: int = 0, seen: int = 0
 ) -> Response:
     """Messages after `after`, as soon as there are any (long-poll). `seen=1`: the agent is
     looking at the page, so what arrives counts as read."""
-    user = await run_in_threadpool(auth.session_user, request)
-    if user is None:
-        return Response(status_code=401)
     db = request.app.state.services.db
     row = await run_in_threadpool(_conversation, request, user, conversation_id)
     if row is None:
@@ -187,12 +180,13 @@ async def conversation_messages(
 
 
 @router.post("/conversations/{conversation_id}/messages")
-async def reply(request: Request, conversation_id: str) -> Response:
+async def reply(request: Request, user: PageUser, conversation_id: str) -> Response:
     """An agent (or owner) answers. JSON for the page's script; a redirect for a plain form."""
     form = await request.form()
     return await run_in_threadpool(
         _reply,
         request,
+        user,
         conversation_id,
         str(form.get("csrf", "")),
         str(form.get("text", "")),
@@ -200,11 +194,10 @@ async def reply(request: Request, conversation_id: str) -> Response:
     )
 
 
-def _reply(request: Request, conversation_id: str, csrf: str, text: str, key: str) -> Response:
-    user = auth.session_user(request)
-    if user is None:
-        return to_login(request)
-    auth.check_csrf(request, csrf)
+def _reply(
+    request: Request, user: User, conversation_id: str, csrf: str, text: str, key: str
+) -> Response:
+    check_csrf(request, csrf)
     svc = request.app.state.services
     row = _conversation(request, user, conversation_id)
     if row is None:
@@ -221,7 +214,7 @@ def _reply(request: Request, conversation_id: str, csrf: str, text: str, key: st
         sender="agent", text=text, at=now, key=f"a:{key or new_id('m')}", author=user["email"]
     )
     with svc.db.write() as conn:
-        locked = store.lock(conn, row["id"], svc.db.is_sqlite)
+        locked = store.lock(conn, row["id"], svc.db.for_update)
         if locked is not None:
             store.append(conn, locked, [message], now)
             # Answering is reading: what the visitor wrote before counts as seen.

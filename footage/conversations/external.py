@@ -200,7 +200,7 @@ def _save_once(
     visitor_id: str,
     incoming: Incoming,
 ) -> tuple[str, bool, int]:
-    lock = "" if db.is_sqlite else " FOR UPDATE"
+    lock = db.for_update
     with db.write() as conn:
         if incoming.conversation_id is not None:
             found = q(

@@ -22,6 +22,7 @@ from sqlalchemy import Connection
 
 from footage.accounts.passwords import secret_hash
 from footage.clock import iso
+from footage.sessions.ready import ReadyRecording, ReadyRows
 from footage.store.db import Database, new_id, q, sql_text
 
 SENDERS = ("visitor", "agent")
@@ -89,13 +90,10 @@ def create(
     return row
 
 
-def lock(conn: Connection, conversation_id: str, is_sqlite: bool) -> dict[str, Any] | None:
-    """The conversation's row, locked for this transaction (SQLite: its writers are serial)."""
-    rows = q(
-        conn,
-        "SELECT * FROM conversations WHERE id = :c" + ("" if is_sqlite else " FOR UPDATE"),
-        c=conversation_id,
-    )
+def lock(conn: Connection, conversation_id: str, for_update: str) -> dict[str, Any] | None:
+    """The conversation's row, locked for this transaction; `for_update` is the database's
+    `Database.for_update`."""
+    rows = q(conn, f"SELECT * FROM conversations WHERE id = :c{for_update}", c=conversation_id)
     return rows[0] if rows else None
 
 
@@ -209,6 +207,27 @@ def conversation_for_visit(
         slack=LINK_SLACK_MS,
     )
     return str(rows[0]["id"]) if rows else None
+
+
+def link_ready_recording(ready: ReadyRecording) -> ReadyRows:
+    """The finalizer's hook: the visitor chatted during this visit, so the recording joins that
+    conversation (unless a message already linked it while it was live)."""
+    rec, summary = ready.recording, ready.summary
+    start = min(t for t in (summary.started_at, rec["created_at"]) if t is not None)
+    end = max(t for t in (summary.ended_at, rec["last_seen_at"]) if t is not None)
+
+    def write(conn: Connection) -> None:
+        found = conversation_for_visit(conn, rec["site_id"], rec["visitor_id"], start, end)
+        if found:
+            q(
+                conn,
+                "UPDATE recordings SET conversation_id = :c "
+                "WHERE id = :id AND conversation_id IS NULL",
+                c=found,
+                id=rec["id"],
+            )
+
+    return ReadyRows(write)
 
 
 # ---- reading ---------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """`footage dev seed`: fill a database with realistic ready recordings, for trying and
-measuring lists and filters at scale. Registered on the `footage` parser by
-`add_dev_command`; also runnable on its own as `python -m footage.devtools.command seed …`.
+measuring lists and filters at scale. Also runnable on its own as
+`python -m footage.devtools.command seed …`.
 """
 
 from __future__ import annotations
@@ -8,13 +8,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
+
+from footage import bootstrap, commands
+from footage.accounts.plans import load_plans
+from footage.commands import Command, group, register
 
 # The settings the command reads: where the data is, and the plans (the account is on "pro").
 SETTING_FLAGS = ["data_dir", "database_url", "plans", "log_level"]
-
-AddSettingFlags = Callable[[argparse.ArgumentParser, Sequence[str] | None], None]
 
 SEED_DESCRIPTION = """\
 Create (or reuse) one account named "Seeded" on the pro plan with --sites sites, and add
@@ -40,31 +41,19 @@ def _positive_or_zero(value: str) -> int:
     return number
 
 
-def add_dev_command(subparsers: Any, add_setting_flags: AddSettingFlags) -> None:
-    """Register `dev seed` on the `footage` parser's subcommands.
-
-    `add_setting_flags` is cli.py's `_add_setting_flags`, passed in so this module does not
-    import cli.py (which imports this one).
-    """
-    dev = subparsers.add_parser("dev", help="tools for development and benchmarks")
-    sub = dev.add_subparsers(dest="dev_command", required=True)
-    seed = sub.add_parser(
-        "seed",
-        help="fill the database with realistic ready recordings (rows only, no blobs)",
-        description=SEED_DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    seed.add_argument(
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """How many recordings and sites, the biggest site's share, the random seed."""
+    parser.add_argument(
         "--recordings",
         type=_positive_or_zero,
         required=True,
         metavar="N",
         help="how many recordings to add, e.g. 1000000",
     )
-    seed.add_argument(
+    parser.add_argument(
         "--sites", type=_positive_or_zero, default=100, metavar="S", help="sites (default 100)"
     )
-    seed.add_argument(
+    parser.add_argument(
         "--biggest",
         type=_positive_or_zero,
         default=None,
@@ -72,7 +61,7 @@ def add_dev_command(subparsers: Any, add_setting_flags: AddSettingFlags) -> None
         help="recordings of the first, biggest site (default 50,000 from N = 1,000,000 on, "
         "else N/20; at least 2·N/S so that it is the biggest)",
     )
-    seed.add_argument(
+    parser.add_argument(
         "--seed",
         type=int,
         default=1,
@@ -80,23 +69,18 @@ def add_dev_command(subparsers: Any, add_setting_flags: AddSettingFlags) -> None
         help="random seed (default 1); the data also depends on the hour of the day (the "
         "daily rhythm is in UTC) and on the recordings the account already has",
     )
-    seed.add_argument("--json", action="store_true", help="print one JSON object at the end")
-    add_setting_flags(seed, SETTING_FLAGS)
-    seed.set_defaults(func=cmd_dev_seed)
+    parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
 
 
-def cmd_dev_seed(args: argparse.Namespace) -> int:
-    # Imported here: cli.py imports this module to register the command.
-    from footage.cli import _settings
-    from footage.devtools.seed import seed
-    from footage.store import Database
+def run(args: argparse.Namespace) -> int:
+    """`footage dev seed`: add the recordings, then print what was added and the login."""
+    from footage.devtools.seed import seed  # a large module: loaded only to seed
 
-    settings = _settings(args)
-    settings.data_path.mkdir(parents=True, exist_ok=True)
-    db = Database(settings.db_url)
+    settings = bootstrap.load_settings(args)
+    data_dir = bootstrap.data_dir(settings)
     quiet = bool(args.json)
+    db = bootstrap.open_database(settings)
     try:
-        db.migrate()
         if not quiet:
             print(f"Seeding {args.recordings:,} recordings over {args.sites} sites …", flush=True)
         report = seed(
@@ -105,8 +89,8 @@ def cmd_dev_seed(args: argparse.Namespace) -> int:
             sites=args.sites,
             biggest=args.biggest,
             seed_value=args.seed,
-            data_dir=settings.data_path,
-            plans=settings.plan_set,
+            data_dir=data_dir,
+            plans=load_plans(settings.plans),
             progress=None if quiet else lambda line: print(line, flush=True),
         )
     finally:
@@ -139,23 +123,27 @@ def cmd_dev_seed(args: argparse.Namespace) -> int:
     login = report.login
     print(f"Log in as:  {login['email']}  password: {login['password']}")
     print(f"API token:  {login['api_token']}")
-    print(f"Saved to:   {settings.data_path / 'seed-login.json'}")
+    print(f"Saved to:   {data_dir / 'seed-login.json'}")
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    """`python -m footage.devtools.command seed …`, before or without cli.py's `dev`."""
-    from footage.cli import _add_setting_flags
+group("dev", "tools for development and benchmarks")
+register(
+    Command(
+        "dev seed",
+        "fill the database with realistic ready recordings (rows only, no blobs)",
+        run,
+        add_arguments,
+        settings=SETTING_FLAGS,
+        description=SEED_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+)
 
-    parser = argparse.ArgumentParser(prog="footage")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_dev_command(sub, _add_setting_flags)
-    args = parser.parse_args(["dev", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        sys.exit(args.func(args))
-    except ValueError as exc:
-        print(f"footage: error: {exc}", file=sys.stderr)
-        sys.exit(2)
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """`python -m footage.devtools.command seed …`: `footage dev seed …` with only this command."""
+    commands.run(["dev", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

@@ -31,13 +31,12 @@ import json
 import math
 import random
 import secrets
-import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate
 from pathlib import Path
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy.engine import make_url
 
@@ -47,6 +46,7 @@ from footage.accounts.service import create_account, origin_of
 from footage.clock import Clock
 from footage.heatmaps.analysis import ANALYSIS_VERSION
 from footage.sessions.useragent import parse_agent
+from footage.store.bulk import open_bulk_writer
 from footage.store.db import Database, new_id, q
 from footage.store.ipkey import ip_key
 
@@ -1036,95 +1036,6 @@ class Generator:
                 )
 
 
-# --- writing rows ---------------------------------------------------------------------------
-
-
-class Sink(Protocol):
-    def write(self, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
-        """Add rows to a table inside the current transaction."""
-
-    def commit(self) -> None: ...
-
-    def finish(self) -> None:
-        """After the last commit: statistics, checkpoints; then close."""
-
-    def abort(self) -> None:
-        """Roll the current batch back and close."""
-
-
-class SqliteSink:
-    """Its own sqlite3 connection: no durability while seeding (`synchronous=OFF`), a big
-    page cache, one transaction per batch."""
-
-    def __init__(self, path: str) -> None:
-        self.conn = sqlite3.connect(path, isolation_level=None)
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=OFF")
-        self.conn.execute("PRAGMA cache_size=-1048576")  # 1 GiB
-        self.conn.execute("PRAGMA temp_store=MEMORY")
-        self.conn.execute("BEGIN")
-
-    def write(self, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
-        marks = ", ".join("?" for _ in columns)
-        self.conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
-
-    def commit(self) -> None:
-        self.conn.execute("COMMIT")
-        self.conn.execute("BEGIN")
-
-    def finish(self) -> None:
-        self.conn.execute("COMMIT")
-        # What `footage serve` keeps fresh (Database.refresh_statistics), right away.
-        self.conn.execute("PRAGMA analysis_limit=1000")
-        self.conn.execute("ANALYZE")
-        self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        self.conn.close()
-
-    def abort(self) -> None:
-        self.conn.execute("ROLLBACK")
-        self.conn.close()
-
-
-class PostgresSink:
-    """COPY … FROM STDIN per table and batch, one transaction per batch."""
-
-    def __init__(self, url: str) -> None:
-        import psycopg
-
-        self.conn = psycopg.connect(url)
-
-    def write(self, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
-        with (
-            self.conn.cursor() as cur,
-            cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
-        ):
-            for row in rows:
-                copy.write_row(row)
-
-    def commit(self) -> None:
-        self.conn.commit()
-
-    def finish(self) -> None:
-        self.conn.commit()
-        self.conn.autocommit = True
-        for table in ("recordings", "recording_pages", "recording_moments", "visitors"):
-            self.conn.execute(f"VACUUM ANALYZE {table}")
-        self.conn.close()
-
-    def abort(self) -> None:
-        self.conn.rollback()
-        self.conn.close()
-
-
-def open_sink(db: Database) -> Sink:
-    url = make_url(db.url)
-    if db.is_sqlite:
-        if not url.database or url.database == ":memory:":
-            raise ValueError("seeding needs a database file or a PostgreSQL server")
-        return SqliteSink(url.database)
-    return PostgresSink(url.set(drivername="postgresql").render_as_string(hide_password=False))
-
-
 # --- the whole run --------------------------------------------------------------------------
 
 
@@ -1200,7 +1111,7 @@ def seed(
     starts = gen.start_times(counts)
     rows = {"recordings": 0, "recording_pages": 0, "recording_moments": 0, "visitors": 0}
     returning = with_ip = 0
-    sink = open_sink(db)
+    sink = open_bulk_writer(db)
     try:
         for batch in gen.batches(starts, batch_size):
             sink.write("recordings", REC_COLUMNS, batch.recordings)

@@ -8,18 +8,18 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from footage import bootstrap
+from footage.clock import Clock
+from footage.commands import Command, register
 from footage.downloads import videos
 from footage.downloads.export import FORMATS, events_json, filename, html_file, log_download
 from footage.errors import FootageError
 
 SETTING_FLAGS = ["data_dir", "database_url", "blob_url", "log_level"]
 ACTOR = "cli"
-
-AddSettingFlags = Callable[[argparse.ArgumentParser, Sequence[str] | None], None]
 
 
 class ProgressBar:
@@ -48,39 +48,26 @@ class ProgressBar:
             self.out.flush()
 
 
-def add_export_command(subparsers: Any, add_setting_flags: AddSettingFlags) -> None:
-    export = subparsers.add_parser(
-        "export",
-        help="write a recording to a file: html (plays offline), json (rrweb events) or mp4",
-        description="Write one ready recording to a file. html: one file with the player that "
-        "plays offline; json: the rrweb events; mp4: a video (needs chromium and ffmpeg).",
-    )
-    export.add_argument("recording_id", metavar="ID", help="the recording's id")
-    export.add_argument("--format", choices=FORMATS, default="html", help="default: html")
-    export.add_argument(
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The recording, the format and the file."""
+    parser.add_argument("recording_id", metavar="ID", help="the recording's id")
+    parser.add_argument("--format", choices=FORMATS, default="html", help="default: html")
+    parser.add_argument(
         "-o", "--output", help="the file to write (default: recording-<date>-<id>.<format>)"
     )
-    export.add_argument("--width", type=int, default=videos.DEFAULT_WIDTH, help="mp4: pixels")
-    export.add_argument(
+    parser.add_argument("--width", type=int, default=videos.DEFAULT_WIDTH, help="mp4: pixels")
+    parser.add_argument(
         "--skip-inactivity", action="store_true", help="mp4: cut idle stretches longer than 5 s"
     )
-    add_setting_flags(export, SETTING_FLAGS)
-    export.set_defaults(func=cmd_export)
 
 
-def cmd_export(args: argparse.Namespace) -> int:
-    # Imported here: cli.py imports this module to register the command.
-    from footage.cli import _logging, _settings
-    from footage.clock import Clock
-    from footage.store import Database, open_blob_store
-
-    settings = _settings(args)
-    _logging(settings)
+def run(args: argparse.Namespace) -> int:
+    """`footage export`: 0 when the file is written, 1 when the recording cannot be."""
+    settings = bootstrap.load_settings(args)
+    bootstrap.setup_logging(settings)
     clock = Clock()
-    db = Database(settings.db_url)
-    try:
-        db.migrate()
-        blobs = open_blob_store(settings.data_path, settings.blob_url)
+    with bootstrap.storage(settings) as stored:
+        db, blobs = stored.db, stored.blobs
         row = db.one("SELECT account_id FROM recordings WHERE id = :id", {"id": args.recording_id})
         if row is None:
             print(f"footage: error: no recording {args.recording_id!r}", file=sys.stderr)
@@ -90,8 +77,6 @@ def cmd_export(args: argparse.Namespace) -> int:
         except FootageError as exc:
             print(f"footage: error: {exc.message}", file=sys.stderr)
             return 1
-    finally:
-        db.dispose()
     print(f"wrote {written[0]} ({written[1]:,} bytes)")
     return 0
 
@@ -165,3 +150,16 @@ def _video(
         blobs.get(job["blob_key"], offset, min(1 << 20, int(job["size"]) - offset))
         for offset in range(0, int(job["size"]), 1 << 20)
     )
+
+
+register(
+    Command(
+        "export",
+        "write a recording to a file: html (plays offline), json (rrweb events) or mp4",
+        run,
+        add_arguments,
+        settings=SETTING_FLAGS,
+        description="Write one ready recording to a file. html: one file with the player that "
+        "plays offline; json: the rrweb events; mp4: a video (needs chromium and ffmpeg).",
+    )
+)

@@ -30,7 +30,7 @@ MEDIA_TYPES = {
 }
 ACTION = "recording.downloaded"
 
-BUILD = Path(__file__).resolve().parents[1] / "dashboard" / "static" / "build"
+BUILD = Path(__file__).resolve().parents[1] / "web" / "static" / "build"
 _templates = Environment(
     loader=FileSystemLoader(Path(__file__).resolve().parent / "templates"),
     autoescape=select_autoescape(["html"]),

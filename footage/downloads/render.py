@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from footage.errors import FootageError
+from footage.rrweb import INACTIVE_AFTER_MS, META, is_activity
 
 FPS = 10
 # The longest recording a video shows: the recording cap's default (`max_recording_seconds`);
@@ -29,11 +30,9 @@ FPS = 10
 MAX_MS = 4 * 3600 * 1000
 NICE = 10  # Chromium's and ffmpeg's CPU priority, below the server's (0)
 URL_BAR = 36  # px, the page's URL bar above the replay (video.html)
-# An idle stretch longer than this (no mouse, scroll, input or touch) is cut down to
-# KEEP_IDLE_MS when skip_inactivity is on; the same threshold as the player's.
-INACTIVE_MS = 5000
+# An idle stretch (longer than INACTIVE_AFTER_MS without visitor activity, as the player and
+# the summary's active time define it) is cut down to this when skip_inactivity is on.
 KEEP_IDLE_MS = 1000
-INPUT_SOURCES = {1, 2, 3, 4, 5, 6}
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -87,7 +86,7 @@ class FrameSchedule:
     """The recording moments (ms from its first event) of the video's frames, produced lazily.
 
     Plain: every 1/fps s from the start to the end. With skip_inactivity, idle stretches longer
-    than INACTIVE_MS keep only their first KEEP_IDLE_MS (the page still settles, visibly).
+    than INACTIVE_AFTER_MS keep only their first KEEP_IDLE_MS (the page still settles, visibly).
 
     Never more than `max_ms` of the recording (the recording cap, `max_recording_seconds`):
     a recording whose timestamps span years (forged, or stored before the cap) still makes a
@@ -113,14 +112,10 @@ class FrameSchedule:
         self.total = min(span, max(0, int(max_ms)))
         self.capped = span > self.total
         if skip_inactivity:
-            inputs = sorted(
-                int(e["timestamp"]) - first
-                for e in events
-                if e.get("type") == 3 and (e.get("data") or {}).get("source") in INPUT_SOURCES
-            )
+            inputs = sorted(int(e["timestamp"]) - first for e in events if is_activity(e))
             last = 0
             for moment in [*(m for m in inputs if m <= self.total), self.total]:
-                if moment - last > INACTIVE_MS:
+                if moment - last > INACTIVE_AFTER_MS:
                     self.cuts.append((last + KEEP_IDLE_MS, moment))
                 last = max(last, moment)
 
@@ -165,7 +160,7 @@ def video_size(events: list[dict[str, Any]], width: int) -> tuple[int, int]:
         (
             e["data"]
             for e in events
-            if e.get("type") == 4
+            if e.get("type") == META
             and (e.get("data") or {}).get("width", 0) > 0
             and (e.get("data") or {}).get("height", 0) > 0
         ),

@@ -26,6 +26,8 @@ from footage.downloads.export import (
 from footage.downloads.render import check_tools
 from footage.errors import Conflict, FootageError, Forbidden, Unauthorized
 from footage.store.blobs import BlobStore
+from footage.web.csrf import check_csrf
+from footage.web.users import User, current_user
 
 router = APIRouter(prefix="/api/v1", tags=["downloads"])
 dashboard_router = APIRouter(include_in_schema=False)
@@ -166,8 +168,8 @@ def api_actor(request: Request, account: dict[str, Any]) -> str:
 # ---- the dashboard ---------------------------------------------------------------------------
 
 
-def _user(request: Request) -> dict[str, Any]:
-    user = auth.session_user(request)
+def _user(request: Request) -> User:
+    user = current_user(request)
     if user is None:
         raise Unauthorized("log in to download recordings")
     return user
@@ -237,7 +239,7 @@ def dashboard_render(
 ) -> dict[str, Any]:
     """The Download menu's "MP4": queue the render (CSRF token in X-CSRF-Token)."""
     user = _user(request)
-    auth.check_csrf(request, request.headers.get("x-csrf-token"))
+    check_csrf(request, request.headers.get("x-csrf-token"))
     svc = request.app.state.services
     downloadable(svc.db, user["account_id"], recording_id)
     options = videos.VideoOptions.parse(width, skip_inactivity)
@@ -255,7 +257,7 @@ def dashboard_cancel(
 ) -> dict[str, Any]:
     """The Download menu's "Cancel" (CSRF token in X-CSRF-Token)."""
     user = _user(request)
-    auth.check_csrf(request, request.headers.get("x-csrf-token"))
+    check_csrf(request, request.headers.get("x-csrf-token"))
     svc = request.app.state.services
     options = videos.VideoOptions.parse(width, skip_inactivity)
     job = videos.cancel(

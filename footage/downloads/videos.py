@@ -7,7 +7,7 @@ PostgreSQL) and a random claim token, taking turns between accounts (`claim`), a
 `heartbeat_at` with every progress step. A row left in *rendering* by a process that died stops
 moving and is claimed again after STALE_AFTER_MS, up to MAX_ATTEMPTS times; a render past its
 time limit, or cancelled, fails with the reason and is never retried. The finished file is a
-blob, deleted with the recording (`recordings/deletion.py`).
+blob, deleted with the recording (`store/deletion.py`).
 """
 
 from __future__ import annotations
@@ -103,8 +103,7 @@ def request(
         if limit is not None:
             # On PostgreSQL two requests of one account would both count the same rows: the
             # account's row lock makes them count one after the other. (SQLite has one writer.)
-            if not db.is_sqlite:
-                q(conn, "SELECT id FROM accounts WHERE id = :a FOR UPDATE", a=account_id)
+            q(conn, f"SELECT id FROM accounts WHERE id = :a{db.for_update}", a=account_id)
             rows = q(
                 conn,
                 "SELECT recording_id, options FROM recording_videos WHERE account_id = :a "

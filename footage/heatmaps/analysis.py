@@ -33,15 +33,26 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from footage.heatmaps.dom import PageDom
-from footage.sessions.summary import (
+from footage.rrweb import (
+    ADOPTED_STYLE_SHEET,
+    CANVAS_MUTATION,
     CLICK,
     CUSTOM,
     ERROR_TAG,
     FULL_SNAPSHOT,
     INCREMENTAL,
-    MAX_MOMENTS_PER_KIND,
+    INPUT,
+    MEDIA_INTERACTION,
     META,
     MOUSE_INTERACTION,
+    MUTATION,
+    SCROLL,
+    STYLE_DECLARATION,
+    STYLE_SHEET_RULE,
+    VIEWPORT_RESIZE,
+)
+from footage.sessions.summary import (
+    MAX_MOMENTS_PER_KIND,
     Moment,
     capped_name,
     rage_bursts,
@@ -60,16 +71,23 @@ SCROLL_REVERSALS = 3
 SCROLL_LEG_PX = 300
 SCROLL_WINDOW_MS = 10_000
 
-# rrweb incremental sources that are the page answering: Mutation, Scroll, Input,
-# MediaInteraction, StyleSheetRule, CanvasMutation, StyleDeclaration, AdoptedStyleSheet.
-MUTATION, SCROLL, VIEWPORT_RESIZE = 0, 3, 4
-RESPONSE_SOURCES = {0, 3, 5, 7, 8, 9, 13, 15}
+# rrweb incremental sources that are the page answering a click.
+RESPONSE_SOURCES = frozenset(
+    {
+        MUTATION,
+        SCROLL,
+        INPUT,
+        MEDIA_INTERACTION,
+        STYLE_SHEET_RULE,
+        CANVAS_MUTATION,
+        STYLE_DECLARATION,
+        ADOPTED_STYLE_SHEET,
+    }
+)
 
 MAX_SELECTOR_CHARS = 1_000
 MAX_TEXT_CHARS = 80
 MAX_KEY_BYTES = 1_000
-
-SIGNAL_KINDS = ("rage_click", "dead_click", "error_click", "quick_back", "excessive_scroll")
 
 
 @dataclass

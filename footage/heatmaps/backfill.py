@@ -17,9 +17,10 @@ import time
 from collections.abc import Callable
 
 from footage.heatmaps import store
-from footage.heatmaps.analysis import ANALYSIS_VERSION, SIGNAL_KINDS, analyse_safely
+from footage.heatmaps.analysis import ANALYSIS_VERSION, analyse_safely
 from footage.recordings.queries import events_of
-from footage.sessions.finalizer import insert_moments
+from footage.sessions.moments import insert_moments
+from footage.signals import SIGNAL_KINDS
 from footage.store.blobs import BlobStore
 from footage.store.db import Database, q
 

@@ -17,13 +17,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy import bindparam, text
 
-from footage.accounts import auth
 from footage.accounts.service import sites_of
-from footage.dashboard.routes import render, to_login
 from footage.errors import BadRequest, FootageError, NotFound
 from footage.heatmaps import queries
 from footage.heatmaps.queries import DEVICES, Scope
 from footage.store.db import Database
+from footage.web.render import render
+from footage.web.users import PageUser
 
 router = APIRouter(include_in_schema=False)
 MAPS = ("clicks", "scroll")
@@ -73,10 +73,7 @@ def _link(base: dict[str, str], **changes: Any) -> str:
 
 
 @router.get("/heatmaps")
-def heatmaps_page(request: Request) -> Response:
-    user = auth.session_user(request)
-    if user is None:
-        return to_login(request)
+def heatmaps_page(request: Request, user: PageUser) -> Response:
     svc = request.app.state.services
     query = request.query_params
     form = {k: query.get(k, "").strip() for k in ("url", "site_id", "from", "to", "device")}

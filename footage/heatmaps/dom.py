@@ -38,7 +38,15 @@ import re
 from collections import deque
 from typing import Any
 
-DOCUMENT, DOCUMENT_TYPE, ELEMENT, TEXT, CDATA, COMMENT = range(6)
+from footage.rrweb import (
+    MUTATION,
+    NODE_CDATA,
+    NODE_COMMENT,
+    NODE_DOCUMENT,
+    NODE_ELEMENT,
+    NODE_TEXT,
+)
+
 INDEXED = ("id", "data-testid", "data-test", "data-cy", "data-footage")
 TEST_ATTRIBUTES = INDEXED[1:]
 INTERACTIVE_TAGS = {"button", "input", "select", "textarea", "label", "summary", "option"}
@@ -226,12 +234,12 @@ class PageDom:
         if not isinstance(node, dict):
             return
         added = self._build(node, None)
-        if added and self._nodes[added[0]].type == DOCUMENT:
+        if added and self._nodes[added[0]].type == NODE_DOCUMENT:
             self.root_id = added[0]
 
     def apply(self, mutation: dict[str, Any]) -> None:
         """Apply one mutation event's data, in rrweb's order: removes, adds, texts, attributes."""
-        if not isinstance(mutation, dict) or mutation.get("source", 0) != 0:
+        if not isinstance(mutation, dict) or mutation.get("source", MUTATION) != MUTATION:
             return
         for remove in _dicts(mutation.get("removes")):
             node_id = _int(remove.get("id"))
@@ -240,13 +248,13 @@ class PageDom:
         self._apply_adds(_dicts(mutation.get("adds")))
         for change in _dicts(mutation.get("texts")):
             node = self._node(_int(change.get("id")))
-            if node is not None and node.type in (TEXT, CDATA, COMMENT):
+            if node is not None and node.type in (NODE_TEXT, NODE_CDATA, NODE_COMMENT):
                 value = change.get("value")
                 node.text = value if isinstance(value, str) else ""
         for change in _dicts(mutation.get("attributes")):
             node = self._node(_int(change.get("id")))
             attributes = change.get("attributes")
-            if node is None or node.type != ELEMENT or not isinstance(attributes, dict):
+            if node is None or node.type != NODE_ELEMENT or not isinstance(attributes, dict):
                 continue
             for name, raw in attributes.items():
                 if isinstance(name, str) and (raw is None or _attr_value(raw) is not None):
@@ -326,7 +334,7 @@ class PageDom:
                 continue
             node = Node(node_id, node_type, parent)
             above = self._node(parent)
-            if node_type == ELEMENT:
+            if node_type == NODE_ELEMENT:
                 tag = raw.get("tagName")
                 node.tag = tag.lower() if isinstance(tag, str) else ""
                 inherited = above is not None and above.svg and above.tag != "foreignobject"
@@ -337,7 +345,7 @@ class PageDom:
                         text = _attr_value(value)
                         if isinstance(name, str) and text is not None:
                             self._set_attr(node, name, text)
-            elif node_type in (TEXT, CDATA, COMMENT):
+            elif node_type in (NODE_TEXT, NODE_CDATA, NODE_COMMENT):
                 text = raw.get("textContent")
                 node.text = text if isinstance(text, str) else ""
             self._nodes[node_id] = node
@@ -406,7 +414,7 @@ class PageDom:
 
     def tag(self, node_id: int) -> str | None:
         node = self._nodes.get(node_id)
-        return node.tag if node is not None and node.type == ELEMENT else None
+        return node.tag if node is not None and node.type == NODE_ELEMENT else None
 
     def attr(self, node_id: int, name: str) -> str | None:
         node = self._nodes.get(node_id)
@@ -415,13 +423,13 @@ class PageDom:
     def _element(self, node_id: int) -> Node | None:
         """The node if it is an element, else its nearest element ancestor."""
         node = self._nodes.get(node_id)
-        while node is not None and node.type != ELEMENT:
+        while node is not None and node.type != NODE_ELEMENT:
             node = self._node(node.parent)
         return node
 
     def _parent_element(self, node: Node) -> Node | None:
         parent = self._node(node.parent)
-        return parent if parent is not None and parent.type == ELEMENT else None
+        return parent if parent is not None and parent.type == NODE_ELEMENT else None
 
     def target(self, node_id: int) -> int | None:
         """The element a click on node_id means (see the module docstring)."""
@@ -456,7 +464,7 @@ class PageDom:
         if node.tag in ("html", "body"):
             return node.tag, True
         parent = self._node(node.parent)
-        if parent is not None and parent.type == DOCUMENT:
+        if parent is not None and parent.type == NODE_DOCUMENT:
             return ":root", True
         element_id = node.attrs.get("id")
         if element_id and stable_id(element_id) and self._index.get(("id", element_id)) == 1:
@@ -506,10 +514,10 @@ class PageDom:
             node = self._nodes.get(item)
             if node is None:
                 continue
-            if node.type == TEXT:
+            if node.type == NODE_TEXT:
                 pieces.append(node.text[: TEXT_BUDGET - size])
                 size += len(pieces[-1])
-            elif node.type == ELEMENT and node.tag not in SKIPPED_TEXT:
+            elif node.type == NODE_ELEMENT and node.tag not in SKIPPED_TEXT:
                 if node.tag == "img" and node.attrs.get("alt"):
                     pieces.append(f" {node.attrs['alt']} ")
                     size += len(node.attrs["alt"])

@@ -10,12 +10,12 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from footage.accounts import auth
 from footage.accounts.service import sites_of
-from footage.dashboard.routes import render, to_login
 from footage.errors import BadRequest, NotFound
 from footage.heatmaps import queries
 from footage.heatmaps.queries import EXIT_RATE_MIN_VIEWS, Scope
+from footage.web.render import render
+from footage.web.users import PageUser
 
 router = APIRouter(include_in_schema=False)
 
@@ -117,10 +117,7 @@ def _not_found(request: Request, user: dict[str, Any]) -> Response:
 
 
 @router.get("/pages")
-def pages_page(request: Request) -> Response:
-    user = auth.session_user(request)
-    if user is None:
-        return to_login(request)
+def pages_page(request: Request, user: PageUser) -> Response:
     svc = request.app.state.services
     query = request.query_params
     sites = sites_of(svc.db, user["account_id"])

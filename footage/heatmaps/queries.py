@@ -19,6 +19,8 @@ from footage.errors import BadRequest, NotFound
 from footage.heatmaps.analysis import page_key
 from footage.heatmaps.store import CELL_PX, DAY_MS, DEPTH_PX, FLAG_DEAD, FLAG_ERROR, FLAG_RAGE
 from footage.recordings.queries import iter_events
+from footage.rrweb import FULL_SNAPSHOT, META
+from footage.signals import ELEMENT_COLUMNS, PAGE_COLUMNS
 from footage.store.blobs import BlobStore
 from footage.store.db import Database
 
@@ -27,15 +29,7 @@ DEFAULT_DAYS = 10
 MAX_DAYS = 366
 MAX_PATTERN_PAGES = 1_000
 TOP_ELEMENTS = 50
-SORTS = {
-    "views": "views",
-    "exit_rate": "exit_rate",
-    "rage_clicks": "rage_clicks",
-    "dead_clicks": "dead_clicks",
-    "error_clicks": "error_clicks",
-    "quick_backs": "quick_backs",
-    "excessive_scrolls": "excessive_scrolls",
-}
+SORTS = {"views": "views", "exit_rate": "exit_rate", **{c: c for c in PAGE_COLUMNS}}
 # Exit rates of pages seen a handful of times say nothing: "highest exit rate" ranks pages
 # with at least this many views.
 EXIT_RATE_MIN_VIEWS = 10
@@ -203,9 +197,7 @@ def heatmap(db: Database, scope: Scope, keys: list[str], width: int | None) -> d
             conn.execute(
                 _in(
                     "SELECT SUM(views) AS views, SUM(exits) AS exits, SUM(clicks) AS clicks, "
-                    "SUM(rage_clicks) AS rage_clicks, SUM(dead_clicks) AS dead_clicks, "
-                    "SUM(error_clicks) AS error_clicks, SUM(quick_backs) AS quick_backs, "
-                    f"SUM(excessive_scrolls) AS excessive_scrolls FROM page_stats WHERE {where}"
+                    f"{_sums(PAGE_COLUMNS)} FROM page_stats WHERE {where}"
                 ),
                 params,
             )
@@ -219,8 +211,7 @@ def heatmap(db: Database, scope: Scope, keys: list[str], width: int | None) -> d
         elements = conn.execute(
             _in(
                 "SELECT selector, MAX(text) AS text, SUM(clicks) AS clicks, "
-                "SUM(rage_clicks) AS rage_clicks, SUM(dead_clicks) AS dead_clicks, "
-                f"SUM(error_clicks) AS error_clicks FROM heatmap_elements WHERE {where} "
+                f"{_sums(ELEMENT_COLUMNS)} FROM heatmap_elements WHERE {where} "
                 "GROUP BY selector ORDER BY clicks DESC, selector LIMIT :top"
             ),
             {**params, "top": TOP_ELEMENTS},
@@ -252,26 +243,19 @@ def heatmap(db: Database, scope: Scope, keys: list[str], width: int | None) -> d
                 "text": e["text"] or "",
                 "clicks": int(e["clicks"]),
                 "share": round(int(e["clicks"]) / clicks, 4) if clicks else 0,
-                "rage_clicks": int(e["rage_clicks"]),
-                "dead_clicks": int(e["dead_clicks"]),
-                "error_clicks": int(e["error_clicks"]),
+                **{c: int(e[c]) for c in ELEMENT_COLUMNS},
             }
             for e in element_rows
         ],
         scroll=_reach(depths, sum(int(n) for _, n in depths)),
-        signals={
-            k: int(totals[k] or 0)
-            for k in (
-                "exits",
-                "rage_clicks",
-                "dead_clicks",
-                "error_clicks",
-                "quick_backs",
-                "excessive_scrolls",
-            )
-        },
+        signals={k: int(totals[k] or 0) for k in ("exits", *PAGE_COLUMNS)},
     )
     return out
+
+
+def _sums(columns: Sequence[str]) -> str:
+    """`SUM(c) AS c, …`: the signals' columns summed over the scope."""
+    return ", ".join(f"SUM({c}) AS {c}" for c in columns)
 
 
 def _reach(depths: Sequence[Any], views: int) -> list[list[float]]:
@@ -319,9 +303,9 @@ def snapshot(
     for event in iter_events(db, blobs, row["recording_id"]):
         if event["timestamp"] < start:
             continue
-        if meta is None and event.get("type") == 4:
+        if meta is None and event.get("type") == META:
             meta = event
-        elif meta is not None and event.get("type") == 2:
+        elif meta is not None and event.get("type") == FULL_SNAPSHOT:
             full = event
             break
     if meta is None or full is None:
@@ -416,9 +400,7 @@ def pages_report(db: Database, scope: Scope, sort: str, limit: int = 100) -> dic
     having = f" HAVING SUM(views) >= {EXIT_RATE_MIN_VIEWS}" if sort == "exit_rate" else ""
     rows = db.all(
         "SELECT page_key, SUM(views) AS views, SUM(exits) AS exits, SUM(clicks) AS clicks, "
-        "SUM(rage_clicks) AS rage_clicks, SUM(dead_clicks) AS dead_clicks, "
-        "SUM(error_clicks) AS error_clicks, SUM(quick_backs) AS quick_backs, "
-        "SUM(excessive_scrolls) AS excessive_scrolls, "
+        f"{_sums(PAGE_COLUMNS)}, "
         "CAST(SUM(exits) AS REAL) / SUM(views) AS exit_rate FROM page_stats "
         f"WHERE site_id = :site AND day BETWEEN :d0 AND :d1{device} GROUP BY page_key{having} "
         f"ORDER BY {SORTS[sort]} DESC, views DESC, page_key LIMIT :n",
@@ -428,19 +410,7 @@ def pages_report(db: Database, scope: Scope, sort: str, limit: int = 100) -> dic
         "pages": [
             {
                 "page": r["page_key"],
-                **{
-                    k: int(r[k] or 0)
-                    for k in (
-                        "views",
-                        "exits",
-                        "clicks",
-                        "rage_clicks",
-                        "dead_clicks",
-                        "error_clicks",
-                        "quick_backs",
-                        "excessive_scrolls",
-                    )
-                },
+                **{k: int(r[k] or 0) for k in ("views", "exits", "clicks", *PAGE_COLUMNS)},
                 "exit_rate": round(float(r["exit_rate"] or 0), 4),
             }
             for r in rows

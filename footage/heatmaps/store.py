@@ -6,7 +6,8 @@ view) and `recording_clicks` (one per click), and is added into the aggregates t
 and the Pages report read: `heatmap_cells`, `heatmap_elements`, `heatmap_depths`,
 `heatmap_widths` and `page_stats`, each per (site, page, device, day). Deleting a recording
 (retention, erasure) or analysing it again subtracts exactly what its rows added, in the same
-transaction, so the aggregates always describe the recordings that are kept.
+transaction, so the aggregates always describe the recordings that are kept. The finalizer and
+the deletion reach this module through the hooks app.py registers: `on_ready`, `on_delete`.
 
 Rows are written in key order: two PostgreSQL transactions that add into the same aggregate
 rows then lock them in the same order, and neither waits for the other in a cycle.
@@ -19,8 +20,9 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from footage.heatmaps.analysis import ANALYSIS_VERSION, Analysis
-from footage.recordings.deletion import by_ids, count_by_ids, with_ids
+from footage.heatmaps.analysis import ANALYSIS_VERSION, Analysis, analyse_safely
+from footage.sessions.ready import ReadyRecording, ReadyRows
+from footage.store.deletion import by_ids, count_by_ids, with_ids
 
 DAY_MS = 86_400_000
 CELL_PX = 10  # heatmap_cells: the density grid
@@ -284,6 +286,25 @@ def forget(conn: Connection, ids: list[str], delete_rows: bool = False) -> None:
     if delete_rows:
         count_by_ids(conn, DELETE_CLICKS, ids)
         count_by_ids(conn, DELETE_PAGES, ids)
+
+
+def on_ready(ready: ReadyRecording) -> ReadyRows | None:
+    """The finalizer's hook: analyse the recording's page views (before its transaction, the
+    slow part) and store its rows and aggregates with it; its signals become moments."""
+    analysis = analyse_safely(ready.id, ready.events, ready.pages, ready.event_pages)
+    if analysis is None:
+        return None
+    started = ready.summary.started_at or ready.recording["created_at"]
+
+    def write(conn: Connection) -> None:
+        add_recording(conn, ready.id, ready.site_id, ready.device, started, analysis)
+
+    return ReadyRows(write, analysis.moments)
+
+
+def on_delete(conn: Connection, ids: list[str]) -> None:
+    """The deletion hook: recordings being deleted leave the heatmaps and the Pages report."""
+    forget(conn, ids, delete_rows=True)
 
 
 def _insert(table: str, columns: tuple[str, ...]) -> Any:

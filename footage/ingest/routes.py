@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -14,9 +13,9 @@ from footage.errors import FootageError, NotFound
 from footage.ingest.asgi import visit_of
 from footage.ingest.wire import is_site_key
 from footage.ingest.writer import origin_allowed, refusal
+from footage.web.assets import BUILD
 
 router = APIRouter()
-BUILD = Path(__file__).resolve().parent.parent / "dashboard" / "static" / "build"
 
 
 def cors(request: Request, response: Response) -> Response:

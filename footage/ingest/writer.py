@@ -16,7 +16,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
-import zstandard
 
 from footage.accounts.plans import Plan, Plans
 from footage.accounts.service import site_by_key
@@ -37,12 +36,12 @@ from footage.ingest.wire import (
 )
 from footage.privacy.masking import MaskRules, PageMaskState, mask_text, scrub_events, scrub_url
 from footage.privacy.rules import ip_excluded, is_mobile, page_excluded
+from footage.rrweb import META
 from footage.sessions.geo import CountryLookup
 from footage.store.blobs import BlobStore
+from footage.store.chunks import encode_chunk
 from footage.store.db import Database, new_id, q
 from footage.store.ipkey import ip_key
-
-CHUNK_ZSTD_LEVEL = 3
 
 
 @dataclass(frozen=True)
@@ -113,18 +112,6 @@ def dump_event(event: dict[str, Any]) -> bytes:
                 code="bad_event",
             ) from None
         return json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-def encode_chunk(events: list[dict[str, Any]]) -> tuple[bytes, int]:
-    """Events → zstd-compressed NDJSON (one event per line), and the uncompressed size."""
-    ndjson = b"\n".join(dump_event(e) for e in events)
-    return zstandard.ZstdCompressor(level=CHUNK_ZSTD_LEVEL).compress(ndjson), len(ndjson)
-
-
-def decode_chunk(data: bytes) -> list[bytes]:
-    """zstd NDJSON → one JSON text (bytes) per event."""
-    raw = zstandard.ZstdDecompressor().decompressobj().decompress(data)
-    return [line for line in raw.split(b"\n") if line]
 
 
 def merge_variables(
@@ -200,7 +187,6 @@ def refusal(
 # page's later batches usually reach the same process; when they don't, the recorder's own
 # masking still holds, and e-mails, numbers and typed text are masked without any state.
 MASK_STATE_PAGES = 20_000
-EVENT_META = 4
 
 SITE_CACHE_SECONDS = 5.0  # every batch needs its site; settings changes show within seconds
 
@@ -263,7 +249,7 @@ class Ingest:
         site = self.site_for(batch.site_key, visit)
         self._refuse_new_recording_early(site, batch, visit)
         batch = self.scrub(site, batch)
-        data, raw = encode_chunk(batch.events) if batch.events else (None, 0)
+        data, raw = encode_chunk(map(dump_event, batch.events)) if batch.events else (None, 0)
 
         def apply(conn: Any, blob_key: str | None, offset: int) -> Accepted:
             known = q(
@@ -316,7 +302,7 @@ class Ingest:
         hrefs = [batch.url] + [
             e["data"]["href"]
             for e in batch.events
-            if e["type"] == EVENT_META
+            if e["type"] == META
             and isinstance(e.get("data"), dict)
             and isinstance(e["data"].get("href"), str)
         ]

@@ -5,10 +5,11 @@ A visitor id is per site (the browser keeps one per origin), so an erasure by id
 site of the account; an erasure by e-mail covers every visitor row of the account's sites with
 that address. Nothing of another account is looked at: every statement is scoped by account.
 
-All rows go in one transaction, which also schedules the blobs that no row needs any more
-(`store/garbage.py`) and writes the audit entry; the blobs are deleted right after the commit,
-and the sweeper repeats whatever a crash leaves. Erasing an unknown visitor, or erasing twice,
-returns zeros.
+All rows go in one transaction: the recordings by `store/deletion.delete_recordings`, the path
+retention takes too (their rows, the features' rows through their hooks, and the blobs that no
+row needs any more scheduled in `blob_garbage`), then the visitor rows and conversations, and
+the audit entry; the blobs are deleted right after the commit, and the sweeper repeats
+whatever a crash leaves. Erasing an unknown visitor, or erasing twice, returns zeros.
 
 Limits (the first is also in the result, as `pending_segment_bytes`):
 
@@ -29,33 +30,23 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import Connection, text
-from sqlalchemy.exc import DBAPIError
 
 from footage.accounts import audit
 from footage.clock import Clock
 from footage.conversations.store import erase_visitor as erase_conversations
 from footage.errors import BadRequest
-from footage.heatmaps import store as heatmap_store
-from footage.recordings.deletion import (
-    ATTEMPTS,
-    CHUNKS,
-    DELETE_CHUNKS,
-    DELETE_PAGES,
-    DELETE_RECORDINGS,
-    RETRY_SQLSTATES,
-    by_ids,
-    count_by_ids,
-    schedule_after_lease,
-)
-from footage.sessions.finalizer import release_segments
-from footage.store import garbage
 from footage.store.blobs import BlobStore
 from footage.store.db import Database, q
+from footage.store.deletion import (
+    OnDelete,
+    delete_blobs,
+    delete_recordings,
+    retry_lock_conflicts,
+)
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +89,14 @@ class _Tally:
 
 
 def erase_visitor(
-    db: Database, blobs: BlobStore, clock: Clock, account_id: str, visitor_id: str, actor: str
+    db: Database,
+    blobs: BlobStore,
+    clock: Clock,
+    account_id: str,
+    visitor_id: str,
+    actor: str,
+    *,
+    on_delete: Sequence[OnDelete],
 ) -> dict[str, int]:
     """Erase the visitor with this id on every site of the account; returns the counts.
 
@@ -106,7 +104,7 @@ def erase_visitor(
     "messages", "pending_segment_bytes"};
     `blobs` counts the blobs scheduled and deleted, `pending_segment_bytes` the bytes left
     inside shared segments until they are released (see the module docstring). An unknown id
-    gives zeros.
+    gives zeros. `on_delete`: the features' rows that go with a recording (app.py's).
     """
     if not visitor_id.strip():
         raise BadRequest("the visitor id is empty; pass the id shown with the recording")
@@ -117,11 +115,18 @@ def erase_visitor(
         sites = q(conn, "SELECT id FROM sites WHERE account_id = :a ORDER BY id", a=account_id)
         return [(site["id"], visitor_id) for site in sites]
 
-    return _erase(db, blobs, clock, account_id, actor, "id", find)
+    return _erase(db, blobs, clock, account_id, actor, "id", find, on_delete)
 
 
 def erase_visitors_by_email(
-    db: Database, blobs: BlobStore, clock: Clock, account_id: str, email: str, actor: str
+    db: Database,
+    blobs: BlobStore,
+    clock: Clock,
+    account_id: str,
+    email: str,
+    actor: str,
+    *,
+    on_delete: Sequence[OnDelete],
 ) -> dict[str, int]:
     """Erase every visitor of the account's sites whose e-mail is `email` (any letter case).
 
@@ -153,7 +158,7 @@ def erase_visitors_by_email(
             rows = q(conn, base, a=account_id)
         return sorted((row["site_id"], row["id"]) for row in rows if row["email"].lower() == wanted)
 
-    return _erase(db, blobs, clock, account_id, actor, "email", find)
+    return _erase(db, blobs, clock, account_id, actor, "email", find, on_delete)
 
 
 def _erase(
@@ -164,16 +169,11 @@ def _erase(
     actor: str,
     by: str,
     find: Finder,
+    on_delete: Sequence[OnDelete],
 ) -> dict[str, int]:
-    attempt = 1
-    while True:
-        try:
-            return _erase_once(db, blobs, clock, account_id, actor, by, find)
-        except DBAPIError as exc:
-            if attempt == ATTEMPTS or getattr(exc.orig, "sqlstate", None) not in RETRY_SQLSTATES:
-                raise
-            attempt += 1
-            log.info("erasure hit a lock conflict; running it again (attempt %d)", attempt)
+    return retry_lock_conflicts(
+        lambda: _erase_once(db, blobs, clock, account_id, actor, by, find, on_delete), "erasure"
+    )
 
 
 def _erase_once(
@@ -184,79 +184,50 @@ def _erase_once(
     actor: str,
     by: str,
     find: Finder,
+    on_delete: Sequence[OnDelete],
 ) -> dict[str, int]:
     now = clock.now_ms()
-    tally = _Tally()
-    own: set[str] = set()  # finalized recordings' merged blobs, used by nothing else
-    in_segments: list[dict[str, Any]] = []  # live chunks inside shared segments
-    in_flight: list[str] = []
     with db.write() as conn:
-        for site_id, visitor_id in find(conn):
-            params = {"s": site_id, "v": visitor_id, "a": account_id}
-            recordings = _lock_recordings(db, conn, params)
-            ids = [rec["id"] for rec in recordings]
-            for chunk in by_ids(conn, CHUNKS, ids):
-                if chunk["segment"] is None:
-                    own.add(chunk["blob_key"])
-                else:
-                    in_segments.append(chunk)
-            # A recording being finalized right now: its finalizer may still write the merged
-            # blob after this commit (it then finds the row gone and gives up). Schedule that
-            # key for a sweep after the finalizer's lease, and delete it now in case it exists.
-            in_flight += [
-                f"recordings/{rec['site_id']}/{rec['id']}.ndjson.zst"  # the finalizer's key
-                for rec in recordings
-                if rec["status"] == "finalizing"
-            ]
-            # Children first, so each count is its own table's (the foreign keys cascade too).
-            tally.chunks += count_by_ids(conn, DELETE_CHUNKS, ids)
-            tally.pages += count_by_ids(conn, DELETE_PAGES, ids)
-            heatmap_store.forget(conn, ids, delete_rows=True)  # out of heatmaps and Pages
-            tally.recordings += count_by_ids(conn, DELETE_RECORDINGS, ids)
+        pairs = find(conn)
+        ids: list[str] = []
+        for site_id, visitor_id in pairs:
+            ids += _lock_recordings(db, conn, {"s": site_id, "v": visitor_id, "a": account_id})
+        # Once for all pairs, so a segment holding chunks of the visitor on two sites is
+        # counted down once, its row lock taken in the same key order as every deletion's.
+        deleted = delete_recordings(conn, ids, now, on_delete=on_delete)
+        tally = _Tally(
+            recordings=deleted.recordings,
+            pages=deleted.pages,
+            chunks=deleted.chunks,
+            blobs=len(deleted.blobs),
+            pending_segment_bytes=deleted.pending_segment_bytes,
+        )
+        for site_id, visitor_id in pairs:
             # A recording the writer created meanwhile keeps its rows; the next page view of
             # that visitor adds the visitor row again. It happened after the erasure.
+            params = {"s": site_id, "v": visitor_id}
             tally.visitors += int(conn.execute(_DELETE_VISITOR, params).rowcount)
             # Their conversations with the site's agents, and every message of them. (Share
             # links go with their recordings, by ON DELETE CASCADE.)
             conversations, messages = erase_conversations(conn, account_id, site_id, visitor_id)
             tally.conversations += conversations
             tally.messages += messages
-        # The finalizer's bookkeeping: one fewer live chunk per chunk, and a segment whose
-        # count reaches zero is scheduled. Once for all pairs, so a segment holding chunks of
-        # the visitor on two sites is counted down once; in key order, so its row locks are
-        # taken in the same order by every erasure.
-        in_segments.sort(key=lambda c: str(c["blob_key"]))
-        released = release_segments(conn, in_segments, "", now)
-        tally.pending_segment_bytes = sum(
-            int(c["blob_length"]) for c in in_segments if c["blob_key"] not in released
-        )
-        garbage.schedule(conn, own, now)
-        schedule_after_lease(conn, sorted(set(in_flight) - own), now)
-        delete_after_commit = sorted(own) + released
-        tally.blobs = len(delete_after_commit)
         audit.record(conn, account_id, actor, ACTION, {"by": by, **tally.as_dict()}, at=now)
-    garbage.delete_now(db, blobs, delete_after_commit)
-    for key in sorted(set(in_flight) - own):
-        try:
-            blobs.delete(key)
-        except Exception:
-            log.warning("could not delete blob %s now; the sweeper will retry", key)
+    delete_blobs(db, blobs, deleted)
     return tally.as_dict()
 
 
-def _lock_recordings(
-    db: Database, conn: Connection, params: dict[str, str]
-) -> list[dict[str, Any]]:
-    """The visitor's recordings on one site, row-locked on PostgreSQL.
+def _lock_recordings(db: Database, conn: Connection, params: dict[str, str]) -> list[str]:
+    """The ids of the visitor's recordings on one site, row-locked on PostgreSQL.
 
     The lock orders the erasure with the writer (which touches a live recording before adding
     a chunk) and the finalizer (which updates the row before swapping the chunks): whichever
     comes second sees the other's committed result. SQLite writers are serialized anyway.
     Every later statement of the erasure goes by these ids.
     """
-    lock = "" if db.is_sqlite else " FOR UPDATE"
-    return q(
+    rows = q(
         conn,
-        f"SELECT id, site_id, status FROM recordings WHERE {_OF_VISITOR} ORDER BY id{lock}",
+        f"SELECT id FROM recordings WHERE {_OF_VISITOR} ORDER BY id{db.for_update}",
         **params,
     )
+    return [str(r["id"]) for r in rows]

@@ -108,6 +108,32 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
+from footage.rrweb import (
+    CUSTOM,
+    DOM_CONTENT_LOADED,
+    DRAG,
+    EVENT_TAG,
+    FULL_SNAPSHOT,
+    INCREMENTAL,
+    INPUT,
+    LOAD,
+    MEDIA_INTERACTION,
+    META,
+    MOUSE_INTERACTION,
+    MOUSE_MOVE,
+    MUTATION,
+    NODE_CDATA,
+    NODE_COMMENT,
+    NODE_DOCUMENT,
+    NODE_ELEMENT,
+    NODE_TEXT,
+    PLUGIN,
+    SCROLL,
+    SELECTION,
+    TOUCH_MOVE,
+    VIEWPORT_RESIZE,
+)
+
 __all__ = [
     "MaskRules",
     "PageMaskState",
@@ -361,17 +387,19 @@ class PageMaskState:
 
 # ---- the event walk -------------------------------------------------------------------------
 
-# rrweb event types and incremental sources.
-_FULL_SNAPSHOT: Final = 2
-_INCREMENTAL: Final = 3
-_META: Final = 4
-_CUSTOM: Final = 5
-_PLUGIN: Final = 6
-_MUTATION: Final = 0
-_INPUT: Final = 5
-# Mouse move, mouse interaction, scroll, viewport resize, touch move, media, drag, selection:
-# ids, coordinates and offsets only.
-_NUMBERS_ONLY: Final = frozenset({1, 2, 3, 4, 6, 7, 12, 14})
+# Incremental sources with ids, coordinates and offsets only.
+_NUMBERS_ONLY: Final = frozenset(
+    {
+        MOUSE_MOVE,
+        MOUSE_INTERACTION,
+        SCROLL,
+        VIEWPORT_RESIZE,
+        TOUCH_MOVE,
+        MEDIA_INTERACTION,
+        DRAG,
+        SELECTION,
+    }
+)
 
 # How an attribute is masked.
 _A_OTHER: Final = 0  # e-mails only
@@ -410,8 +438,6 @@ _FIELDS: Final = frozenset({"input", "textarea", "select"})
 _BUTTON_INPUTS: Final = frozenset({"checkbox", "radio", "submit", "button", "reset", "image"})
 # Custom event payload keys holding addresses.
 _URL_KEYS: Final = frozenset({"source", "url", "href"})
-# The tag of the site's own custom events: never masked (see the module docstring).
-SITE_EVENT_TAG: Final = "footage.event"
 
 
 def _rekey(obj: dict[str, Any], fn: Callable[[str], str]) -> dict[str, Any]:
@@ -507,15 +533,15 @@ class _Masker:
     def event(self, event: dict[str, Any]) -> None:
         kind = _int(event.get("type"))
         data = event.get("data")
-        if kind == _INCREMENTAL:
+        if kind == INCREMENTAL:
             if type(data) is not dict:
                 return
             source = _int(data.get("source"))
             if source in _NUMBERS_ONLY:
                 return
-            if source == _MUTATION:
+            if source == MUTATION:
                 self.mutation(data)
-            elif source == _INPUT:
+            elif source == INPUT:
                 text = data.get("text")
                 if type(text) is str and text:
                     if self.state.flags(data.get("id")) & _SENSITIVE or not self.forms:
@@ -524,23 +550,24 @@ class _Masker:
                         data["text"] = self.text(text)
             elif not self.emails:
                 _map_strings(data, _mask_emails)
-        elif kind == _FULL_SNAPSHOT:
+        elif kind == FULL_SNAPSHOT:
             self.state.reset()
             if type(data) is dict:
                 self.node(data.get("node"), "", 0)
-        elif kind == 0 or kind == 1:
-            return  # DomContentLoaded, Load: nothing in them
+        elif kind in (DOM_CONTENT_LOADED, LOAD):
+            return  # nothing in them
         elif self.everything:
             return  # no password can be in these
-        elif kind == _META:
+        elif kind == META:
             if type(data) is dict:
                 href = data.get("href")
                 if type(href) is str and href:
                     data["href"] = scrub_url(href, self.rules)
-        elif kind == _CUSTOM:
-            if type(data) is dict and "payload" in data and data.get("tag") != SITE_EVENT_TAG:
+        elif kind == CUSTOM:
+            # The site's own events are never masked (see the module docstring).
+            if type(data) is dict and "payload" in data and data.get("tag") != EVENT_TAG:
                 data["payload"] = _map_strings(data["payload"], self.text, self.url, keys=True)
-        elif kind == _PLUGIN:
+        elif kind == PLUGIN:
             if type(data) is dict and "payload" in data:
                 data["payload"] = _map_strings(data["payload"], self.text, keys=True)
         elif "data" in event:
@@ -557,7 +584,7 @@ class _Masker:
             if type(node) is not dict:
                 continue
             kind = node.get("type")
-            if kind == 2:  # element
+            if kind == NODE_ELEMENT:
                 tag = node.get("tagName")
                 tag = tag.lower() if type(tag) is str else ""
                 attributes = node.get("attributes")
@@ -589,7 +616,7 @@ class _Masker:
                 if type(children) is list:
                     for child in children:
                         stack.append((child, tag, own))
-            elif kind == 3:  # text
+            elif kind == NODE_TEXT:
                 if parent == "script":
                     continue
                 flags = ctx
@@ -600,11 +627,11 @@ class _Masker:
                 text = node.get("textContent")
                 if type(text) is str and text:
                     node["textContent"] = self.by_flags(text, flags)
-            elif kind == 5 or kind == 4:  # comment, CDATA
+            elif kind in (NODE_COMMENT, NODE_CDATA):
                 text = node.get("textContent")
                 if type(text) is str and text:
                     node["textContent"] = self.by_flags(text, ctx)
-            elif kind == 0 and kind is not False:  # document
+            elif kind == NODE_DOCUMENT and kind is not False:
                 children = node.get("childNodes")
                 if type(children) is list:
                     for child in children:

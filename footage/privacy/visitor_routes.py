@@ -5,15 +5,16 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
-from footage.accounts import auth
 from footage.accounts.auth import api_account
 from footage.accounts.passwords import secret_hash
 from footage.accounts.service import sites_of
-from footage.dashboard.routes import render
 from footage.errors import BadRequest, FootageError
 from footage.privacy.erase import COUNTS, PENDING_NOTE, erase_visitor, erase_visitors_by_email
+from footage.web.csrf import check_csrf
+from footage.web.render import render
+from footage.web.users import OWNER_ONLY, LoginRequired, current_user
 
 router = APIRouter(prefix="/api/v1", tags=["visitors"])
 dashboard_router = APIRouter(include_in_schema=False)
@@ -56,7 +57,13 @@ def erase_by_id(request: Request, account: Account, visitor_id: str) -> dict[str
     """
     svc = request.app.state.services
     result = erase_visitor(
-        svc.db, svc.blobs, svc.clock, account["id"], visitor_id, api_actor(request, account)
+        svc.db,
+        svc.blobs,
+        svc.clock,
+        account["id"],
+        visitor_id,
+        api_actor(request, account),
+        on_delete=svc.on_delete,
     )
     return as_response(result)
 
@@ -82,7 +89,13 @@ def erase_by_email(
         )
     svc = request.app.state.services
     result = erase_visitors_by_email(
-        svc.db, svc.blobs, svc.clock, account["id"], email, api_actor(request, account)
+        svc.db,
+        svc.blobs,
+        svc.clock,
+        account["id"],
+        email,
+        api_actor(request, account),
+        on_delete=svc.on_delete,
     )
     return as_response(result)
 
@@ -105,10 +118,10 @@ def erase_form(
 ) -> Response:
     """The dashboard's erase form. `site_id` names the site the form was shown for; it must
     be one of the account's, and the erasure covers every site of the account, as the API's."""
-    auth.check_csrf(request, csrf)
-    user = auth.session_user(request)
+    check_csrf(request, csrf)
+    user = current_user(request)
     if user is None:
-        return RedirectResponse("/login?next=/recordings", status_code=303)
+        raise LoginRequired(back_to="/recordings")  # this address takes no GET
     if user["role"] != "owner":
         return error_page(
             request,
@@ -116,8 +129,8 @@ def erase_form(
             403,
             "Only the account owner can erase visitors",
             "Erasing deletes recordings and conversations for good. "
-            + auth.OWNER_ONLY[0].upper()
-            + auth.OWNER_ONLY[1:]
+            + OWNER_ONLY[0].upper()
+            + OWNER_ONLY[1:]
             + ".",
         )
     svc = request.app.state.services
@@ -142,11 +155,23 @@ def erase_form(
     try:
         if visitor_id:
             result = erase_visitor(
-                svc.db, svc.blobs, svc.clock, user["account_id"], visitor_id, actor
+                svc.db,
+                svc.blobs,
+                svc.clock,
+                user["account_id"],
+                visitor_id,
+                actor,
+                on_delete=svc.on_delete,
             )
         else:
             result = erase_visitors_by_email(
-                svc.db, svc.blobs, svc.clock, user["account_id"], email, actor
+                svc.db,
+                svc.blobs,
+                svc.clock,
+                user["account_id"],
+                email,
+                actor,
+                on_delete=svc.on_delete,
             )
     except FootageError as exc:
         return error_page(request, user, exc.status, "Nothing was erased", exc.message)

@@ -2,7 +2,7 @@
 OpenAPI parameters and the dashboard's empty state ("which filter removed the most").
 
 Every filter is a query parameter; they combine with AND. The SQL works on SQLite and
-PostgreSQL alike (SQLite gets `REGEXP` from store/db.py).
+PostgreSQL alike: what differs is spelled by the database's dialect (store/dialect.py).
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from footage.errors import BadRequest, NotFound
+from footage.signals import BY_KIND, SIGNALS, Signal
 from footage.store.db import Database
+from footage.store.dialect import Dialect
 from footage.store.ipkey import ip_range
 from footage.store.regex import PatternError, compile_pattern
 
@@ -29,6 +31,10 @@ class Filter:
     label: str
     help: str
     choices: tuple[str, ...] = ()
+
+
+def _signal_filter(signal: Signal) -> Filter:
+    return Filter(signal.filter, "bool", signal.plural, signal.filter_help)
 
 
 FILTERS: list[Filter] = [
@@ -70,32 +76,11 @@ FILTERS: list[Filter] = [
     Filter("utm_medium", "text", "UTM medium", "utm_medium equals this."),
     Filter("utm_campaign", "text", "UTM campaign", "utm_campaign equals this."),
     Filter("min_clicks", "int", "Clicks", "At least this many clicks."),
-    Filter("has_rage_clicks", "bool", "Rage clicks", "true: with rage clicks; false: without."),
+    # Rage clicks stand with the clicks (the summary counts them); the signals the analysis
+    # finds come after the errors.
+    _signal_filter(BY_KIND["rage_click"]),
     Filter("has_errors", "bool", "JavaScript errors", "true: with JavaScript errors."),
-    Filter(
-        "has_dead_clicks",
-        "bool",
-        "Dead clicks",
-        "true: with dead clicks (a click the page did not answer within 1 s); false: without.",
-    ),
-    Filter(
-        "has_error_clicks",
-        "bool",
-        "Error clicks",
-        "true: with error clicks (a JavaScript error within 1 s of a click); false: without.",
-    ),
-    Filter(
-        "has_quick_backs",
-        "bool",
-        "Quick backs",
-        "true: with quick backs (a page left within 5 s by going back); false: without.",
-    ),
-    Filter(
-        "has_excessive_scrolling",
-        "bool",
-        "Excessive scrolling",
-        "true: with excessive scrolling (up and down again and again); false: without.",
-    ),
+    *(_signal_filter(s) for s in SIGNALS if s.kind != "rage_click"),
     Filter("has_conversation", "bool", "Conversation", "true: the visitor chatted."),
     Filter(
         "visitor_id",
@@ -247,30 +232,7 @@ def _like(value: str) -> str:
     return f"%{escaped}%"
 
 
-class _Sql:
-    """The few spellings that differ between SQLite and PostgreSQL."""
-
-    def __init__(self, db: Database) -> None:
-        self.sqlite = db.is_sqlite
-
-    def contains(self, column: str, param: str) -> str:
-        op = "LIKE" if self.sqlite else "ILIKE"  # SQLite's LIKE ignores ASCII case already
-        return f"{column} {op} :{param} ESCAPE '\\'"
-
-    def regex(self, column: str, param: str) -> str:
-        return f"{column} REGEXP :{param}" if self.sqlite else f"{column} ~ :{param}"
-
-    def unindexed(self, column: str) -> str:
-        """SQLite: `+column`, a term its planner will not drive the query from."""
-        return f"+{column}" if self.sqlite else column
-
-    def json_text(self, column: str, prop_param: str) -> str:
-        if self.sqlite:
-            return f"CAST(json_extract({column}, '$.\"' || :{prop_param} || '\"') AS TEXT)"
-        return f"(CAST({column} AS jsonb) ->> :{prop_param})"
-
-
-Builder = Callable[[dict[str, Any], _Sql], Clause | None]
+Builder = Callable[[dict[str, Any], Dialect], Clause | None]
 
 
 def _eq(column: str, name: str) -> Builder:
@@ -292,7 +254,7 @@ def _sites(v: dict[str, Any]) -> str:
     return "SELECT id FROM sites WHERE account_id = :account"
 
 
-def _visited(v: dict[str, Any], sql: _Sql) -> Clause:
+def _visited(v: dict[str, Any], sql: Dialect) -> Clause:
     how = v.get("url_match", "contains")
     if how == "equals":
         cond, value = "p.url = :url", v["url"]
@@ -309,13 +271,13 @@ def _visited(v: dict[str, Any], sql: _Sql) -> Clause:
     )
 
 
-def _country(v: dict[str, Any], _: _Sql) -> Clause:
+def _country(v: dict[str, Any], _: Dialect) -> Clause:
     codes = [c.strip().upper() for c in v["country"].split(",") if c.strip()]
     names = {f"country{i}": c for i, c in enumerate(codes)}
     return f"r.country IN ({', '.join(':' + n for n in names)})", names
 
 
-def _screen(v: dict[str, Any], _: _Sql) -> Clause:
+def _screen(v: dict[str, Any], _: Dialect) -> Clause:
     return {
         "small": ("r.screen_width < 768", {}),
         "medium": ("r.screen_width >= 768 AND r.screen_width < 1280", {}),
@@ -327,14 +289,14 @@ def _flag(column: str, name: str) -> Builder:
     return lambda v, _: (f"{column} > 0" if v[name] else f"COALESCE({column}, 0) = 0", {})
 
 
-def _conversation(v: dict[str, Any], _: _Sql) -> Clause:
+def _conversation(v: dict[str, Any], _: Dialect) -> Clause:
     return (
         "r.conversation_id IS NOT NULL" if v["has_conversation"] else "r.conversation_id IS NULL",
         {},
     )
 
 
-def _visitor_id(v: dict[str, Any], _: _Sql) -> Clause:
+def _visitor_id(v: dict[str, Any], _: Dialect) -> Clause:
     # The browser's id, or the site's own id from footage('identify'): both become a list of
     # visitor ids first, so the recordings' index on visitor_id does the rest.
     return (
@@ -345,7 +307,7 @@ def _visitor_id(v: dict[str, Any], _: _Sql) -> Clause:
 
 
 def _visitor_text(column: str, name: str) -> Builder:
-    def build(v: dict[str, Any], sql: _Sql) -> Clause:
+    def build(v: dict[str, Any], sql: Dialect) -> Clause:
         return (
             f"r.visitor_id IN (SELECT vx.id FROM visitors vx WHERE vx.site_id IN "
             f"({_sites(v)}) AND {sql.contains('vx.' + column, name)})",
@@ -355,7 +317,7 @@ def _visitor_text(column: str, name: str) -> Builder:
     return build
 
 
-def _visitor_ip(v: dict[str, Any], _: _Sql) -> Clause:
+def _visitor_ip(v: dict[str, Any], _: Dialect) -> Clause:
     # An address or a range, as a range of sortable keys (store/ipkey.py): one index range
     # on (site_id, ip_key) on both databases, and `::ffff:1.2.3.4` finds 1.2.3.4.
     low, high = ip_range(v["visitor_ip"])
@@ -364,13 +326,13 @@ def _visitor_ip(v: dict[str, Any], _: _Sql) -> Clause:
     return "r.ip_key BETWEEN :ip_low AND :ip_high", {"ip_low": low, "ip_high": high}
 
 
-def _visitor_type(v: dict[str, Any], _: _Sql) -> Clause:
+def _visitor_type(v: dict[str, Any], _: Dialect) -> Clause:
     if v["visitor_type"] == "returning":
         return "r.returning_visitor = 1", {}
     return "COALESCE(r.returning_visitor, 0) = 0", {}
 
 
-def _event(v: dict[str, Any], sql: _Sql) -> Clause:
+def _event(v: dict[str, Any], sql: Dialect) -> Clause:
     # The site's events of that name (index site_id, kind, name, recording_id), read once;
     # a property value is then tested on those alone, not on the account's.
     cond = f"m.site_id IN ({_sites(v)}) AND m.kind = 'event' AND m.name = :event"
@@ -404,12 +366,8 @@ BUILDERS: dict[str, Builder] = {
     "utm_medium": _eq("r.utm_medium", "utm_medium"),
     "utm_campaign": _eq("r.utm_campaign", "utm_campaign"),
     "min_clicks": _cmp("r.click_count", ">=", "min_clicks"),
-    "has_rage_clicks": _flag("r.rage_click_count", "has_rage_clicks"),
     "has_errors": _flag("r.error_count", "has_errors"),
-    "has_dead_clicks": _flag("r.dead_click_count", "has_dead_clicks"),
-    "has_error_clicks": _flag("r.error_click_count", "has_error_clicks"),
-    "has_quick_backs": _flag("r.quick_back_count", "has_quick_backs"),
-    "has_excessive_scrolling": _flag("r.excessive_scroll_count", "has_excessive_scrolling"),
+    **{s.filter: _flag(f"r.{s.count_column}", s.filter) for s in SIGNALS},
     "has_conversation": _conversation,
     "visitor_id": _visitor_id,
     "visitor_name": _visitor_text("name", "visitor_name"),
@@ -424,7 +382,7 @@ MODIFIERS = {"url_match": "url", "event_property": "event", "event_value": "even
 
 def clauses(db: Database, values: dict[str, Any]) -> list[tuple[str, Clause]]:
     """(filter name, (SQL condition, params)) for every filter given."""
-    sql = _Sql(db)
+    sql = db.dialect
     out: list[tuple[str, Clause]] = []
     for name, value in values.items():
         builder = BUILDERS.get(name)

@@ -6,29 +6,19 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from footage.signals import SIGNALS
 from footage.store.db import Database
 from footage.store.regex import searches
 
 # Labels of the moments, in the user's words.
 LABELS = {
-    "rage_click": "Rage click",
-    "dead_click": "Dead click",
-    "error_click": "Error click",
-    "quick_back": "Quick back",
-    "excessive_scroll": "Excessive scrolling",
+    **{s.kind: s.label for s in SIGNALS},
     "error": "JavaScript error",
     "event": "Event",
     "page": "Entered",
 }
 # A bool filter → the kind of moment it found (the signal's moments).
-FLAG_KINDS = {
-    "has_rage_clicks": "rage_click",
-    "has_errors": "error",
-    "has_dead_clicks": "dead_click",
-    "has_error_clicks": "error_click",
-    "has_quick_backs": "quick_back",
-    "has_excessive_scrolling": "excessive_scroll",
-}
+FLAG_KINDS = {"has_errors": "error", **{s.filter: s.kind for s in SIGNALS}}
 
 
 def _page_matches(url: str, values: dict[str, Any]) -> bool:

@@ -12,18 +12,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from footage.signals import SIGNAL_KINDS
 from footage.store.db import Database
 
-KIND_ORDER = {
-    "page": 0,
-    "event": 1,
-    "error": 2,
-    "rage_click": 3,
-    "dead_click": 4,
-    "error_click": 5,
-    "quick_back": 6,
-    "excessive_scroll": 7,
-}
+# Of moments at the same millisecond, which comes first: a page entry, then the site's event,
+# an error, and the frustration signals in their order.
+KIND_ORDER = {kind: i for i, kind in enumerate(("page", "event", "error", *SIGNAL_KINDS))}
 
 
 def moments_of(db: Database, recording_id: str) -> list[dict[str, Any]]:

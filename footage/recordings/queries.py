@@ -11,8 +11,8 @@ import orjson
 
 from footage.clock import iso
 from footage.errors import BadRequest, NotFound
-from footage.ingest.writer import decode_chunk
 from footage.store.blobs import BlobStore
+from footage.store.chunks import chunks_of, read_chunk
 from footage.store.db import Database
 
 MAX_LIMIT = 200
@@ -203,17 +203,18 @@ def live_count(db: Database, account_id: str) -> int:
     return int(row["n"]) if row else 0
 
 
+def started_at_ms(db: Database, recording_id: str) -> int | None:
+    """When a recording started (ms), as stored: the matching moments count from it."""
+    row = db.one("SELECT started_at FROM recordings WHERE id = :r", {"r": recording_id})
+    return row["started_at"] if row else None
+
+
 def iter_events_json(db: Database, blobs: BlobStore, recording_id: str) -> Iterator[bytes]:
     """The recording's events as one JSON array, produced piece by piece."""
-    chunks = db.all(
-        "SELECT * FROM chunks WHERE recording_id = :id ORDER BY first_ts, page_id, seq",
-        {"id": recording_id},
-    )
     yield b"["
     first = True
-    for chunk in chunks:
-        data = blobs.get(chunk["blob_key"], chunk["blob_offset"], chunk["blob_length"])
-        lines = decode_chunk(data)
+    for chunk in chunks_of(db, recording_id):
+        lines = read_chunk(blobs, chunk)
         if lines:
             yield (b"" if first else b",") + b",".join(lines)
             first = False
@@ -223,13 +224,8 @@ def iter_events_json(db: Database, blobs: BlobStore, recording_id: str) -> Itera
 def iter_events(db: Database, blobs: BlobStore, recording_id: str) -> Iterator[dict[str, Any]]:
     """The recording's events, parsed one at a time as stored (a ready recording's are in
     time order), so a reader that finds what it needs early stops early."""
-    chunks = db.all(
-        "SELECT * FROM chunks WHERE recording_id = :id ORDER BY first_ts, page_id, seq",
-        {"id": recording_id},
-    )
-    for chunk in chunks:
-        data = blobs.get(chunk["blob_key"], chunk["blob_offset"], chunk["blob_length"])
-        for line in decode_chunk(data):
+    for chunk in chunks_of(db, recording_id):
+        for line in read_chunk(blobs, chunk):
             yield orjson.loads(line)
 
 

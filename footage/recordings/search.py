@@ -9,13 +9,8 @@ from __future__ import annotations
 
 import base64
 import json
-import sqlite3
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
 from footage.errors import BadRequest, FootageError
@@ -29,6 +24,7 @@ from footage.recordings.queries import (
     pages_of,
 )
 from footage.store.db import Database, sql_text
+from footage.store.dialect import refused_pattern, stopped_by_time_limit
 
 # The most a "which filter removed the most" hint counts per filter.
 HINT_COUNT_CAP = 10_000
@@ -37,8 +33,6 @@ HINT_COUNT_CAP = 10_000
 # stopped and answered 503 with what to narrow, so it cannot hold a connection (and, on
 # SQLite, the interpreter) for minutes.
 QUERY_SECONDS = 10.0
-# SQLite asks whether to go on every this many virtual machine steps (about a millisecond).
-_SQLITE_CHECK_EVERY = 20_000
 
 
 def encode_cursor(sort: str, key: int, recording_id: str) -> str:
@@ -134,28 +128,11 @@ def count(db: Database, account_id: str, values: dict[str, Any], cap: int = HINT
     return int(rows[0]["n"]) if rows else 0
 
 
-@contextmanager
-def _deadline(db: Database, conn: Connection, seconds: float) -> Iterator[None]:
-    """Stop the connection's statements after `seconds`: PostgreSQL's statement_timeout
-    (for this transaction only), SQLite's progress handler."""
-    if not db.is_sqlite:
-        conn.exec_driver_sql(f"SET LOCAL statement_timeout = {int(seconds * 1000)}")
-        yield
-        return
-    raw = conn.connection.driver_connection
-    ends = time.monotonic() + seconds
-    raw.set_progress_handler(lambda: time.monotonic() > ends, _SQLITE_CHECK_EVERY)
-    try:
-        yield
-    finally:
-        raw.set_progress_handler(None, 0)
-
-
 def _bounded_all(db: Database, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
     """db.all() within QUERY_SECONDS, with the database's refusals as errors the caller
     can act on (never a 500)."""
     try:
-        with db.read() as conn, _deadline(db, conn, QUERY_SECONDS):
+        with db.read() as conn, db.dialect.time_limit(conn, QUERY_SECONDS):
             return [dict(r) for r in conn.execute(sql_text(sql), params).mappings()]
     except DBAPIError as exc:
         refusal = _refusal(exc)
@@ -166,19 +143,15 @@ def _bounded_all(db: Database, sql: str, params: dict[str, Any]) -> list[dict[st
 
 def _refusal(exc: DBAPIError) -> FootageError | None:
     """A database's refusal of the list's query, as the answer that says what to change."""
-    orig = exc.orig
-    state = getattr(orig, "sqlstate", None)
-    if state == "57014" or (
-        isinstance(orig, sqlite3.OperationalError) and "interrupted" in str(orig)
-    ):
+    if stopped_by_time_limit(exc):
         return FootageError(
             f"the search took longer than {QUERY_SECONDS:g} seconds and was stopped; narrow "
             "it (a site, a shorter period) or use a simpler pattern",
             code="search_too_slow",
             status=503,
         )
-    if state == "2201B":  # invalid_regular_expression: RE2 syntax PostgreSQL does not have
-        detail = getattr(getattr(orig, "diag", None), "message_primary", None) or str(orig)
+    detail = refused_pattern(exc)
+    if detail is not None:  # RE2 syntax PostgreSQL does not have
         return BadRequest(
             f"'url': PostgreSQL cannot run this pattern ({detail}); write it without "
             "RE2-only syntax such as \\z, \\pL, \\Q…\\E or (?P<name>…)",

@@ -1,7 +1,7 @@
 """Retention: every recording is deleted once its account's plan stops keeping it.
 
-`sweeper.Retention.run_once(now_ms)` does the work; `command.add_retention_command` offers it
-as `footage retention run`.
+`sweeper.Retention.run_once(now_ms)` does the work; `command` offers it as
+`footage retention run`.
 """
 
 from footage.retention.sweeper import DAY_MS, Retention

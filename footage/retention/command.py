@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
 
+from footage import bootstrap
+from footage.accounts.plans import load_plans
+from footage.app import on_delete_hooks
 from footage.clock import Clock, iso
+from footage.commands import Command, group, register
 from footage.retention.sweeper import Retention
 
 # The settings the command reads: where the data is, and how long to keep recordings (the
@@ -25,8 +27,6 @@ SETTING_FLAGS = [
     "conversation_retention_days",
     "log_level",
 ]
-
-AddSettingFlags = Callable[[argparse.ArgumentParser, Sequence[str] | None], None]
 
 
 def parse_now(value: str) -> int:
@@ -43,26 +43,9 @@ def parse_now(value: str) -> int:
     return int(moment.timestamp() * 1000)
 
 
-def add_retention_command(subparsers: Any, add_setting_flags: AddSettingFlags) -> None:
-    """Register `retention run` on the `footage` parser's subcommands.
-
-    `add_setting_flags` is cli.py's `_add_setting_flags`, passed in so this module does not
-    import cli.py (which imports this one).
-    """
-    retention = subparsers.add_parser(
-        "retention", help="delete recordings and conversations past their retention"
-    )
-    sub = retention.add_subparsers(dest="retention_command", required=True)
-    run = sub.add_parser(
-        "run",
-        help="delete every recording and conversation past its retention now, then exit",
-        description="Delete every recording kept longer than its account's plan allows "
-        "(retention_days from its creation; one that never finished, a day later), with its "
-        "blobs, and every conversation whose last message is older than "
-        "conversation_retention_days, with its messages. Safe to run while the server runs, "
-        "from several machines, and again.",
-    )
-    run.add_argument(
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """`--now` and `--json`."""
+    parser.add_argument(
         "--now",
         type=parse_now,
         default=None,
@@ -70,33 +53,25 @@ def add_retention_command(subparsers: Any, add_setting_flags: AddSettingFlags) -
         help="decide what has expired as of this moment, e.g. 2026-12-01T00:00:00Z "
         "(default: the current time; without a zone, UTC)",
     )
-    run.add_argument("--json", action="store_true", help="print one JSON object")
-    add_setting_flags(run, SETTING_FLAGS)
-    run.set_defaults(func=cmd_retention_run)
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
-def cmd_retention_run(args: argparse.Namespace) -> int:
-    # Imported here: cli.py imports this module to register the command.
-    from footage.cli import _logging, _settings
-    from footage.store import Database, open_blob_store
-
-    settings = _settings(args)
-    _logging(settings)
+def run(args: argparse.Namespace) -> int:
+    """`footage retention run`: one sweep, then what went, in a line or a JSON object."""
+    settings = bootstrap.load_settings(args)
+    bootstrap.setup_logging(settings)
     clock = Clock()
     now_ms = clock.now_ms() if args.now is None else int(args.now)
-    db = Database(settings.db_url)
-    try:
-        db.migrate()  # like the other commands: a fresh or older database is brought up to date
-        blobs = open_blob_store(settings.data_path, settings.blob_url)
+    # Like the other commands, a fresh or older database is brought up to date first.
+    with bootstrap.storage(settings) as stored:
         counts = Retention(
-            db,
-            blobs,
-            settings.plan_set,
+            stored.db,
+            stored.blobs,
+            load_plans(settings.plans),
             clock,
             conversation_retention_days=settings.conversation_retention_days,
+            on_delete=on_delete_hooks(),
         ).run_once(now_ms)
-    finally:
-        db.dispose()
     if args.json:
         print(json.dumps({**counts, "now": iso(now_ms)}))
     else:
@@ -107,3 +82,20 @@ def cmd_retention_run(args: argparse.Namespace) -> int:
             f"{settings.conversation_retention_days:g} days ({counts['messages']} messages)."
         )
     return 0
+
+
+group("retention", "delete recordings and conversations past their retention")
+register(
+    Command(
+        "retention run",
+        "delete every recording and conversation past its retention now, then exit",
+        run,
+        add_arguments,
+        settings=SETTING_FLAGS,
+        description="Delete every recording kept longer than its account's plan allows "
+        "(retention_days from its creation; one that never finished, a day later), with its "
+        "blobs, and every conversation whose last message is older than "
+        "conversation_retention_days, with its messages. Safe to run while the server runs, "
+        "from several machines, and again.",
+    )
+)

@@ -6,14 +6,13 @@ retention_days` days it is expired. Only *ready* recordings expire normally. A r
 *live* or *finalizing* one day after that is stuck (its finalizer will not finish it in time)
 and is deleted too, so nothing is kept much longer than the plan says.
 
-Each batch of up to `batch_size` recordings goes in one write transaction, built like the
-visitor erasure (`privacy/erase.py`, whose statements and helpers it reuses): pick and lock the
-ids, read their chunks' blob keys, delete the chunk, page and recording rows, count the live
-chunks down in their shared segments (`sessions/finalizer.release_segments`) and schedule every
-blob no row needs any more in `blob_garbage`. The blobs are deleted after the commit. So a crash
-before the commit leaves everything as it was, and a crash after it leaves only scheduled
-blobs, which `store/garbage.sweep` deletes (it runs in every finalizer pass). A chunk row never
-points at a missing blob, and no blob is left that nothing refers to.
+Each batch of up to `batch_size` recordings goes in one write transaction: pick and lock the
+ids, then `store/deletion.delete_recordings`, the path visitor erasure takes too (rows, the
+features' rows through their hooks, segment counts, blobs scheduled in `blob_garbage`). The
+blobs are deleted after the commit. So a crash before the commit leaves everything as it was,
+and a crash after it leaves only scheduled blobs, which `store/garbage.sweep` deletes (it runs
+in every finalizer pass). A chunk row never points at a missing blob, and no blob is left that
+nothing refers to.
 
 What stays: the visitor rows (a visitor may come back) and the usage counters (a deleted
 recording still counted for its month).
@@ -28,32 +27,23 @@ locked by the writer (skipped) or no longer old enough (not picked).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import Connection, bindparam, text
-from sqlalchemy.exc import DBAPIError
 
 from footage.accounts.plans import Plans
 from footage.clock import Clock
-from footage.heatmaps import store as heatmap_store
-from footage.recordings.deletion import (
-    ATTEMPTS,
-    CHUNKS,
-    DELETE_CHUNKS,
-    DELETE_PAGES,
-    DELETE_RECORDINGS,
-    RETRY_SQLSTATES,
-    by_ids,
+from footage.store.blobs import BlobStore
+from footage.store.db import Database
+from footage.store.deletion import (
+    OnDelete,
     count_by_ids,
-    schedule_after_lease,
+    delete_blobs,
+    delete_recordings,
+    retry_lock_conflicts,
     with_ids,
 )
-from footage.sessions.finalizer import release_segments
-from footage.store import garbage
-from footage.store.blobs import BlobStore
-from footage.store.db import Database, q
 
 log = logging.getLogger(__name__)
 
@@ -64,11 +54,6 @@ BATCH_SIZE = 500
 # Settings.conversation_retention_days's default, for a Retention built without settings.
 CONVERSATION_RETENTION_DAYS = 10.0
 
-# Which chunk rows still point at these keys once the batch's rows are gone (the guard that
-# keeps a blob some other recording still uses).
-_STILL_USED = with_ids(
-    "SELECT blob_key, COUNT(*) AS n FROM chunks WHERE blob_key IN :ids GROUP BY blob_key"
-)
 _UNLINK_RECORDINGS = with_ids(
     "UPDATE recordings SET conversation_id = NULL WHERE conversation_id IN :ids"
 )
@@ -121,11 +106,15 @@ class Retention:
         clock: Clock | None = None,
         batch_size: int = BATCH_SIZE,
         conversation_retention_days: float = CONVERSATION_RETENTION_DAYS,
+        *,
+        on_delete: Sequence[OnDelete],
     ) -> None:
         # `clock` stamps the bookkeeping rows (blob_garbage), which the sweeper compares with
         # the real time; `now_ms` of run_once only decides what has expired, so an audit run
-        # with another "now" does not skew the sweeper's leases.
+        # with another "now" does not skew the sweeper's leases. `on_delete`: the features'
+        # rows that go with a recording (app.py registers them).
         self.db, self.blobs, self.plans = db, blobs, plans
+        self.on_delete = tuple(on_delete)
         self.clock = clock or Clock()
         self.batch_size = batch_size
         self.conversation_retention_ms = int(conversation_retention_days * DAY_MS)
@@ -186,78 +175,23 @@ class Retention:
         return [_Group(tuple(plans), days) for days, plans in sorted(by_days.items())]
 
     def _batch_with_retries(self, groups: list[_Group], now_ms: int) -> tuple[int, _Tally]:
-        attempt = 1
-        while True:
-            try:
-                return self._batch(groups, now_ms)
-            except DBAPIError as exc:
-                # PostgreSQL aborts one of two transactions that lock segments in opposite
-                # orders (a finalizer or an erasure); nothing was done, so run it again.
-                sqlstate = getattr(exc.orig, "sqlstate", None)
-                if attempt == ATTEMPTS or sqlstate not in RETRY_SQLSTATES:
-                    raise
-                attempt += 1
-                log.info("retention hit a lock conflict; running the batch again (%d)", attempt)
+        return retry_lock_conflicts(lambda: self._batch(groups, now_ms), "retention")
 
     def _batch(self, groups: list[_Group], now_ms: int) -> tuple[int, _Tally]:
         """One transaction: up to batch_size expired recordings and everything of theirs."""
         stamp = self.clock.now_ms()
-        tally = _Tally()
-        own: set[str] = set()  # finalized recordings' merged blobs
-        in_segments: list[dict[str, Any]] = []  # live chunks inside shared segments
         with self.db.write() as conn:
-            recordings = self._pick(conn, groups, now_ms)
-            ids = [rec["id"] for rec in recordings]
-            if not ids:
-                return 0, tally
-            for chunk in by_ids(conn, CHUNKS, ids):
-                if chunk["segment"] is None:
-                    own.add(chunk["blob_key"])
-                else:
-                    in_segments.append(chunk)
-            # A stuck recording that a finalizer is merging right now: the finalizer may still
-            # write the merged blob after this commit (it then finds the row gone and gives
-            # up). Scheduled as if claimed now, so the sweeper deletes it after the lease.
-            in_flight = {
-                f"recordings/{rec['site_id']}/{rec['id']}.ndjson.zst"  # the finalizer's key
-                for rec in recordings
-                if rec["status"] == "finalizing"
-            } - own
-            # Children first, so each count is its own table's (the foreign keys cascade too).
-            tally.chunks = count_by_ids(conn, DELETE_CHUNKS, ids)
-            count_by_ids(conn, DELETE_PAGES, ids)
-            # Their clicks and page views leave the heatmaps and the Pages report; share
-            # links, videos and moments go with the recordings (ON DELETE CASCADE).
-            heatmap_store.forget(conn, ids, delete_rows=True)
-            tally.recordings = count_by_ids(conn, DELETE_RECORDINGS, ids)
-            # In key order, so every transaction that counts segments down (erasures too)
-            # takes their row locks in the same order.
-            in_segments.sort(key=lambda c: str(c["blob_key"]))
-            released = release_segments(conn, in_segments, "", stamp)
-            unused = _not_used_elsewhere(conn, sorted(own), released, stamp)
-            garbage.schedule(conn, unused, stamp)
-            schedule_after_lease(conn, sorted(in_flight), stamp)
-            tally.blobs = len(unused)
-        garbage.delete_now(self.db, self.blobs, unused)
-        for key in sorted(in_flight):
-            try:
-                self.blobs.delete(key)
-            except Exception:
-                log.warning("could not delete blob %s now; the sweeper will retry", key)
+            ids = self._pick(conn, groups, now_ms)
+            deleted = delete_recordings(conn, ids, stamp, on_delete=self.on_delete)
+        delete_blobs(self.db, self.blobs, deleted)
+        tally = _Tally(
+            recordings=deleted.recordings, chunks=deleted.chunks, blobs=len(deleted.blobs)
+        )
         return len(ids), tally
 
     def _conversations_with_retries(self, cutoff: int) -> tuple[int, _Tally]:
-        attempt = 1
-        while True:
-            try:
-                return self._conversations(cutoff)
-            except DBAPIError as exc:
-                # A deadlock with a transaction that links recordings: nothing was done.
-                sqlstate = getattr(exc.orig, "sqlstate", None)
-                if attempt == ATTEMPTS or sqlstate not in RETRY_SQLSTATES:
-                    raise
-                attempt += 1
-                log.info("retention hit a lock conflict; running the batch again (%d)", attempt)
+        # A deadlock with a transaction that links recordings: nothing was done.
+        return retry_lock_conflicts(lambda: self._conversations(cutoff), "retention")
 
     def _conversations(self, cutoff: int) -> tuple[int, _Tally]:
         """One transaction: up to batch_size conversations whose last message is at or before
@@ -282,14 +216,14 @@ class Retention:
             tally.conversations = count_by_ids(conn, _DELETE_CONVERSATIONS, ids)
         return len(ids), tally
 
-    def _pick(self, conn: Connection, groups: list[_Group], now_ms: int) -> list[dict[str, Any]]:
-        """Up to batch_size expired recordings, locked on PostgreSQL (SKIP LOCKED: rows another
-        sweeper holds are its own). Each group's query walks the created_at index."""
-        picked: list[dict[str, Any]] = []
+    def _pick(self, conn: Connection, groups: list[_Group], now_ms: int) -> list[str]:
+        """Up to batch_size expired recordings' ids, locked on PostgreSQL (SKIP LOCKED: rows
+        another sweeper holds are its own). Each group's query walks the created_at index."""
+        picked: list[str] = []
         for group in groups:
             cutoff = now_ms - group.retention_days * DAY_MS
             statement = text(
-                "SELECT id, site_id, status FROM recordings "
+                "SELECT id FROM recordings "
                 "WHERE created_at <= :cutoff "
                 "AND (status = 'ready' OR created_at <= :stuck) "
                 "AND account_id IN (SELECT id FROM accounts WHERE plan IN :plans) "
@@ -304,35 +238,7 @@ class Retention:
                     "n": self.batch_size - len(picked),
                 },
             ).mappings()
-            picked += [dict(r) for r in rows]
+            picked += [str(r["id"]) for r in rows]
             if len(picked) >= self.batch_size:
                 break
         return picked
-
-
-def _not_used_elsewhere(
-    conn: Connection, own: list[str], released: list[str], stamp: int
-) -> list[str]:
-    """Of the merged blobs and released segments, those no remaining chunk row points at.
-
-    A merged blob belongs to one recording, and a segment reaches zero only with its last
-    chunk, so normally nothing is left; but a blob must never go while a row still points
-    at it. A segment released although chunks still point at it (a count that went
-    wrong) is unscheduled and counted again from its rows.
-    """
-    used = {r["blob_key"]: int(r["n"]) for r in by_ids(conn, _STILL_USED, own + released)}
-    for key in released:
-        if key in used:
-            log.error("segment %s reached zero with %d chunks left; kept", key, used[key])
-            q(conn, "DELETE FROM blob_garbage WHERE blob_key = :k", k=key)
-            q(
-                conn,
-                "INSERT INTO segments (blob_key, live_chunks, created_at) VALUES (:k, :n, :t)",
-                k=key,
-                n=used[key],
-                t=stamp,
-            )
-    for key in own:
-        if key in used:
-            log.warning("blob %s is still used by %d other chunks; kept", key, used[key])
-    return [key for key in own + released if key not in used]

@@ -4,28 +4,26 @@ A recording is due when every page view it has was left (the leave beacon arrive
 batch came during the grace period, or when nothing at all arrived for the heartbeat timeout
 (the tab crashed or the computer slept). Finalizing merges the chunks into one compressed
 blob, computes the summary and its moments (`recording_moments`: page entries, rage clicks,
-errors, custom events), analyses its clicks, scrolling and frustration signals for the
-heatmaps (heatmaps/analysis.py, heatmaps/store.py), tells whether the visitor is a returning
-one, links the recording to the visitor's conversation during that visit, and makes the
-recording visible — the rows in one transaction.
+errors, custom events), tells whether the visitor is a returning one and makes the recording
+visible — the rows in one transaction. The features above (heatmaps, conversations) add their
+rows through `on_ready` hooks (sessions/ready.py) that app.py registers, in that same
+transaction.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import zstandard
+from sqlalchemy import Connection
 
 from footage.accounts.usage import give_back
 from footage.clock import Clock
-from footage.conversations.store import conversation_for_visit
-from footage.heatmaps import store as heatmap_store
-from footage.heatmaps.analysis import analyse_safely
-from footage.ingest.writer import CLOCK_SKEW_MS, decode_chunk
+from footage.sessions.moments import replace_moments
+from footage.sessions.ready import OnReady, ReadyRecording, ReadyRows
 from footage.sessions.summary import (
     Moment,
     external_referrer,
@@ -34,14 +32,20 @@ from footage.sessions.summary import (
     summarize,
     utm_params,
 )
-from footage.sessions.useragent import parse_agent
+from footage.sessions.useragent import Agent, parse_agent
 from footage.store import garbage
 from footage.store.blobs import BlobStore
-from footage.store.db import Database, q, sql_text
+from footage.store.chunks import (
+    MERGED_PAGE,
+    chunks_of,
+    encode_merged,
+    merged_blob_key,
+    read_chunk,
+    release_segments,
+)
+from footage.store.db import Database, q
 
 log = logging.getLogger(__name__)
-
-COMPACT_ZSTD_LEVEL = 12
 
 _DUE = """
     (r.status = 'live' AND (
@@ -57,16 +61,36 @@ _DUE = """
 class Timings:
     leave_grace_ms: int
     heartbeat_timeout_ms: int
+    # How far ingest lets event times stray from a recording's window, either way.
+    clock_skew_ms: int
     # A claim older than this was left by a finalizer that died; another one takes it over.
     lease_ms: int = 60_000
     # The duration cap of a recording (setting max_recording_seconds): with the clock skew
-    # ingest allows either way, the longest a summary lets a recording last.
+    # either way, the longest a summary lets a recording last.
     max_recording_ms: int = 4 * 3600 * 1000
 
 
+@dataclass
+class _Merged:
+    """A recording's chunks read back: event lines and parsed events in time order."""
+
+    lines: list[bytes]
+    events: list[dict[str, Any]]
+    line_pages: list[str]  # each event's page view, while chunks still name them
+
+
 class Finalizer:
-    def __init__(self, db: Database, blobs: BlobStore, clock: Clock, timings: Timings):
+    def __init__(
+        self,
+        db: Database,
+        blobs: BlobStore,
+        clock: Clock,
+        timings: Timings,
+        *,
+        on_ready: Sequence[OnReady],
+    ) -> None:
         self.db, self.blobs, self.clock, self.timings = db, blobs, clock, timings
+        self.on_ready = tuple(on_ready)
 
     def _window(self) -> dict[str, int]:
         now = self.clock.now_ms()
@@ -122,75 +146,38 @@ class Finalizer:
         """Merge the chunks of a claimed recording, summarize it and make it ready."""
         rec = self.db.one("SELECT * FROM recordings WHERE id = :id", {"id": recording_id})
         assert rec is not None
-        chunks = self.db.all(
-            "SELECT * FROM chunks WHERE recording_id = :id ORDER BY first_ts, page_id, seq",
-            {"id": recording_id},
-        )
-        lines: list[bytes] = []
-        line_pages: list[str] = []  # each event's page view, while chunks still name them
-        for chunk in chunks:
-            data = self.blobs.get(chunk["blob_key"], chunk["blob_offset"], chunk["blob_length"])
-            decoded = decode_chunk(data)
-            lines.extend(decoded)
-            line_pages.extend([chunk["page_id"]] * len(decoded))
-        events = [json.loads(line) for line in lines]
-        order = sorted(range(len(events)), key=lambda i: events[i]["timestamp"])
-        events = [events[i] for i in order]
-        lines = [lines[i] for i in order]
-        line_pages = [line_pages[i] for i in order]
-        summary = summarize(events, self.timings.max_recording_ms + 2 * CLOCK_SKEW_MS)
-        page_starts = self._page_starts(chunks)
-        pages = self.db.all(
-            "SELECT * FROM recording_pages WHERE recording_id = :id", {"id": recording_id}
-        )
-
-        def start_of(page: dict[str, Any]) -> int:
-            # A finalized recording's chunks no longer name their pages: finalizing it again
-            # keeps the starts found the first time.
-            found = page_starts.get(page["page_id"])
-            if found is None:
-                found = page["started_at"]
-            return int(found if found is not None else page["first_seen_at"])
-
-        pages.sort(key=start_of)
-        starts = [(start_of(p), p["url"]) for p in pages]
+        chunks = chunks_of(self.db, recording_id)
+        merged = self._read(chunks)
+        longest = self.timings.max_recording_ms + 2 * self.timings.clock_skew_ms
+        summary = summarize(merged.events, longest)
+        page_starts = _page_starts(chunks)
+        pages = self._pages(recording_id, page_starts)
         index_of = {p["page_id"]: i for i, p in enumerate(pages)}
         # Pages open in two tabs at once interleave in time: the batches say whose each event
         # is. A recording finalized again has one merged chunk; then time decides.
-        known = all(page in index_of for page in line_pages)
-        event_pages = [index_of[page] for page in line_pages] if known else None
-        analysis = analyse_safely(recording_id, events, starts, event_pages)
-        moments = page_moments(starts) + summary.moments
-        if analysis is not None:
-            moments += analysis.moments
-        entry = pages[0] if pages else None
+        known = all(page in index_of for page in merged.line_pages)
+        starts = [(_start_of(p, page_starts), p["url"]) for p in pages]
         agent = parse_agent(rec["user_agent"])
-        blob_key = f"recordings/{rec['site_id']}/{recording_id}.ndjson.zst"
-        blob = zstandard.ZstdCompressor(level=COMPACT_ZSTD_LEVEL).compress(b"\n".join(lines))
+        ready = ReadyRecording(
+            recording=rec,
+            events=merged.events,
+            pages=starts,
+            event_pages=[index_of[page] for page in merged.line_pages] if known else None,
+            summary=summary,
+            device=agent.device,
+        )
+        added = [rows for hook in self.on_ready if (rows := hook(ready)) is not None]
+        blob_key = merged_blob_key(rec["site_id"], recording_id)
+        blob = encode_merged(merged.lines)
         self.blobs.put(blob_key, blob)
-        entry_url = entry["url"] if entry else ""
         with self.db.write() as conn:
-            still_ours = q(
-                conn,
-                "UPDATE recordings SET claimed_at = :t WHERE id = :id "
-                "AND status = 'finalizing' AND claimed_at = :t RETURNING id",
-                id=recording_id,
-                t=claimed_at,
-            )
-            if not still_ours:
+            if not self._still_ours(conn, recording_id, claimed_at):
                 log.warning("lost the claim on %s to another finalizer", recording_id)
                 return False
-            # Heatmap aggregates before segments: retention and erasure lock them in this
+            # The features' rows before segments: retention and erasure lock them in this
             # order too, so on PostgreSQL neither waits for the other in a cycle.
-            if analysis is not None:
-                heatmap_store.add_recording(
-                    conn,
-                    recording_id,
-                    rec["site_id"],
-                    agent.device,
-                    summary.started_at or rec["created_at"],
-                    analysis,
-                )
+            for rows in added:
+                rows.write(conn)
             for page in pages:
                 q(
                     conn,
@@ -200,65 +187,130 @@ class Finalizer:
                     s=page["site_id"],
                     p=page["page_id"],
                 )
-            q(conn, "DELETE FROM chunks WHERE recording_id = :id", id=recording_id)
-            obsolete = release_segments(conn, chunks, blob_key, self.clock.now_ms())
-            q(
-                conn,
-                "INSERT INTO chunks (recording_id, page_id, seq, blob_key, blob_offset, "
-                "blob_length, event_count, raw_bytes, first_ts, last_ts, received_at) "
-                "VALUES (:r, '*', 0, :k, 0, :len, :n, :raw, :first, :last, :now)",
-                r=recording_id,
-                k=blob_key,
-                len=len(blob),
-                n=len(events),
-                raw=sum(len(line) + 1 for line in lines),
-                first=int(events[0]["timestamp"]) if events else None,
-                last=summary.ended_at,
-                now=self.clock.now_ms(),
-            )
-            self._store_moments(conn, recording_id, rec["site_id"], moments)
+            obsolete = self._swap_chunks(conn, ready, chunks, merged, blob_key, len(blob))
+            moments = page_moments(starts) + summary.moments + _moments_of(added)
+            replace_moments(conn, recording_id, rec["site_id"], moments)
             self._give_back_single_batch(conn, rec, chunks)
-            returning = self._returning(conn, rec)
-            q(
-                conn,
-                "UPDATE recordings SET status = 'ready', finalized_at = :now, "
-                "started_at = :started, ended_at = :ended, duration_ms = :duration, "
-                "active_ms = :active, page_count = :pages, click_count = :clicks, "
-                "rage_click_count = :rage, error_count = :errors, event_count = :events, "
-                "entry_url = :entry, exit_url = :exit, device = :device, browser = :browser, "
-                "os = :os, referrer = :referrer, utm_source = :utm_source, "
-                "utm_medium = :utm_medium, utm_campaign = :utm_campaign, utm_term = :utm_term, "
-                "utm_content = :utm_content, stored_bytes = :bytes, "
-                "returning_visitor = :returning "
-                "WHERE id = :id AND status = 'finalizing'",
-                id=recording_id,
-                now=self.clock.now_ms(),
-                started=summary.started_at,
-                ended=summary.ended_at,
-                duration=summary.duration_ms,
-                active=summary.active_ms,
-                pages=len(pages),
-                clicks=summary.click_count,
-                rage=summary.rage_click_count,
-                errors=summary.error_count,
-                events=summary.event_count,
-                entry=entry_url,
-                exit=pages[-1]["url"] if pages else "",
-                device=agent.device,
-                browser=agent.browser,
-                os=agent.os,
-                referrer=external_referrer(entry["referrer"] or "", entry_url) if entry else "",
-                bytes=len(blob),
-                returning=int(returning),
-                **utm_params(entry_url),
-            )
-            self._link_conversation(conn, rec, summary.started_at, summary.ended_at)
+            self._mark_ready(conn, ready, pages, agent, len(blob))
         garbage.delete_now(self.db, self.blobs, obsolete)
         return True
 
     @staticmethod
+    def _still_ours(conn: Connection, recording_id: str, claimed_at: int) -> bool:
+        """Whether this finalizer still holds the claim (and, from here on, the row's lock)."""
+        return bool(
+            q(
+                conn,
+                "UPDATE recordings SET claimed_at = :t WHERE id = :id "
+                "AND status = 'finalizing' AND claimed_at = :t RETURNING id",
+                id=recording_id,
+                t=claimed_at,
+            )
+        )
+
+    def _swap_chunks(
+        self,
+        conn: Connection,
+        ready: ReadyRecording,
+        chunks: list[dict[str, Any]],
+        merged: _Merged,
+        blob_key: str,
+        blob_length: int,
+    ) -> list[str]:
+        """Replace the recording's chunks by its one merged chunk; returns the segments that
+        no chunk needs any more (scheduled, to delete after the commit)."""
+        q(conn, "DELETE FROM chunks WHERE recording_id = :id", id=ready.id)
+        obsolete = release_segments(conn, chunks, blob_key, self.clock.now_ms())
+        q(
+            conn,
+            "INSERT INTO chunks (recording_id, page_id, seq, blob_key, blob_offset, "
+            "blob_length, event_count, raw_bytes, first_ts, last_ts, received_at) "
+            "VALUES (:r, :page, 0, :k, 0, :len, :n, :raw, :first, :last, :now)",
+            r=ready.id,
+            page=MERGED_PAGE,
+            k=blob_key,
+            len=blob_length,
+            n=len(merged.events),
+            raw=sum(len(line) + 1 for line in merged.lines),
+            first=int(merged.events[0]["timestamp"]) if merged.events else None,
+            last=ready.summary.ended_at,
+            now=self.clock.now_ms(),
+        )
+        return obsolete
+
+    def _mark_ready(
+        self,
+        conn: Connection,
+        ready: ReadyRecording,
+        pages: list[dict[str, Any]],
+        agent: Agent,
+        stored_bytes: int,
+    ) -> None:
+        """The summary onto the recording's row, and the row visible (status ready)."""
+        rec, summary = ready.recording, ready.summary
+        entry = pages[0] if pages else None
+        entry_url = entry["url"] if entry else ""
+        q(
+            conn,
+            "UPDATE recordings SET status = 'ready', finalized_at = :now, "
+            "started_at = :started, ended_at = :ended, duration_ms = :duration, "
+            "active_ms = :active, page_count = :pages, click_count = :clicks, "
+            "rage_click_count = :rage, error_count = :errors, event_count = :events, "
+            "entry_url = :entry, exit_url = :exit, device = :device, browser = :browser, "
+            "os = :os, referrer = :referrer, utm_source = :utm_source, "
+            "utm_medium = :utm_medium, utm_campaign = :utm_campaign, utm_term = :utm_term, "
+            "utm_content = :utm_content, stored_bytes = :bytes, "
+            "returning_visitor = :returning "
+            "WHERE id = :id AND status = 'finalizing'",
+            id=ready.id,
+            now=self.clock.now_ms(),
+            started=summary.started_at,
+            ended=summary.ended_at,
+            duration=summary.duration_ms,
+            active=summary.active_ms,
+            pages=len(pages),
+            clicks=summary.click_count,
+            rage=summary.rage_click_count,
+            errors=summary.error_count,
+            events=summary.event_count,
+            entry=entry_url,
+            exit=pages[-1]["url"] if pages else "",
+            device=agent.device,
+            browser=agent.browser,
+            os=agent.os,
+            referrer=external_referrer(entry["referrer"] or "", entry_url) if entry else "",
+            bytes=stored_bytes,
+            returning=int(self._returning(conn, rec)),
+            **utm_params(entry_url),
+        )
+
+    def _read(self, chunks: list[dict[str, Any]]) -> _Merged:
+        """The chunks' events, sorted by time (a stable sort: ties keep the chunks' order)."""
+        lines: list[bytes] = []
+        line_pages: list[str] = []
+        for chunk in chunks:
+            decoded = read_chunk(self.blobs, chunk)
+            lines.extend(decoded)
+            line_pages.extend([chunk["page_id"]] * len(decoded))
+        events = [json.loads(line) for line in lines]
+        order = sorted(range(len(events)), key=lambda i: events[i]["timestamp"])
+        return _Merged(
+            lines=[lines[i] for i in order],
+            events=[events[i] for i in order],
+            line_pages=[line_pages[i] for i in order],
+        )
+
+    def _pages(self, recording_id: str, page_starts: dict[str, int]) -> list[dict[str, Any]]:
+        """The recording's page views in the order they began."""
+        pages = self.db.all(
+            "SELECT * FROM recording_pages WHERE recording_id = :id", {"id": recording_id}
+        )
+        pages.sort(key=lambda page: _start_of(page, page_starts))
+        return pages
+
+    @staticmethod
     def _give_back_single_batch(
-        conn: Any, rec: dict[str, Any], chunks: list[dict[str, Any]]
+        conn: Connection, rec: dict[str, Any], chunks: list[dict[str, Any]]
     ) -> None:
         """A recording that never got past its first batch gives its usage count back (the
         monthly limit reserved it when it began): a visitor gone within seconds, or a fake
@@ -266,7 +318,11 @@ class Finalizer:
 
         Once: the recording then no longer has a counted day, and its chunks are merged.
         """
-        if rec.get("counted_day") is None or len(chunks) != 1 or chunks[0]["page_id"] == "*":
+        if (
+            rec.get("counted_day") is None
+            or len(chunks) != 1
+            or chunks[0]["page_id"] == MERGED_PAGE
+        ):
             return
         given = q(
             conn,
@@ -278,31 +334,7 @@ class Finalizer:
             give_back(conn, rec["account_id"], rec["counted_day"])
 
     @staticmethod
-    def _store_moments(conn: Any, recording_id: str, site_id: str, moments: list[Moment]) -> None:
-        """The recording's moments, replacing any a previous finalize stored (idempotent)."""
-        q(conn, "DELETE FROM recording_moments WHERE recording_id = :id", id=recording_id)
-        insert_moments(conn, recording_id, site_id, moments)
-
-    @staticmethod
-    def _link_conversation(
-        conn: Any, rec: dict[str, Any], started: int | None, ended: int | None
-    ) -> None:
-        """The visitor chatted during this visit: the recording joins that conversation (unless
-        a message already linked it while it was live)."""
-        start = min(t for t in (started, rec["created_at"]) if t is not None)
-        end = max(t for t in (ended, rec["last_seen_at"]) if t is not None)
-        found = conversation_for_visit(conn, rec["site_id"], rec["visitor_id"], start, end)
-        if found:
-            q(
-                conn,
-                "UPDATE recordings SET conversation_id = :c "
-                "WHERE id = :id AND conversation_id IS NULL",
-                c=found,
-                id=rec["id"],
-            )
-
-    @staticmethod
-    def _returning(conn: Any, rec: dict[str, Any]) -> bool:
+    def _returning(conn: Connection, rec: dict[str, Any]) -> bool:
         """Did this visitor come before? Read in the finalize transaction, as it commits."""
         params = {"s": rec["site_id"], "v": rec["visitor_id"], "c": rec["created_at"]}
         earlier = q(
@@ -317,61 +349,25 @@ class Finalizer:
         first_seen = visitor[0]["first_seen_at"] if visitor else None
         return is_returning(bool(earlier), first_seen, rec["created_at"])
 
-    @staticmethod
-    def _page_starts(chunks: list[dict[str, Any]]) -> dict[str, int]:
-        starts: dict[str, int] = {}
-        for chunk in chunks:
-            if chunk["first_ts"] is not None and chunk["page_id"] != "*":
-                page = chunk["page_id"]
-                starts[page] = min(starts.get(page, chunk["first_ts"]), chunk["first_ts"])
-        return starts
+
+def _moments_of(added: list[ReadyRows]) -> list[Moment]:
+    return [moment for rows in added for moment in rows.moments]
 
 
-def insert_moments(conn: Any, recording_id: str, site_id: str, moments: list[Moment]) -> None:
-    if not moments:
-        return
-    conn.execute(
-        sql_text(
-            "INSERT INTO recording_moments (recording_id, site_id, kind, at, name, detail) "
-            "VALUES (:r, :site, :kind, :at, :name, :detail)"
-        ),
-        [
-            {
-                "r": recording_id,
-                "site": site_id,
-                "kind": m.kind,
-                "at": m.at,
-                "name": m.name,
-                "detail": None
-                if m.detail is None
-                else json.dumps(m.detail, ensure_ascii=False, separators=(",", ":")),
-            }
-            for m in moments
-        ],
-    )
-
-
-def release_segments(conn: Any, chunks: list[dict[str, Any]], keep: str, now_ms: int) -> list[str]:
-    """Drop the merged chunks' claims on their segments; returns the blobs now unused.
-
-    A segment holds chunks of many recordings; it is deleted with the last of them. The
-    decrement takes the segment's row lock, so two finalizers never both miss the zero.
-    """
-    per_segment: dict[str, int] = {}
+def _page_starts(chunks: list[dict[str, Any]]) -> dict[str, int]:
+    """Each page view's first event time, from the chunks that still name their page."""
+    starts: dict[str, int] = {}
     for chunk in chunks:
-        if chunk["blob_key"] != keep:
-            per_segment[chunk["blob_key"]] = per_segment.get(chunk["blob_key"], 0) + 1
-    unused = []
-    for key, count in per_segment.items():
-        left = q(
-            conn,
-            "UPDATE segments SET live_chunks = live_chunks - :n WHERE blob_key = :k "
-            "RETURNING live_chunks",
-            n=count,
-            k=key,
-        )
-        if not left or left[0]["live_chunks"] <= 0:
-            q(conn, "DELETE FROM segments WHERE blob_key = :k", k=key)
-            unused.append(key)
-    garbage.schedule(conn, unused, now_ms)
-    return unused
+        if chunk["first_ts"] is not None and chunk["page_id"] != MERGED_PAGE:
+            page = chunk["page_id"]
+            starts[page] = min(starts.get(page, chunk["first_ts"]), chunk["first_ts"])
+    return starts
+
+
+def _start_of(page: dict[str, Any], page_starts: dict[str, int]) -> int:
+    """When a page view began. A finalized recording's chunks no longer name their pages:
+    finalizing it again keeps the starts found the first time."""
+    found = page_starts.get(page["page_id"])
+    if found is None:
+        found = page["started_at"]
+    return int(found if found is not None else page["first_seen_at"])

@@ -15,17 +15,17 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-# rrweb event types and incremental sources
-FULL_SNAPSHOT, INCREMENTAL, META, CUSTOM = 2, 3, 4, 5
-MOUSE_INTERACTION = 2
-CLICK_TYPES = {2, 3, 4, 9}  # Click, ContextMenu, DblClick, TouchEnd
-CLICK = 2
-# MouseMove, MouseInteraction, Scroll, ViewportResize, Input, TouchMove, MediaInteraction, Drag
-USER_INPUT_SOURCES = {1, 2, 3, 4, 5, 6, 7, 12}
-ACTIVITY_GAP_MS = 5_000
+from footage.rrweb import (
+    CLICK,
+    CUSTOM,
+    ERROR_TAG,
+    EVENT_TAG,
+    INACTIVE_AFTER_MS,
+    is_activity,
+    is_click,
+)
+
 RAGE_CLICKS, RAGE_WINDOW_MS, RAGE_RADIUS_PX = 3, 1_000, 30
-ERROR_TAG = "footage.error"
-EVENT_TAG = "footage.event"  # footage('event', name, props)
 
 # Bounds on what one recording stores as moments, whatever a (modified) recorder sent. Names
 # are capped in UTF-8 bytes too: PostgreSQL refuses B-tree index entries above ~2.7 kB, and
@@ -66,22 +66,6 @@ class Summary:
     moments: list[Moment] = field(default_factory=list)
 
 
-def is_click(event: dict[str, Any]) -> bool:
-    data = event.get("data") or {}
-    return (
-        event.get("type") == INCREMENTAL
-        and data.get("source") == MOUSE_INTERACTION
-        and data.get("type") in CLICK_TYPES
-    )
-
-
-def is_user_input(event: dict[str, Any]) -> bool:
-    return (
-        event.get("type") == INCREMENTAL
-        and (event.get("data") or {}).get("source") in USER_INPUT_SOURCES
-    )
-
-
 def is_error(event: dict[str, Any]) -> bool:
     return event.get("type") == CUSTOM and (event.get("data") or {}).get("tag") == ERROR_TAG
 
@@ -91,11 +75,11 @@ def is_site_event(event: dict[str, Any]) -> bool:
 
 
 def active_time(input_times: list[int]) -> int:
-    """Sum of the gaps between consecutive user-input events that are at most 5 s long."""
+    """Sum of the gaps between consecutive activity events that are at most 5 s long."""
     total = 0
     for before, after in zip(input_times, input_times[1:], strict=False):
         gap = after - before
-        if gap <= ACTIVITY_GAP_MS:
+        if gap <= INACTIVE_AFTER_MS:
             total += gap
     return total
 
@@ -220,7 +204,7 @@ def summarize(events: list[dict[str, Any]], longest_ms: int | None = None) -> Su
     site_events: list[Moment] = []
     for event in events:
         ts = int(event["timestamp"])
-        if is_user_input(event) and ts >= s.started_at:
+        if is_activity(event) and ts >= s.started_at:
             inputs.append(ts)
         if is_click(event):
             data = event["data"]

@@ -17,15 +17,15 @@ from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from fastapi.templating import Jinja2Templates
 
 from footage.clock import iso
-from footage.dashboard.csp import policy
 from footage.recordings.queries import iter_events_json
 from footage.share.guard import GuessGuard
 from footage.share.links import OpenLink, clock_time, count_view, open_link
+from footage.web.csp import policy
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
 
-# The policy of every page that shows a replay (footage/dashboard/csp.py); the share page has
+# The policy of every page that shows a replay (footage/web/csp.py); the share page has
 # no forms. rrweb rebuilds the recorded page inside an iframe of this page (about:blank, so
 # it inherits this policy; scripts stay off by its sandbox and by script-src).
 CSP = policy(form_action="'none'")

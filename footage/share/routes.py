@@ -8,7 +8,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Form, Request
 from fastapi.responses import JSONResponse, Response
 
-from footage.accounts import auth
 from footage.accounts.auth import api_account
 from footage.accounts.passwords import secret_hash
 from footage.errors import BadRequest, FootageError, Unauthorized
@@ -24,6 +23,8 @@ from footage.share.links import (
     revoke_link,
     share_path,
 )
+from footage.web.csrf import check_csrf
+from footage.web.users import User, current_user
 
 router = APIRouter(prefix="/api/v1", tags=["share links"])
 dashboard_router = APIRouter(include_in_schema=False)
@@ -112,9 +113,9 @@ def revoke(request: Request, account: Account, link_id: str) -> Response:
 # ---- the player page's Share dialog (web/src/share.ts) ------------------------------------
 
 
-def dashboard_user(request: Request, csrf: str) -> dict[str, Any]:
-    auth.check_csrf(request, csrf)
-    user = auth.session_user(request)
+def dashboard_user(request: Request, csrf: str) -> User:
+    check_csrf(request, csrf)
+    user = current_user(request)
     if user is None:
         raise Unauthorized("you are logged out; log in again and retry", code="logged_out")
     return user

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, TextClause, create_engine, event, text
 from sqlalchemy.engine import make_url
 
+from footage.store.dialect import Dialect
 from footage.store.migrations import MIGRATIONS
 from footage.store.regex import searches
 
@@ -56,6 +57,7 @@ class Database:
         url = normalize_url(url)
         self.url = url
         self.is_sqlite = make_url(url).get_backend_name() == "sqlite"
+        self.dialect = Dialect(self.is_sqlite)
         if self.is_sqlite:
             path = make_url(url).database
             if path and path != ":memory:":

@@ -376,7 +376,7 @@ MIGRATIONS: list[tuple[int, list[Step]]] = [
             # and set of options (JSON text: width, skip_inactivity). A render is claimed with
             # a conditional UPDATE; `heartbeat_at` moves with the progress, so a render whose
             # process died is taken over once it stops moving. The file is a blob, deleted
-            # with the recording (recordings/deletion.py).
+            # with the recording (store/deletion.py).
             """CREATE TABLE recording_videos (
                 id TEXT PRIMARY KEY,
                 recording_id TEXT NOT NULL REFERENCES recordings(id) ON DELETE CASCADE,

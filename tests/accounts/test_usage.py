@@ -12,9 +12,10 @@ import pytest
 
 from footage.accounts.plans import DEFAULT_PLANS, PlanError, load_plans
 from footage.accounts.usage import day_of, period_bounds, period_of
+from footage.bootstrap import load_settings
 from footage.cli import main
 from footage.clock import FrozenClock
-from footage.settings import Settings, SettingsError
+from footage.settings import SettingsError
 from tests.conftest import (
     LiveServer,
     batch,
@@ -102,7 +103,7 @@ def test_operators_define_their_own_plans(tmp_path):
         '[plans.team]\nlabel = "Team"\nmonthly_limit = 25000\nretention_days = 30\n'
         "[plans.trial]\nmonthly_limit = 100\nretention_days = 3\n"
     )
-    plans = Settings.load(env={"FOOTAGE_PLANS": str(toml)}).plan_set
+    plans = load_plans(load_settings(env={"FOOTAGE_PLANS": str(toml)}).plans)
     assert [(p.name, p.title, p.monthly_limit, p.retention_days) for p in plans] == [
         ("trial", "Trial", 100, 3),
         ("team", "Team", 25_000, 30),
@@ -127,7 +128,7 @@ def test_operators_define_their_own_plans(tmp_path):
 )
 def test_bad_plan_definitions_stop_the_start_with_a_clear_message(value, words):
     with pytest.raises(SettingsError, match="FOOTAGE_PLANS") as caught:
-        Settings.load(env={"FOOTAGE_PLANS": value})
+        load_settings(env={"FOOTAGE_PLANS": value})
     assert words in str(caught.value)
     with pytest.raises(PlanError):
         load_plans(value)

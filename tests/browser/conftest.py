@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from footage.cli import ensure_demo
+from footage.demo.account import ensure_demo
 from tests.conftest import LiveServer, free_port, settings_for, start_server
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"

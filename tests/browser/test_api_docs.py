@@ -1,6 +1,6 @@
 """/api/docs in real Chromium: Swagger UI, served by Footage itself, draws the API's
 operations under the dashboard's Content-Security-Policy, and the page asks nothing of any
-other host (footage/dashboard/api_docs.py)."""
+other host (footage/web/api_docs.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from footage.dashboard.csp import DASHBOARD
+from footage.web.csp import DASHBOARD
 from tests.conftest import LiveServer
 
 pytestmark = pytest.mark.browser

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from footage.accounts.service import demo_site
-from footage.cli import ensure_demo
+from footage.demo.account import ensure_demo
 from tests.browser.test_conversations import PHONE_UA, ChatBox
 from tests.conftest import LiveServer, free_port, settings_for, start_server, wait_for
 

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from footage.accounts.service import add_user, demo_site
-from footage.cli import ensure_demo
+from footage.demo.account import ensure_demo
 from tests.browser.conftest import log_in
 from tests.conftest import LiveServer, free_port, settings_for, start_server, wait_for
 

@@ -76,7 +76,7 @@ def add_big_text(page: Any, marker: str) -> None:
 
 
 def recorded_text(server: LiveServer, recording_id: str) -> str:
-    from footage.ingest.writer import decode_chunk
+    from footage.store.chunks import decode_chunk
 
     svc = server.services
     chunks = svc.db.all(

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from footage.cli import ensure_demo
+from footage.demo.account import ensure_demo
 from footage.settings import Settings
 from tests.browser.test_ingest_limits import recorded_text, until
 from tests.conftest import LiveServer, free_port, settings_for, start_server, wait_for

@@ -6,7 +6,7 @@ whose page points them at Footage (`<img src="/api/v1/recordings/…/download?fo
 made the viewer's browser send those GETs with the login cookie: downloads were logged and
 renders queued under the viewer's name. Two layers stop it, and each holds on its own:
 
-- the server (footage/dashboard/fetch_metadata.py): a request that a page loads by itself
+- the server (footage/web/fetch_metadata.py): a request that a page loads by itself
   (`Sec-Fetch-Dest` image, style, font, video…) never carries the login: the API answers 403,
   the dashboard answers as to someone logged out;
 - the player (`neutralise` in web/src/inert.ts): every URL of the replayed page that leads to
@@ -32,8 +32,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from footage.accounts.auth import SESSION_COOKIE
-from footage.dashboard.fetch_metadata import FetchMetadata
+from footage.web.cookies import SESSION_COOKIE
+from footage.web.fetch_metadata import FetchMetadata
 from tests.browser.conftest import log_in
 from tests.browser.hostile import Nodes, flat_adds, mouse, mutation
 from tests.conftest import (

@@ -17,8 +17,8 @@ import pytest
 from playwright.sync_api import expect
 
 from footage.accounts.service import create_account
-from footage.cli import ensure_demo
 from footage.clock import Clock
+from footage.demo.account import ensure_demo
 from tests.browser.conftest import log_in
 from tests.conftest import (
     WAIT_SCALE,

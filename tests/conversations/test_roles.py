@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from footage.accounts.auth import OWNER_ONLY
 from footage.cli import main
+from footage.web.users import OWNER_ONLY
 from tests.conftest import csrf_of, login
 from tests.conversations.conftest import World
 

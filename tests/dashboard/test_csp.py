@@ -1,4 +1,4 @@
-"""Every page that may show a replay sends a strict Content-Security-Policy (footage/dashboard/
+"""Every page that may show a replay sends a strict Content-Security-Policy (footage/web/
 csp.py): the dashboard's HTML pages, the player page and the share page. The customer's side
 (the demo shop) and the JSON API do not get it."""
 
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from footage.cli import ensure_demo
-from footage.dashboard.csp import DASHBOARD, policy
+from footage.demo.account import ensure_demo
+from footage.web.csp import DASHBOARD, policy
 from tests.conftest import (
     LiveServer,
     free_port,
@@ -103,7 +103,7 @@ def test_the_share_page_keeps_its_own_policy_and_the_demo_shop_has_none(
     assert demo.status_code == 200 and "content-security-policy" not in demo.headers
 
 
-@pytest.mark.parametrize("folder", ["dashboard/templates", "share/templates"])
+@pytest.mark.parametrize("folder", ["web/templates", "share/templates"])
 def test_our_templates_hold_no_inline_script(folder: str) -> None:
     """script-src 'self' would silently block it: every behaviour lives in web/src."""
     for template in sorted((FOOTAGE / folder).glob("*.html")):
@@ -116,7 +116,7 @@ def test_our_templates_hold_no_inline_script(folder: str) -> None:
 
 
 def test_the_api_docs_are_served_from_footage_under_the_policy(server: LiveServer) -> None:
-    """/api/docs (footage/dashboard/api_docs.py): Swagger UI's files come from this server
+    """/api/docs (footage/web/api_docs.py): Swagger UI's files come from this server
     (the version pinned in web/package.json), never a CDN, and the page sends the policy."""
     with server.client() as http:
         page = http.get("/api/docs")

@@ -1,5 +1,5 @@
 """A request that a page loads by itself (Sec-Fetch-Dest other than document or empty) never
-reaches Footage with the user's login (footage/dashboard/fetch_metadata.py): a replayed
+reaches Footage with the user's login (footage/web/fetch_metadata.py): a replayed
 page's `<img src="/api/…">` or stylesheet is not the viewer asking."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from footage.accounts.auth import CSRF_COOKIE, SESSION_COOKIE
-from footage.dashboard.fetch_metadata import FetchMetadata, without_session_cookie
+from footage.web.cookies import CSRF_COOKIE, SESSION_COOKIE
+from footage.web.fetch_metadata import FetchMetadata, without_session_cookie
 from tests.conftest import LiveServer, login, make_account
 
 # Every destination of the Fetch standard, and what a replayed page could make of it.

@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from footage.app import Services
-from footage.ingest.writer import encode_chunk
+from footage.ingest.writer import dump_event
+from footage.store.chunks import encode_chunk
 from footage.store.db import q
 from tests.conftest import click
 
@@ -16,7 +17,7 @@ YEAR_MS = 365 * 86_400_000
 
 def add_chunk(svc: Services, recording_id: str, events: list[dict[str, Any]]) -> None:
     """Store `events` as one more chunk of the recording, as the ingest writer would have."""
-    data, raw = encode_chunk(events)
+    data, raw = encode_chunk(map(dump_event, events))
     key = f"test-chunks/{recording_id}-extra"
     svc.blobs.put(key, data)
     stamps = [int(e["timestamp"]) for e in events]

@@ -102,7 +102,9 @@ def test_erasing_the_visitor_deletes_the_video(svc, alice, clock):
     visitor = svc.db.one(
         "SELECT visitor_id FROM recordings WHERE id = :r", {"r": video["recording_id"]}
     )["visitor_id"]
-    result = erase_visitor(svc.db, svc.blobs, svc.clock, alice.account_id, visitor, "user:t")
+    result = erase_visitor(
+        svc.db, svc.blobs, svc.clock, alice.account_id, visitor, "user:t", on_delete=svc.on_delete
+    )
     assert result["recordings"] == 1
     assert not svc.blobs.exists(video["blob_key"])
     assert svc.db.one("SELECT COUNT(*) AS n FROM recording_videos")["n"] == 0
@@ -111,7 +113,7 @@ def test_erasing_the_visitor_deletes_the_video(svc, alice, clock):
 
 def test_retention_deletes_the_video_with_the_recording(svc, alice, clock):
     video = rendered(svc, alice, clock)
-    kept = Retention(svc.db, svc.blobs, svc.plans, svc.clock)
+    kept = Retention(svc.db, svc.blobs, svc.plans, svc.clock, on_delete=svc.on_delete)
     days = svc.plans.of("pro").retention_days
     assert kept.run_once(clock.now_ms())["recordings"] == 0
     assert svc.blobs.exists(video["blob_key"])  # kept as long as the recording
@@ -128,7 +130,9 @@ def test_a_recording_deleted_while_rendering_keeps_no_video(svc, alice, clock):
     visitor = svc.db.one(
         "SELECT visitor_id FROM recordings WHERE id = :r", {"r": job["recording_id"]}
     )["visitor_id"]
-    erase_visitor(svc.db, svc.blobs, svc.clock, alice.account_id, visitor, "user:t")
+    erase_visitor(
+        svc.db, svc.blobs, svc.clock, alice.account_id, visitor, "user:t", on_delete=svc.on_delete
+    )
     assert VideoRenderer(svc.db, svc.blobs, svc.clock).render(claimed) is False
     assert not svc.blobs.exists(f"videos/{job['recording_id']}/{job['id']}.mp4")
 

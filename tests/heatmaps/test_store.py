@@ -210,7 +210,9 @@ def test_erasing_a_visitor_and_retention_take_their_share_out(
     svc: Services, alice: NewAccount, clock: FrozenClock
 ) -> None:
     (_, visitor), _, _ = three_visits(svc, alice, clock)
-    erase_visitor(svc.db, svc.blobs, svc.clock, alice.account_id, visitor, "test")
+    erase_visitor(
+        svc.db, svc.blobs, svc.clock, alice.account_id, visitor, "test", on_delete=svc.on_delete
+    )
     heat = product_heatmap(svc, alice)
     assert [(e["selector"], e["clicks"]) for e in heat["elements"]] == [
         ("#buy", 2),

@@ -35,8 +35,9 @@ from hypothesis import HealthCheck, given, settings
 from footage.app import create_asgi
 from footage.errors import FootageError
 from footage.ingest.wire import decode_body, parse_batch
-from footage.ingest.writer import encode_chunk
+from footage.ingest.writer import dump_event
 from footage.privacy.masking import MaskRules, PageMaskState, mask_text, scrub_events, scrub_url
+from footage.store.chunks import encode_chunk
 from tests.conftest import free_port, make_account, settings_for, start_server
 from tests.ingest.fuzzing import Mutator, bodies
 
@@ -56,7 +57,7 @@ def pipeline(body: bytes, now_ms: int) -> str:
         scrub_url(batch.url, RULES)
         mask_text(batch.title, RULES)
         if events:
-            encode_chunk(events)
+            encode_chunk(map(dump_event, events))
     except FootageError as exc:
         assert 400 <= exc.status < 500 and exc.code and exc.message, repr(exc)
         return exc.code

@@ -515,7 +515,15 @@ def test_bytes_in_a_segment_shared_with_another_visitor_are_pending_until_it_is_
     )
     assert chunk is not None
 
-    result = erase_visitor(svc.db, svc.blobs, clock, alice.account_id, mine["visitor_id"], "test")
+    result = erase_visitor(
+        svc.db,
+        svc.blobs,
+        clock,
+        alice.account_id,
+        mine["visitor_id"],
+        "test",
+        on_delete=svc.on_delete,
+    )
 
     assert result == {
         "visitors": 1,
@@ -560,7 +568,9 @@ def test_a_visitor_id_is_erased_on_every_site_of_the_account_only(
         ids = {**new_ids(), "visitor_id": visitor}
         send(svc, key, ids, 0, [meta(t), full_snapshot(t + 1)], url="https://alice.example/")
 
-    result = erase_visitor(svc.db, svc.blobs, clock, alice.account_id, visitor, "test")
+    result = erase_visitor(
+        svc.db, svc.blobs, clock, alice.account_id, visitor, "test", on_delete=svc.on_delete
+    )
 
     assert (result["visitors"], result["recordings"], result["blobs"]) == (2, 2, 2)
     left = svc.db.all("SELECT site_id FROM visitors WHERE id = :v", {"v": visitor})
@@ -584,7 +594,15 @@ def test_a_recording_being_finalized_leaves_no_blob_behind(
     def put_after_erasure(key: str, data: bytes) -> None:
         if key == merged:  # the finalizer has read the chunks; now the erasure commits
             results.append(
-                erase_visitor(svc.db, svc.blobs, clock, alice.account_id, ids["visitor_id"], "t")
+                erase_visitor(
+                    svc.db,
+                    svc.blobs,
+                    clock,
+                    alice.account_id,
+                    ids["visitor_id"],
+                    "t",
+                    on_delete=svc.on_delete,
+                )
             )
         real_put(key, data)
 
@@ -612,7 +630,13 @@ def test_erasing_by_email_compares_non_ascii_addresses_too(
         {"e": "Zoë.Ünal@Example.com", "v": ids["visitor_id"]},
     )
     result = erase_visitors_by_email(
-        svc.db, svc.blobs, clock, alice.account_id, "zoË.üNAL@example.com", "test"
+        svc.db,
+        svc.blobs,
+        clock,
+        alice.account_id,
+        "zoË.üNAL@example.com",
+        "test",
+        on_delete=svc.on_delete,
     )
     assert (result["visitors"], result["recordings"]) == (1, 1)
 
@@ -634,7 +658,7 @@ def test_bad_input_is_refused_with_a_clear_message(
 ) -> None:
     erase = erase_visitor if kind == "id" else erase_visitors_by_email
     with pytest.raises(BadRequest) as err:
-        erase(svc.db, svc.blobs, clock, alice.account_id, value, "test")
+        erase(svc.db, svc.blobs, clock, alice.account_id, value, "test", on_delete=svc.on_delete)
     assert err.value.code == code and err.value.message
     assert audit.entries(svc.db, alice.account_id) == []
 
@@ -659,7 +683,13 @@ def test_erasures_racing_ingest_keep_every_segment_count_exact(
         for _ in range(6):
             for visitor_id in erased:
                 total += erase_visitor(
-                    svc.db, svc.blobs, clock, alice.account_id, visitor_id, "test"
+                    svc.db,
+                    svc.blobs,
+                    clock,
+                    alice.account_id,
+                    visitor_id,
+                    "test",
+                    on_delete=svc.on_delete,
                 )["recordings"]
             time.sleep(0.01)
         return total

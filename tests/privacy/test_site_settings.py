@@ -253,7 +253,7 @@ def test_server_masks_what_an_outdated_recorder_sent(live, accounts):
         assert r.status_code == 200, r.text
     rec_id = r.json()["recording_id"]
     chunk = live.services.db.one("SELECT * FROM chunks WHERE recording_id = :r", {"r": rec_id})
-    from footage.ingest.writer import decode_chunk
+    from footage.store.chunks import decode_chunk
 
     stored = b"\n".join(
         decode_chunk(

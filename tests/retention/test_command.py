@@ -8,7 +8,7 @@ import json
 import pytest
 
 from footage.accounts.service import NewAccount
-from footage.app import BackgroundJobs, Services
+from footage.app import Services, background_jobs
 from footage.cli import main
 from footage.clock import Clock, FrozenClock, iso
 from footage.retention.command import parse_now
@@ -103,12 +103,15 @@ def test_the_background_jobs_of_serve_and_worker_delete_expired_recordings(
     svc: Services, alice: NewAccount, clock: FrozenClock
 ) -> None:
     old = ready_recording(svc, alice, clock)
-    jobs = BackgroundJobs(svc)
+    jobs = background_jobs(svc)
+    seconds = [1000.0]
+    jobs.now = lambda: seconds[0]  # the loop's own clock (monotonic), moved by hand
     jobs.run_once()  # the first pass sweeps at once: nothing has expired yet
     assert rows_of(svc.db, old)["recordings"] == 1
     clock.advance(10 * DAY_MS / 1000 + 1)
+    seconds[0] += svc.settings.retention_interval_seconds - 1
     jobs.run_once()  # within the retention interval: the sweeper waits its turn
     assert rows_of(svc.db, old)["recordings"] == 1
-    jobs.next_retention = 0.0  # the interval has passed
+    seconds[0] += 1  # the interval has passed
     jobs.run_once()
     assert rows_of(svc.db, old)["recordings"] == 0

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from footage.accounts.service import NewAccount
-from footage.app import BackgroundJobs, Services, build_services
+from footage.app import Services, background_jobs, build_services
 from footage.clock import FrozenClock, iso
 from footage.conversations import store
 from footage.conversations.store import NewMessage
@@ -66,7 +66,7 @@ def test_old_conversations_go_with_their_messages_and_links_recent_ones_stay(
     svc.db.run(
         "UPDATE recordings SET conversation_id = :c WHERE id = :r", {"c": old, "r": recording}
     )
-    sweeper = Retention(svc.db, svc.blobs, svc.plans, svc.clock)
+    sweeper = Retention(svc.db, svc.blobs, svc.plans, svc.clock, on_delete=svc.on_delete)
 
     assert sweeper.run_once(t + 10 * DAY_MS - 1001) == NOTHING
     assert kept(svc) == {old: 3, bobs: 2, answered: 2, recent: 1}
@@ -90,7 +90,9 @@ def test_many_conversations_go_in_batches_and_a_stop_waits_for_the_batch(
     t = clock.now_ms()
     old = [conversation(svc, alice, [t - i * 60_000]) for i in range(7)]
     young = conversation(svc, alice, [t + DAY_MS])
-    sweeper = Retention(svc.db, svc.blobs, svc.plans, svc.clock, batch_size=3)
+    sweeper = Retention(
+        svc.db, svc.blobs, svc.plans, svc.clock, batch_size=3, on_delete=svc.on_delete
+    )
     asked: list[int] = []
 
     def stop_after_one_batch() -> bool:
@@ -121,7 +123,7 @@ def test_the_setting_decides_how_long(
         two_days = conversation(svc, alice, [t - 2 * DAY_MS])
         one_day = conversation(svc, alice, [t - DAY_MS])
         # The server's background pass uses the setting.
-        BackgroundJobs(svc).run_once()
+        background_jobs(svc).run_once()
         assert kept(svc) == {one_day: 1}
         # So does `footage retention run` (the flag, or FOOTAGE_CONVERSATION_RETENTION_DAYS).
         now = iso(t)

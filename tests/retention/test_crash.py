@@ -43,23 +43,15 @@ SWEEP_SCRIPT = """
 import sys
 from pathlib import Path
 from footage.accounts.plans import DEFAULT_PLANS
+from footage.app import on_delete_hooks
 from footage.retention.sweeper import Retention
 from footage.store import Database, open_blob_store
 db = Database(sys.argv[1])
 db.one("SELECT 1")
-sweeper = Retention(db, open_blob_store(Path(sys.argv[2])), DEFAULT_PLANS)  # the data dir
+blobs = open_blob_store(Path(sys.argv[2]))  # the data dir
+sweeper = Retention(db, blobs, DEFAULT_PLANS, on_delete=on_delete_hooks())
 print("go", flush=True)
 print(sweeper.run_once(int(sys.argv[3])), flush=True)
-"""
-
-COMMAND_SCRIPT = """
-import argparse, sys
-from footage.cli import _add_setting_flags
-from footage.retention.command import add_retention_command
-parser = argparse.ArgumentParser(prog="footage")
-add_retention_command(parser.add_subparsers(dest="command"), _add_setting_flags)
-args = parser.parse_args(sys.argv[1:])
-sys.exit(args.func(args))
 """
 
 
@@ -174,8 +166,8 @@ def test_sigkill_at_any_moment_keeps_rows_and_blobs_consistent(
     done = subprocess.run(
         [
             sys.executable,
-            "-c",
-            COMMAND_SCRIPT,
+            "-m",
+            "footage",
             "retention",
             "run",
             "--json",
@@ -212,8 +204,9 @@ PHASE_SCRIPT = """
 import sys, time
 from pathlib import Path
 from footage.accounts.plans import DEFAULT_PLANS
+from footage.app import on_delete_hooks
 from footage.retention import sweeper
-from footage.store import Database, garbage, open_blob_store
+from footage.store import Database, deletion, garbage, open_blob_store
 from footage.store.blobs import LocalBlobStore
 phase = sys.argv[4]
 
@@ -222,12 +215,12 @@ def wait_here():
     time.sleep(120)
 
 if phase == "rows_deleted_not_committed":
-    real_release = sweeper.release_segments
+    real_release = deletion.release_segments
     def release(*args, **kwargs):
         result = real_release(*args, **kwargs)
         wait_here()
         return result
-    sweeper.release_segments = release
+    deletion.release_segments = release
 elif phase == "committed_no_blob_deleted":
     garbage.delete_now = lambda *args: wait_here()
 elif phase == "some_blobs_deleted":
@@ -239,7 +232,8 @@ elif phase == "some_blobs_deleted":
             wait_here()
     LocalBlobStore.delete = delete
 db = Database(sys.argv[1])
-sweeper.Retention(db, open_blob_store(Path(sys.argv[2])), DEFAULT_PLANS).run_once(int(sys.argv[3]))
+blobs = open_blob_store(Path(sys.argv[2]))
+sweeper.Retention(db, blobs, DEFAULT_PLANS, on_delete=on_delete_hooks()).run_once(int(sys.argv[3]))
 print("finished", flush=True)
 """
 
@@ -280,7 +274,7 @@ def test_sigkill_at_each_dangerous_moment(svc: Services, alice: NewAccount, phas
         assert state["blob_files"] == len(files_before) - 100
         assert state["scheduled_blobs"] == 311  # the 100th was deleted, its row not yet
 
-    Retention(svc.db, svc.blobs, svc.plans, svc.clock).run_once(now)
+    Retention(svc.db, svc.blobs, svc.plans, svc.clock, on_delete=svc.on_delete).run_once(now)
     check(svc, world, root)
     while garbage.sweep(svc.db, svc.blobs, svc.clock.now_ms() + 3_600_000, 60_000):
         pass

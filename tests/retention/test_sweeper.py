@@ -43,7 +43,7 @@ ONE = {"recordings": 1, "recording_pages": 1, "chunks": 1}
 
 
 def retention(svc: Services) -> Retention:
-    return Retention(svc.db, svc.blobs, svc.plans, svc.clock)
+    return Retention(svc.db, svc.blobs, svc.plans, svc.clock, on_delete=svc.on_delete)
 
 
 def blob_root(svc: Services) -> Path:
@@ -160,7 +160,7 @@ def test_each_account_keeps_recordings_as_long_as_its_plan_says(
     # The operator removed this account's plan: its recordings are kept the longest offered.
     svc.db.run("UPDATE accounts SET plan = 'gone' WHERE id = :a", {"a": dropped.account_id})
     t = max(created_at(svc, rec) for rec in recs.values())
-    sweeper = Retention(svc.db, svc.blobs, parse_plans(PLANS), clock)
+    sweeper = Retention(svc.db, svc.blobs, parse_plans(PLANS), clock, on_delete=svc.on_delete)
 
     assert sweeper.run_once(t + 2 * DAY_MS)["recordings"] == 1
     assert status(svc, recs[short.account_id]) is None
@@ -312,7 +312,9 @@ def test_two_sweepers_at_once_share_the_work_and_delete_each_recording_once(
     def sweep() -> None:
         db = Database(svc.db.url)  # its own engine, as a second process would have
         try:
-            sweeper = Retention(db, svc.blobs, svc.plans, clock, batch_size=50)
+            sweeper = Retention(
+                db, svc.blobs, svc.plans, clock, batch_size=50, on_delete=svc.on_delete
+            )
             results.append(sweeper.run_once(clock.now_ms()))
         except BaseException as exc:
             errors.append(exc)

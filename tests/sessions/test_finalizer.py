@@ -190,7 +190,9 @@ def test_a_dead_finalizers_claim_is_taken_over_after_the_lease(svc, alice, clock
     ids, t = new_ids(), clock.now_ms()
     rec = send(svc, alice.site_key, ids, 0, [meta(t), full_snapshot(t + 1)], left=True)
     clock.advance(11)
-    dead = Finalizer(svc.db, svc.blobs, clock, svc.finalizer.timings)
+    dead = Finalizer(
+        svc.db, svc.blobs, clock, svc.finalizer.timings, on_ready=svc.finalizer.on_ready
+    )
     [(claimed_id, claimed_at)] = dead.claim_due()  # …and then the process is killed
     assert claimed_id == rec.recording_id
     assert svc.finalizer.run_once() == 0  # the claim is still fresh: nobody else touches it

@@ -1,4 +1,4 @@
-// api-docs.ts — starts Swagger UI on /api/docs (footage/dashboard/templates/api_docs.html).
+// api-docs.ts — starts Swagger UI on /api/docs (footage/web/templates/api_docs.html).
 //
 // Swagger UI's files are served by Footage itself (web/build.mjs copies them from the
 // swagger-ui-dist package, pinned in package.json), and this script is a file rather than

@@ -10,8 +10,7 @@
 import { Replayer } from 'rrweb';
 import type { eventWithTime } from 'rrweb';
 import { guardFrame, neutralise } from './inert';
-
-const EV_META = 4;
+import { META } from './vocabulary';
 
 interface RawEvent {
   type: number;
@@ -37,9 +36,9 @@ function boot(): void {
   }
   const first = events[0].timestamp;
   const pages = events
-    .filter((e) => e.type === EV_META && e.data)
+    .filter((e) => e.type === META && e.data)
     .map((e) => ({ time: e.timestamp - first, href: String(e.data.href || '') }));
-  const meta = events.find((e) => e.type === EV_META && e.data && e.data.width > 0 && e.data.height > 0);
+  const meta = events.find((e) => e.type === META && e.data && e.data.width > 0 && e.data.height > 0);
   let dims = meta ? { width: meta.data.width as number, height: meta.data.height as number } : { width: 1280, height: 720 };
 
   const screen = document.createElement('div');

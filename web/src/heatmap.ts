@@ -1,4 +1,4 @@
-// heatmap.js — the dashboard's Heatmaps page (footage/dashboard/templates/heatmaps.html).
+// heatmap.js — the dashboard's Heatmaps page (footage/web/templates/heatmaps.html).
 //
 // The server renders the numbers; this script draws them. It fetches the page as a visitor
 // saw it (/api/v1/heatmaps/snapshot: a Meta and a FullSnapshot event), rebuilds it with

@@ -14,10 +14,23 @@
 // The replay frame is on Footage's own origin, so an image, stylesheet, font or poster of the
 // replayed page that points at Footage itself (`<img src="/api/v1/recordings/…/download">`)
 // would be a request with the viewer's login cookie. The server refuses such loads
-// (footage/dashboard/fetch_metadata.py: no login on requests a page loads by itself), and
+// (footage/web/fetch_metadata.py: no login on requests a page loads by itself), and
 // `neutralise` also takes out every such URL before replay (`ownURLs`), except those of
 // Footage's public files (/static/, the demo shop's /demo/), which need no login.
 // The stored events are left as recorded; the player is where they become a page again.
+
+import {
+  ADOPTED_STYLE_SHEET,
+  CANVAS_MUTATION,
+  FONT,
+  FULL_SNAPSHOT,
+  INCREMENTAL,
+  MUTATION,
+  NODE_ELEMENT,
+  NODE_TEXT,
+  STYLE_DECLARATION,
+  STYLE_SHEET_RULE,
+} from './vocabulary';
 
 interface SerializedNode {
   type: number;
@@ -33,17 +46,6 @@ interface Event {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   data?: any;
 }
-
-const EV_FULL_SNAPSHOT = 2;
-const EV_INCREMENTAL = 3;
-const SRC_MUTATION = 0;
-const SRC_CANVAS = 9;
-const SRC_STYLE_SHEET_RULE = 8;
-const SRC_FONT = 10;
-const SRC_STYLE_DECLARATION = 13;
-const SRC_ADOPTED_STYLE_SHEET = 15;
-const NODE_ELEMENT = 2;
-const NODE_TEXT = 3;
 
 /** Attributes whose value is a URL that a click, a submit or the element itself may follow. */
 const NAVIGATING = new Set(['href', 'xlink:href', 'action', 'formaction']);
@@ -239,9 +241,9 @@ class Neutraliser {
   event(e: Event): void {
     const data = e.data;
     if (!data || typeof data !== 'object') return;
-    if (e.type === EV_FULL_SNAPSHOT) this.node(data.node, '');
-    else if (e.type !== EV_INCREMENTAL) return;
-    else if (data.source === SRC_MUTATION) {
+    if (e.type === FULL_SNAPSHOT) this.node(data.node, '');
+    else if (e.type !== INCREMENTAL) return;
+    else if (data.source === MUTATION) {
       for (const add of Array.isArray(data.adds) ? data.adds : []) {
         if (add && typeof add === 'object') this.node(add.node, (typeof add.parentId === 'number' && this.tags.get(add.parentId)) || '');
       }
@@ -249,15 +251,15 @@ class Neutraliser {
       for (const text of Array.isArray(data.texts) ? data.texts : []) {
         if (text && typeof text.value === 'string' && this.styleTexts.has(text.id)) text.value = this.own.css(text.value);
       }
-    } else if (data.source === SRC_STYLE_SHEET_RULE) {
+    } else if (data.source === STYLE_SHEET_RULE) {
       this.rules(data);
-    } else if (data.source === SRC_ADOPTED_STYLE_SHEET) {
+    } else if (data.source === ADOPTED_STYLE_SHEET) {
       for (const sheet of Array.isArray(data.styles) ? data.styles : []) if (sheet) this.rules(sheet);
-    } else if (data.source === SRC_STYLE_DECLARATION) {
+    } else if (data.source === STYLE_DECLARATION) {
       if (data.set && typeof data.set.value === 'string') data.set.value = this.own.css(data.set.value);
-    } else if (data.source === SRC_FONT) {
+    } else if (data.source === FONT) {
       if (!data.buffer && typeof data.fontSource === 'string') data.fontSource = this.own.css(data.fontSource);
-    } else if (data.source === SRC_CANVAS) {
+    } else if (data.source === CANVAS_MUTATION) {
       this.canvas(data, 0);
     }
   }

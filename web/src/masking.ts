@@ -15,6 +15,32 @@
 // Pure functions: no DOM, no I/O. Nothing here may throw into the host page: scrubEvent never
 // raises on malformed events (and masks every string of an event whose walk fails anyway).
 
+import {
+  CUSTOM,
+  DOM_CONTENT_LOADED,
+  DRAG,
+  EVENT_TAG,
+  FULL_SNAPSHOT,
+  INCREMENTAL,
+  INPUT,
+  LOAD,
+  MEDIA_INTERACTION,
+  META,
+  MOUSE_INTERACTION,
+  MOUSE_MOVE,
+  MUTATION,
+  NODE_CDATA,
+  NODE_COMMENT,
+  NODE_DOCUMENT,
+  NODE_ELEMENT,
+  NODE_TEXT,
+  PLUGIN,
+  SCROLL,
+  SELECTION,
+  TOUCH_MOVE,
+  VIEWPORT_RESIZE,
+} from './vocabulary';
+
 /** What a site records. true: it IS recorded; false: it is masked. */
 export interface MaskRules {
   forms: boolean;
@@ -214,16 +240,17 @@ export class PageMaskState {
 
 // ---- the event walk -----------------------------------------------------------------------
 
-const FULL_SNAPSHOT = 2;
-const INCREMENTAL = 3;
-const META = 4;
-const CUSTOM = 5;
-const PLUGIN = 6;
-const MUTATION = 0;
-const INPUT = 5;
-// Mouse move, mouse interaction, scroll, viewport resize, touch move, media, drag, selection:
-// ids, coordinates and offsets only.
-const NUMBERS_ONLY = new Set([1, 2, 3, 4, 6, 7, 12, 14]);
+// Incremental sources with ids, coordinates and offsets only.
+const NUMBERS_ONLY = new Set([
+  MOUSE_MOVE,
+  MOUSE_INTERACTION,
+  SCROLL,
+  VIEWPORT_RESIZE,
+  TOUCH_MOVE,
+  MEDIA_INTERACTION,
+  DRAG,
+  SELECTION,
+]);
 
 // How an attribute is masked.
 const A_OTHER = 0; // e-mails only
@@ -263,9 +290,6 @@ const FIELDS = new Set(['input', 'textarea', 'select']);
 const BUTTON_INPUTS = new Set(['checkbox', 'radio', 'submit', 'button', 'reset', 'image']);
 // Custom event payload keys holding addresses.
 const URL_KEYS = new Set(['source', 'url', 'href']);
-// The tag of the site's own custom events (footage('event', name, props)): never masked, they
-// are values the site chose to send (see footage/privacy/masking.py).
-export const SITE_EVENT_TAG = 'footage.event';
 
 type Obj = Record<string, unknown>;
 
@@ -402,8 +426,8 @@ class Masker {
     } else if (kind === FULL_SNAPSHOT) {
       this.state.reset();
       if (isObj(data)) this.node(data.node, '', 0);
-    } else if (kind === 0 || kind === 1) {
-      return; // DomContentLoaded, Load: nothing in them
+    } else if (kind === DOM_CONTENT_LOADED || kind === LOAD) {
+      return; // nothing in them
     } else if (this.everything) {
       return; // no password can be in these
     } else if (kind === META) {
@@ -412,7 +436,9 @@ class Masker {
         if (typeof href === 'string' && href) data.href = scrubUrl(href, this.rules);
       }
     } else if (kind === CUSTOM) {
-      if (isObj(data) && has(data, 'payload') && data.tag !== SITE_EVENT_TAG) {
+      // The site's own events (footage('event', name, props)) are never masked: they are
+      // values the site chose to send (see footage/privacy/masking.py).
+      if (isObj(data) && has(data, 'payload') && data.tag !== EVENT_TAG) {
         data.payload = mapStrings(data.payload, this.text, this.url, true);
       }
     } else if (kind === PLUGIN) {
@@ -434,8 +460,7 @@ class Masker {
       const [node, parent, ctx] = stack.pop()!;
       if (!isObj(node)) continue;
       const kind = node.type;
-      if (kind === 2) {
-        // element
+      if (kind === NODE_ELEMENT) {
         const tagName = node.tagName;
         const tag = typeof tagName === 'string' ? tagName.toLowerCase() : '';
         const attributes = node.attributes;
@@ -464,20 +489,17 @@ class Masker {
         if (Array.isArray(children)) {
           for (const child of children) stack.push([child, tag, own]);
         }
-      } else if (kind === 3) {
-        // text
+      } else if (kind === NODE_TEXT) {
         if (parent === 'script') continue;
         let flags = ctx;
         if (node.isStyle === true || parent === 'style') flags |= STYLE;
         if (flags) state.mark(node.id, flags);
         const text = node.textContent;
         if (typeof text === 'string' && text) node.textContent = this.byFlags(text, flags);
-      } else if (kind === 5 || kind === 4) {
-        // comment, CDATA
+      } else if (kind === NODE_COMMENT || kind === NODE_CDATA) {
         const text = node.textContent;
         if (typeof text === 'string' && text) node.textContent = this.byFlags(text, ctx);
-      } else if (kind === 0) {
-        // document
+      } else if (kind === NODE_DOCUMENT) {
         const children = node.childNodes;
         if (Array.isArray(children)) {
           for (const child of children) stack.push([child, '', ctx]);

@@ -16,19 +16,30 @@
 import { Replayer } from 'rrweb';
 import type { eventWithTime } from 'rrweb';
 import { guardFrame, neutralise } from './inert';
+import {
+  CLICK,
+  CONTEXT_MENU,
+  CUSTOM,
+  DBL_CLICK,
+  ERROR_TAG,
+  EVENT_TAG,
+  FULL_SNAPSHOT,
+  INACTIVE_AFTER_MS,
+  META,
+  SIGNALS,
+  TOUCH_END,
+  isActivity,
+  isClick,
+} from './vocabulary';
+import type { SignalKind } from './vocabulary';
 
-// rrweb's numeric constants (kept local: importing rrweb's enums drags in more code).
-const EV_FULL_SNAPSHOT = 2;
-const EV_INCREMENTAL = 3;
-const EV_META = 4;
-const EV_CUSTOM = 5;
-const SRC_MOUSE_INTERACTION = 2;
-const CLICK_TYPES: Record<number, string> = { 2: 'Click', 3: 'Right click', 4: 'Double click', 9: 'Tap' };
-/** Incremental sources that are the visitor's own input (mouse, scroll, resize, input, touch). */
-const INPUT_SOURCES = new Set([1, 2, 3, 4, 5, 6]);
-
-/** Stretches without input longer than this are shown (and skipped) as inactive. */
-const INACTIVE_MS = 5000;
+/** The clicks (vocabulary.ts' CLICKS) in the user's words. */
+const CLICK_NAMES: Record<number, string> = {
+  [CLICK]: 'Click',
+  [CONTEXT_MENU]: 'Right click',
+  [DBL_CLICK]: 'Double click',
+  [TOUCH_END]: 'Tap',
+};
 const SPEEDS = [1, 2, 4, 8];
 const KEY_SEEK_MS = 5000;
 
@@ -39,7 +50,6 @@ interface RawEvent {
   data?: any;
 }
 
-export type SignalKind = 'rage_click' | 'dead_click' | 'error_click' | 'quick_back' | 'excessive_scroll';
 export type MarkerKind = 'click' | 'page' | 'error' | 'event' | SignalKind;
 
 /** A frustration signal as the page gives it: `at_ms` from the recording's first event. */
@@ -50,33 +60,13 @@ export interface Signal {
   name: string;
 }
 
-/** Each signal in the user's words, its legend label, and its shape on the timeline. */
-const SIGNALS: Record<SignalKind, { label: string; legend: string; svg: string }> = {
-  rage_click: {
-    label: 'Rage click',
-    legend: 'Rage clicks',
-    svg: '<path d="M8 1.8 14.8 14H1.2z"/>',
-  },
-  dead_click: {
-    label: 'Dead click',
-    legend: 'Dead clicks',
-    svg: '<circle cx="8" cy="8" r="5" fill="#fff" stroke="currentColor" stroke-width="3"/>',
-  },
-  error_click: {
-    label: 'Error click',
-    legend: 'Error clicks',
-    svg: '<rect x="2" y="2" width="12" height="12" rx="2"/><path d="M7 4.5h2v5H7zm0 6h2v2H7z" fill="#fff" stroke="none"/>',
-  },
-  quick_back: {
-    label: 'Quick back',
-    legend: 'Quick backs',
-    svg: '<circle cx="8" cy="8" r="6.8"/><path d="M9.6 4.6 6.2 8l3.4 3.4" fill="none" stroke="#fff" stroke-width="2"/>',
-  },
-  excessive_scroll: {
-    label: 'Excessive scrolling',
-    legend: 'Excessive scrolling',
-    svg: '<rect x="3.5" y="0.8" width="9" height="14.4" rx="4.5"/><path d="M5.6 6 8 3.6 10.4 6M5.6 10 8 12.4 10.4 10" fill="none" stroke="#fff" stroke-width="1.6"/>',
-  },
+/** Each signal's shape on the timeline (its names are in vocabulary.ts). */
+const SIGNAL_ICONS: Record<SignalKind, string> = {
+  rage_click: '<path d="M8 1.8 14.8 14H1.2z"/>',
+  dead_click: '<circle cx="8" cy="8" r="5" fill="#fff" stroke="currentColor" stroke-width="3"/>',
+  error_click: '<rect x="2" y="2" width="12" height="12" rx="2"/><path d="M7 4.5h2v5H7zm0 6h2v2H7z" fill="#fff" stroke="none"/>',
+  quick_back: '<circle cx="8" cy="8" r="6.8"/><path d="M9.6 4.6 6.2 8l3.4 3.4" fill="none" stroke="#fff" stroke-width="2"/>',
+  excessive_scroll: '<rect x="3.5" y="0.8" width="9" height="14.4" rx="4.5"/><path d="M5.6 6 8 3.6 10.4 6M5.6 10 8 12.4 10.4 10" fill="none" stroke="#fff" stroke-width="1.6"/>',
 };
 
 function isSignalKind(kind: unknown): kind is SignalKind {
@@ -174,14 +164,14 @@ export function findMarkers(events: RawEvent[], start: number): Marker[] {
   const markers: Marker[] = [];
   for (const e of events) {
     const time = e.timestamp - start;
-    if (e.type === EV_INCREMENTAL && e.data && e.data.source === SRC_MOUSE_INTERACTION && CLICK_TYPES[e.data.type]) {
-      markers.push({ kind: 'click', time, label: `${CLICK_TYPES[e.data.type]} at ${formatTime(time)}` });
-    } else if (e.type === EV_META && e.data) {
+    if (isClick(e)) {
+      markers.push({ kind: 'click', time, label: `${CLICK_NAMES[e.data.type]} at ${formatTime(time)}` });
+    } else if (e.type === META && e.data) {
       markers.push({ kind: 'page', time, label: String(e.data.href || 'Page view') });
-    } else if (e.type === EV_CUSTOM && e.data && e.data.tag === 'footage.error') {
+    } else if (e.type === CUSTOM && e.data && e.data.tag === ERROR_TAG) {
       const payload = e.data.payload || {};
       markers.push({ kind: 'error', time, label: `Error: ${String(payload.message || 'unknown error')}` });
-    } else if (e.type === EV_CUSTOM && e.data && e.data.tag === 'footage.event') {
+    } else if (e.type === CUSTOM && e.data && e.data.tag === EVENT_TAG) {
       const marker = eventMarker(e.data.payload, time);
       if (marker) markers.push(marker);
     }
@@ -200,16 +190,16 @@ function eventMarker(payload: unknown, time: number): Marker | null {
   return { kind: 'event', time, label, name: p.name, title: shown.length ? `${label}\n${shown.join('\n')}` : label };
 }
 
-/** Stretches longer than INACTIVE_MS with no input from the visitor. */
+/** Stretches longer than INACTIVE_AFTER_MS without the visitor's activity. */
 export function findInactive(events: RawEvent[], start: number, total: number): Span[] {
   const spans: Span[] = [];
   let last = 0;
   const consider = (time: number) => {
-    if (time - last > INACTIVE_MS) spans.push({ start: last, end: time });
+    if (time - last > INACTIVE_AFTER_MS) spans.push({ start: last, end: time });
     last = Math.max(last, time);
   };
   for (const e of events) {
-    if (e.type === EV_INCREMENTAL && e.data && INPUT_SOURCES.has(e.data.source)) consider(e.timestamp - start);
+    if (isActivity(e)) consider(e.timestamp - start);
   }
   consider(total);
   return spans;
@@ -220,8 +210,8 @@ export function findPageStarts(events: RawEvent[], start: number): Span[] {
   const spans: Span[] = [];
   let meta: number | null = null;
   for (const e of events) {
-    if (e.type === EV_META) meta = e.timestamp - start;
-    else if (e.type === EV_FULL_SNAPSHOT && meta !== null) {
+    if (e.type === META) meta = e.timestamp - start;
+    else if (e.type === FULL_SNAPSHOT && meta !== null) {
       spans.push({ start: meta, end: e.timestamp - start });
       meta = null;
     }
@@ -316,7 +306,7 @@ class Player {
     } catch {
       return this.fail('The recording could not be loaded. Check your connection and reload the page.');
     }
-    if (events.length < 2 || !events.some((e) => e.type === EV_FULL_SNAPSHOT)) {
+    if (events.length < 2 || !events.some((e) => e.type === FULL_SNAPSHOT)) {
       return this.fail('This recording has no playable events');
     }
     try {
@@ -399,14 +389,14 @@ class Player {
 
   private start(events: RawEvent[]): void {
     const first = events.reduce((min, e) => Math.min(min, e.timestamp), Infinity);
-    const meta = events.find((e) => e.type === EV_META);
+    const meta = events.find((e) => e.type === META);
     if (meta && meta.data && meta.data.width > 0 && meta.data.height > 0) {
       this.dims = { width: meta.data.width, height: meta.data.height };
     }
     this.replayer = new Replayer(neutralise(events) as unknown as eventWithTime[], {
       root: this.screen,
       skipInactive: this.skipInactive,
-      inactivePeriodThreshold: INACTIVE_MS,
+      inactivePeriodThreshold: INACTIVE_AFTER_MS,
       mouseTail: { duration: 600, lineCap: 'round', lineWidth: 2, strokeStyle: 'rgba(79, 70, 229, 0.3)' },
       UNSAFE_replayCanvas: false,
       showWarning: false,
@@ -809,7 +799,7 @@ function signalIcon(kind: SignalKind): SVGSVGElement {
   const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
   svg.setAttribute('viewBox', '0 0 16 16');
   svg.setAttribute('aria-hidden', 'true');
-  svg.innerHTML = SIGNALS[kind].svg; // our own constant markup, never the recording's
+  svg.innerHTML = SIGNAL_ICONS[kind]; // our own constant markup, never the recording's
   return svg;
 }
 
@@ -822,7 +812,7 @@ function signalLegend(signals: Signal[]): HTMLElement[] {
     .map((kind) =>
       el('span', { class: `fp-legend-item fp-legend-signal fp-signal-${kind}` }, [
         signalIcon(kind),
-        `${SIGNALS[kind].legend} (${counts.get(kind)})`,
+        `${SIGNALS[kind].plural} (${counts.get(kind)})`,
       ]),
     );
 }

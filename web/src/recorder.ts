@@ -16,6 +16,7 @@ import { maskText, maskValue, scrubEvent, scrubUrl, PageMaskState, type MaskRule
 import { PageView, pageInfo, type PageInfo, type PendingVisitor, type Scalar, type VisitorBody } from './pageview';
 import { privacyGate, type Privacy } from './privacy';
 import { post } from './transport';
+import { ERROR_TAG, EVENT_TAG, FULL_SNAPSHOT } from './vocabulary';
 
 // ---- configuration ----------------------------------------------------------
 
@@ -59,11 +60,6 @@ const MAX_EVENT_NAME_CHARS = 100;
 const MAX_EVENT_PROPS = 50;
 /** …and a page calling footage('event') in a loop must not flood the recording either. */
 const MAX_SITE_EVENTS_PER_VIEW = 500;
-/** The custom-event tag of footage('event'); exempt from masking (masking.ts). */
-const SITE_EVENT_TAG = 'footage.event';
-
-/** rrweb's EventType.FullSnapshot (the enum itself would pull more of rrweb in). */
-const EVENT_FULL_SNAPSHOT = 2;
 
 /** First-party flags, kept in the site's localStorage. */
 const VISITOR_EXCLUDED_KEY = 'footage_excluded';
@@ -460,7 +456,7 @@ function startView(sessionId: string): void {
         view.add(JSON.stringify(event));
         // The full snapshot (taken once the DOM is ready) opens the page
         // view: send it soon, so the server knows the visitor is here.
-        if (event.type === EVENT_FULL_SNAPSHOT) scheduleFirstBatch(view);
+        if (event.type === FULL_SNAPSHOT) scheduleFirstBatch(view);
       } catch {
         // an event that cannot be serialised is dropped
       }
@@ -770,7 +766,8 @@ function trackEvent(name: unknown, props: unknown): void {
     }
   }
   state.siteEventsInView++;
-  record.addCustomEvent(SITE_EVENT_TAG, { name: eventName, props: flat });
+  // The site's own event: masking.ts leaves what the site chose to send as it is.
+  record.addCustomEvent(EVENT_TAG, { name: eventName, props: flat });
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -830,7 +827,7 @@ function addError(payload: ErrorPayload): void {
   state.errorsInView++;
   payload.message = cap(payload.message, 1000);
   payload.source = cap(payload.source, 1000);
-  record.addCustomEvent('footage.error', payload);
+  record.addCustomEvent(ERROR_TAG, payload);
 }
 
 /** Where an error was thrown, read from the first frame of its stack (when there is one). */

@@ -1,4 +1,4 @@
-// The player page's Share dialog (footage/dashboard/templates/player.html, `[data-share]`):
+// The player page's Share dialog (footage/web/templates/player.html, `[data-share]`):
 // creates a share link of the recording, shows it once with a copy button, and lists the
 // recording's active links, each revocable. The server side is footage/share/routes.py.
 

@@ -23,7 +23,7 @@ import json
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from footage.accounts.auth import SESSION_COOKIE
+from footage.web.cookies import SESSION_COOKIE
 
 HEADER = b"sec-fetch-dest"
 MODE = b"sec-fetch-mode"

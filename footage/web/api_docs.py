@@ -12,8 +12,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from footage.dashboard.csp import DASHBOARD, HEADER
-from footage.dashboard.routes import templates
+from footage.web.csp import DASHBOARD, HEADER
+from footage.web.render import templates
 
 router = APIRouter()
 

@@ -1,28 +1,19 @@
-"""Dashboard forms for saved segments: save the current filters, rename, delete."""
+"""The recordings list's forms for saved segments: save the current filters, rename, delete."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from footage.accounts import auth
-from footage.dashboard.routes import render, to_login
 from footage.errors import FootageError
 from footage.recordings import segments
+from footage.web.render import render
+from footage.web.users import User, UserForm
 
 router = APIRouter(include_in_schema=False)
 
 
-async def _posted(request: Request) -> tuple[dict, dict[str, str]] | Response:
-    user = auth.session_user(request)
-    if user is None:
-        return to_login(request)
-    form = await request.form()
-    auth.check_csrf(request, str(form.get("csrf", "")))
-    return user, {k: str(v) for k, v in form.items()}
-
-
-def _problem(request: Request, user: dict, exc: FootageError) -> Response:
+def _problem(request: Request, user: User, exc: FootageError) -> Response:
     response = render(
         request, "error.html", user, title="The segment was not saved", message=exc.message
     )
@@ -31,19 +22,16 @@ def _problem(request: Request, user: dict, exc: FootageError) -> Response:
 
 
 @router.post("/segments")
-async def save_segment(request: Request) -> Response:
-    posted = await _posted(request)
-    if isinstance(posted, Response):
-        return posted
-    user, form = posted
+async def save_segment(request: Request, posted: UserForm) -> Response:
+    user, form = posted.user, posted.form
     svc = request.app.state.services
     try:
         saved = segments.create_segment(
             svc.db,
             user["account_id"],
-            form.get("name", ""),
-            form.get("query", ""),
-            form.get("site_id") or None,
+            str(form.get("name", "")),
+            str(form.get("query", "")),
+            str(form.get("site_id", "")) or None,
             user["id"],
             svc.clock.now_ms(),
         )
@@ -53,18 +41,15 @@ async def save_segment(request: Request) -> Response:
 
 
 @router.post("/segments/{segment_id}/rename")
-async def rename_segment(request: Request, segment_id: str) -> Response:
-    posted = await _posted(request)
-    if isinstance(posted, Response):
-        return posted
-    user, form = posted
+async def rename_segment(request: Request, segment_id: str, posted: UserForm) -> Response:
+    user, form = posted.user, posted.form
     svc = request.app.state.services
     try:
         saved = segments.update_segment(
             svc.db,
             user["account_id"],
             segment_id,
-            {"name": form.get("name", "")},
+            {"name": str(form.get("name", ""))},
             svc.clock.now_ms(),
         )
     except FootageError as exc:
@@ -73,11 +58,8 @@ async def rename_segment(request: Request, segment_id: str) -> Response:
 
 
 @router.post("/segments/{segment_id}/delete")
-async def delete_segment(request: Request, segment_id: str) -> Response:
-    posted = await _posted(request)
-    if isinstance(posted, Response):
-        return posted
-    user, _ = posted
+async def delete_segment(request: Request, segment_id: str, posted: UserForm) -> Response:
+    user = posted.user
     try:
         segments.delete_segment(request.app.state.services.db, user["account_id"], segment_id)
     except FootageError as exc:

@@ -1,1 +1,0 @@
-"""The dashboard: server-rendered HTML pages for site owners."""

@@ -1,0 +1,142 @@
+"""The dashboard's recordings pages: the filtered list and the player."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response, StreamingResponse
+
+from footage.accounts.service import sites_of
+from footage.errors import BadRequest, NotFound
+from footage.recordings import filters
+from footage.recordings.filters import MODIFIERS, describe
+from footage.recordings.matches import LABELS, matching_moments
+from footage.recordings.moments import moments_of
+from footage.recordings.queries import get_recording, iter_events_json, live_count, started_at_ms
+from footage.recordings.search import empty_hint, search
+from footage.recordings.segments import list_segments
+from footage.signals import SIGNAL_KINDS
+from footage.web.render import render
+from footage.web.users import PageUser, ScriptUser, User
+
+router = APIRouter(include_in_schema=False)
+# More markers than this would cover the timeline, not explain it.
+MAX_SIGNAL_MARKERS = 500
+
+
+def visitors_on_site(request: Request, user: User, ctx: dict[str, Any]) -> None:
+    """Page context: how many visitors are being recorded now (their recordings are live)."""
+    if "live_now" not in ctx:
+        ctx["live_now"] = live_count(request.app.state.services.db, user["account_id"])
+
+
+@router.get("/recordings")
+def recordings_page(request: Request, user: PageUser) -> Response:
+    svc = request.app.state.services
+    query = request.query_params
+    error = None
+    try:
+        values = filters.parse(query, strict=False)
+        sort = query.get("sort") or "newest"
+        page = search(
+            svc.db,
+            user["account_id"],
+            values,
+            sort=sort,
+            limit=50,
+            cursor=query.get("cursor") or None,
+            retention_days=svc.plans.of(user["plan"]).retention_days,
+        )
+    except BadRequest as exc:
+        error, values, sort = exc.message, {}, "newest"
+        page = search(svc.db, user["account_id"], {}, limit=50)
+    sites = sites_of(svc.db, user["account_id"])
+    # The filters as they are in the URL (minus paging), for links that keep them.
+    kept = [(k, v) for k, v in query.multi_items() if k not in ("cursor", "segment") and v]
+    segment_id = query.get("segment")
+    segments = list_segments(svc.db, user["account_id"])
+    return render(
+        request,
+        "recordings.html",
+        user,
+        page=page,
+        sites=sites,
+        values=values,
+        sort=sort,
+        error=error,
+        filter_query=urlencode(kept),
+        chips=[
+            {
+                "label": describe(values, name),
+                "remove": urlencode(
+                    [(k, v) for k, v in kept if k != name and MODIFIERS.get(k) != name]
+                ),
+            }
+            for name in values
+            if name in filters.BUILDERS
+        ],
+        hint=empty_hint(svc.db, user["account_id"], values)
+        if not page["items"] and values and not query.get("cursor")
+        else None,
+        segments=segments,
+        segment=next((s for s in segments if s["id"] == segment_id), None),
+        cursor=query.get("cursor"),
+        demo_url=f"{svc.settings.base_url}/demo/" if any(s["is_demo"] for s in sites) else None,
+    )
+
+
+@router.get("/recordings/{recording_id}")
+def player_page(request: Request, user: PageUser, recording_id: str) -> Response:
+    raw_t = request.query_params.get("t", "")
+    t = int(raw_t) if raw_t.isdigit() else 0
+    svc = request.app.state.services
+    try:
+        days = svc.plans.of(user["plan"]).retention_days
+        recording = get_recording(svc.db, user["account_id"], recording_id, days)
+    except NotFound:
+        response = render(
+            request,
+            "error.html",
+            user,
+            title="Recording not found",
+            message="It may have been deleted, or it belongs to another account.",
+        )
+        response.status_code = 404
+        return response
+    # Opened from a filtered list: the moments that matched, and the first of them to start at.
+    values = filters.parse(request.query_params, strict=False) if request.query_params else {}
+    started = started_at_ms(svc.db, recording_id)
+    moments = matching_moments(svc.db, recording, started, values) if values else []
+    start = t if t or not moments else moments[0]["offset_ms"]
+    # The frustration signals found at finalize, for the timeline's markers and the list
+    # beside it; `at_ms` counts from the first event, as the player's own clock does.
+    signals = [
+        {
+            "kind": m["kind"],
+            "at_ms": m["at_ms"],
+            "name": m["name"] or "",
+            "label": LABELS[m["kind"]],
+        }
+        for m in moments_of(svc.db, recording_id)
+        if m["kind"] in SIGNAL_KINDS
+    ][:MAX_SIGNAL_MARKERS]
+    return render(
+        request,
+        "player.html",
+        user,
+        rec=recording,
+        start_ms=max(0, start),
+        moments=moments,
+        signals=signals,
+    )
+
+
+@router.get("/recordings/{recording_id}/events.json")
+def player_events(request: Request, user: ScriptUser, recording_id: str) -> Response:
+    svc = request.app.state.services
+    get_recording(svc.db, user["account_id"], recording_id)
+    return StreamingResponse(
+        iter_events_json(svc.db, svc.blobs, recording_id), media_type="application/json"
+    )
