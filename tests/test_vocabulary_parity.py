@@ -6,17 +6,14 @@ and compare."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from footage import rrweb
 from footage.signals import SIGNALS
+from tests.node import bundle_for_node
 
-WEB = Path(__file__).resolve().parents[1] / "web"
 RUNNER = """
 const v = require(process.argv[2]);
 const events = JSON.parse(require('fs').readFileSync(0, 'utf8'));
@@ -59,23 +56,7 @@ def sample_events() -> list[dict[str, Any]]:
 
 
 def test_typescript_and_python_speak_the_same_vocabulary(tmp_path: Path) -> None:
-    node = shutil.which("node")
-    esbuild = WEB / "node_modules" / ".bin" / "esbuild"
-    if node is None or not esbuild.exists():
-        pytest.fail("Node and web/node_modules are needed: run scripts/install --test")
-    bundle = tmp_path / "vocabulary.cjs"
-    subprocess.run(
-        [
-            str(esbuild),
-            str(WEB / "src" / "vocabulary.ts"),
-            "--bundle",
-            "--platform=node",
-            "--format=cjs",
-            f"--outfile={bundle}",
-            "--log-level=warning",
-        ],
-        check=True,
-    )
+    node, bundle = bundle_for_node("vocabulary.ts", tmp_path)
     runner = tmp_path / "run.cjs"
     runner.write_text(RUNNER)
     events = sample_events()

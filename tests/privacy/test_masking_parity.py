@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
 import subprocess
 from itertools import product
 from pathlib import Path
 from typing import Any
 
 import orjson
-import pytest
 
 from footage.privacy.masking import (
     MaskRules,
@@ -24,9 +22,9 @@ from footage.privacy.masking import (
     scrub_events,
     scrub_url,
 )
+from tests.node import bundle_for_node
 from tests.privacy.test_masking import everywhere, mutation, signup_page, typed
 
-WEB = Path(__file__).resolve().parents[2] / "web"
 RUNNER = """
 const m = require(process.argv[2]);
 const cases = JSON.parse(require('fs').readFileSync(0, 'utf8'));
@@ -97,23 +95,7 @@ def python_side(case: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_typescript_and_python_masks_agree(tmp_path: Path) -> None:
-    node = shutil.which("node")
-    esbuild = WEB / "node_modules" / ".bin" / "esbuild"
-    if node is None or not esbuild.exists():
-        pytest.fail("Node and web/node_modules are needed: run scripts/install --test")
-    bundle = tmp_path / "masking.cjs"
-    subprocess.run(
-        [
-            str(esbuild),
-            str(WEB / "src" / "masking.ts"),
-            "--bundle",
-            "--platform=node",
-            "--format=cjs",
-            f"--outfile={bundle}",
-            "--log-level=warning",
-        ],
-        check=True,
-    )
+    node, bundle = bundle_for_node("masking.ts", tmp_path)
     runner = tmp_path / "run.cjs"
     runner.write_text(RUNNER)
     # JavaScript puts integer-like object keys first: let it order the input once, for both.
