@@ -637,20 +637,12 @@ def test_the_sites_own_custom_events_are_not_masked(rules: MaskRules) -> None:
 
 def test_the_site_event_exemption_is_the_same_in_the_browser(tmp_path: Any) -> None:
     """The twin in web/src/masking.ts keeps footage.event as it is too (byte-identical)."""
-    import shutil
     import subprocess
 
-    from tests.privacy.test_masking_parity import RUNNER, WEB, python_side
+    from tests.node import bundle_for_node
+    from tests.privacy.test_masking_parity import RUNNER, python_side
 
-    node, esbuild = shutil.which("node"), WEB / "node_modules" / ".bin" / "esbuild"
-    if node is None or not esbuild.exists():
-        pytest.fail("Node and web/node_modules are needed: run scripts/install --test")
-    bundle = tmp_path / "masking.cjs"
-    subprocess.run(
-        [str(esbuild), str(WEB / "src" / "masking.ts"), "--bundle", "--platform=node"]
-        + ["--format=cjs", f"--outfile={bundle}", "--log-level=warning"],
-        check=True,
-    )
+    node, bundle = bundle_for_node("masking.ts", tmp_path)
     (tmp_path / "run.cjs").write_text(RUNNER)
     cases = [
         {
