@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from footage.demo.account import ensure_demo
-from tests.conftest import LiveServer, free_port, settings_for, start_server
+from tests.conftest import LiveServer, free_port, settings_for, start_server, wait_for
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM_ARGS = [
@@ -63,6 +63,20 @@ def start_demo(tmp_path: Path, **overrides: Any) -> tuple[LiveServer, dict[str, 
     login = ensure_demo(settings, server.services.db, server.services.clock)
     assert login is not None
     return server, login
+
+
+def leave(page: Any, server: LiveServer) -> None:
+    """The visitor closes the tab; returns once the server has stored the leave beacon.
+
+    Playwright's close(run_before_unload=True) does not wait for the page to go, and closing
+    the context at once can cancel the beacon on its way: events sent only on leaving would
+    be lost by the test, not by the recorder."""
+    db = server.services.db
+    count = "SELECT count(*) AS n FROM recording_pages WHERE left_at IS NOT NULL"
+    before = db.one(count)["n"]
+    with page.expect_event("close"):
+        page.close(run_before_unload=True)
+    wait_for(lambda: db.one(count)["n"] > before)
 
 
 def log_in(page: Any, base: str, login: dict[str, str]) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import zstandard
 
-from tests.browser.conftest import log_in, start_demo
+from tests.browser.conftest import leave, log_in, start_demo
 from tests.conftest import LiveServer, wait_for
 
 pytestmark = pytest.mark.browser
@@ -329,8 +329,7 @@ def test_page_attributes_mask_ignore_and_block(browser, demo, artifacts):
     page.goto(f"{server.url}/demo/lab")
     page.wait_for_function("typeof window.footage === 'function' && window.footage.loaded")
     visit_lab(page)
-    page.wait_for_timeout(1500)
-    page.close(run_before_unload=True)
+    leave(page, server)  # the last keys typed go in the leave beacon
     context.close()
 
     rec = new_recording(server, login, known, "/demo/lab")
