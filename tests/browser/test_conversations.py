@@ -43,7 +43,10 @@ def demo_server(tmp_path: Path, database_url: str) -> Iterator[tuple[LiveServer,
         port=free_port(),
         background=True,
         demo=True,
-        leave_grace_seconds=1.0,
+        # The visitor goes from the shop to a product page (its chat box loads first): a
+        # second too short a wait on a busy machine, and the product page would begin a
+        # recording of its own.
+        leave_grace_seconds=4.0,
         heartbeat_timeout_seconds=30.0,
         finalizer_interval_seconds=0.2,
     )
