@@ -6,7 +6,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import Response
 
 from footage.accounts.service import sites_of
 from footage.errors import BadRequest, NotFound
@@ -14,6 +14,14 @@ from footage.recordings import filters
 from footage.recordings.filters import MODIFIERS, describe
 from footage.recordings.matches import LABELS, matching_moments
 from footage.recordings.moments import moments_of
+from footage.recordings.pieces import (
+    events_response,
+    index_response,
+    piece_number,
+    piece_response,
+    pieces_of,
+    ready_recording,
+)
 from footage.recordings.queries import get_recording, iter_events_json, live_count, started_at_ms
 from footage.recordings.search import empty_hint, search
 from footage.recordings.segments import list_segments
@@ -136,7 +144,35 @@ def player_page(request: Request, user: PageUser, recording_id: str) -> Response
 @router.get("/recordings/{recording_id}/events.json")
 def player_events(request: Request, user: ScriptUser, recording_id: str) -> Response:
     svc = request.app.state.services
-    get_recording(svc.db, user["account_id"], recording_id)
-    return StreamingResponse(
-        iter_events_json(svc.db, svc.blobs, recording_id), media_type="application/json"
+    ready_recording(svc.db, user["account_id"], recording_id)
+    return events_response(
+        iter_events_json(svc.db, svc.blobs, recording_id),
+        request.headers.get("accept-encoding", ""),
+    )
+
+
+@router.get("/recordings/{recording_id}/pieces")
+def player_pieces(request: Request, user: ScriptUser, recording_id: str) -> Response:
+    """The player's first request: the recording's pieces (recordings/pieces.py)."""
+    svc = request.app.state.services
+    recording = ready_recording(svc.db, user["account_id"], recording_id)
+    return index_response(
+        recording,
+        pieces_of(svc.db, recording_id),
+        f"/recordings/{recording_id}/pieces/{{n}}",
+        request.headers.get("if-none-match", ""),
+    )
+
+
+@router.get("/recordings/{recording_id}/pieces/{n}")
+def player_piece(request: Request, user: ScriptUser, recording_id: str, n: str) -> Response:
+    svc = request.app.state.services
+    recording = ready_recording(svc.db, user["account_id"], recording_id)
+    piece = piece_number(n, pieces_of(svc.db, recording_id))
+    return piece_response(
+        svc.blobs,
+        recording,
+        piece,
+        request.headers.get("accept-encoding", ""),
+        request.headers.get("if-none-match", ""),
     )

@@ -5,11 +5,18 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request, Response
-from fastapi.responses import StreamingResponse
 
 from footage.accounts.auth import api_account
 from footage.errors import BadRequest
 from footage.recordings import filters, segments
+from footage.recordings.pieces import (
+    events_response,
+    index_response,
+    piece_number,
+    piece_response,
+    pieces_of,
+    ready_recording,
+)
 from footage.recordings.queries import get_recording, iter_events_json
 from footage.recordings.search import search
 
@@ -77,12 +84,51 @@ def recording(request: Request, account: Account, recording_id: str) -> dict[str
 @router.get(
     "/recordings/{recording_id}/events",
     summary="All rrweb events of a recording, in time order (a JSON array)",
+    description="Streamed; compressed with zstd or gzip when `Accept-Encoding` allows. For a "
+    "long recording, `…/pieces` gives the same events in pieces that each play on their own.",
 )
-def events(request: Request, account: Account, recording_id: str) -> StreamingResponse:
+def events(request: Request, account: Account, recording_id: str) -> Response:
     svc = request.app.state.services
-    get_recording(svc.db, account["id"], recording_id)  # 404 unless it is this account's
-    return StreamingResponse(
-        iter_events_json(svc.db, svc.blobs, recording_id), media_type="application/json"
+    ready_recording(svc.db, account["id"], recording_id)  # 404 unless it is this account's
+    return events_response(
+        iter_events_json(svc.db, svc.blobs, recording_id),
+        request.headers.get("accept-encoding", ""),
+    )
+
+
+@router.get(
+    "/recordings/{recording_id}/pieces",
+    summary="The recording's events in pieces: the index",
+    description="Each piece begins with a full snapshot (a page view's start), so it plays on "
+    "its own. `start_ms`/`end_ms` count from the first event. Fetch a piece at `piece_url` "
+    "with its number for `{n}`. A ready recording never changes: strong ETag, cacheable.",
+)
+def pieces(request: Request, account: Account, recording_id: str) -> Response:
+    svc = request.app.state.services
+    recording = ready_recording(svc.db, account["id"], recording_id)
+    return index_response(
+        recording,
+        pieces_of(svc.db, recording_id),
+        f"/api/v1/recordings/{recording_id}/pieces/{{n}}",
+        request.headers.get("if-none-match", ""),
+    )
+
+
+@router.get(
+    "/recordings/{recording_id}/pieces/{n}",
+    summary="One piece of a recording: its rrweb events as NDJSON (one event per line)",
+    description="`Content-Encoding` zstd (the stored bytes as they are), gzip or none, as "
+    "`Accept-Encoding` allows. Strong ETag per encoding; `If-None-Match` → 304.",
+)
+def piece(request: Request, account: Account, recording_id: str, n: str) -> Response:
+    svc = request.app.state.services
+    recording = ready_recording(svc.db, account["id"], recording_id)
+    return piece_response(
+        svc.blobs,
+        recording,
+        piece_number(n, pieces_of(svc.db, recording_id)),
+        request.headers.get("accept-encoding", ""),
+        request.headers.get("if-none-match", ""),
     )
 
 

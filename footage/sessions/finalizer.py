@@ -3,7 +3,8 @@
 A recording is due when every page view it has was left (the leave beacon arrived) and no
 batch came during the grace period, or when nothing at all arrived for the heartbeat timeout
 (the tab crashed or the computer slept). Finalizing merges the chunks into one compressed
-blob, computes the summary and its moments (`recording_moments`: page entries, rage clicks,
+blob of pieces (a zstd frame from each full snapshot on, store/chunks.py), computes the
+summary and its moments (`recording_moments`: page entries, rage clicks,
 errors, custom events), tells whether the visitor is a returning one and makes the recording
 visible — the rows in one transaction. The features above (heatmaps, conversations) add their
 rows through `on_ready` hooks (sessions/ready.py) that app.py registers, in that same
@@ -38,8 +39,9 @@ from footage.store.blobs import BlobStore
 from footage.store.chunks import (
     MERGED_PAGE,
     chunks_of,
-    encode_merged,
+    encode_pieces,
     merged_blob_key,
+    pieces_json,
     read_chunk,
     release_segments,
 )
@@ -168,7 +170,7 @@ class Finalizer:
         )
         added = [rows for hook in self.on_ready if (rows := hook(ready)) is not None]
         blob_key = merged_blob_key(rec["site_id"], recording_id)
-        blob = encode_merged(merged.lines)
+        blob, pieces = encode_pieces(merged.lines, merged.events)
         self.blobs.put(blob_key, blob)
         with self.db.write() as conn:
             if not self._still_ours(conn, recording_id, claimed_at):
@@ -187,7 +189,9 @@ class Finalizer:
                     s=page["site_id"],
                     p=page["page_id"],
                 )
-            obsolete = self._swap_chunks(conn, ready, chunks, merged, blob_key, len(blob))
+            obsolete = self._swap_chunks(
+                conn, ready, chunks, merged, blob_key, len(blob), pieces_json(pieces)
+            )
             moments = page_moments(starts) + summary.moments + _moments_of(added)
             replace_moments(conn, recording_id, rec["site_id"], moments)
             self._give_back_single_batch(conn, rec, chunks)
@@ -216,16 +220,18 @@ class Finalizer:
         merged: _Merged,
         blob_key: str,
         blob_length: int,
+        pieces: str,
     ) -> list[str]:
-        """Replace the recording's chunks by its one merged chunk; returns the segments that
-        no chunk needs any more (scheduled, to delete after the commit)."""
+        """Replace the recording's chunks by its one merged chunk (with its pieces' index);
+        returns the segments that no chunk needs any more (scheduled, to delete after the
+        commit)."""
         q(conn, "DELETE FROM chunks WHERE recording_id = :id", id=ready.id)
         obsolete = release_segments(conn, chunks, blob_key, self.clock.now_ms())
         q(
             conn,
             "INSERT INTO chunks (recording_id, page_id, seq, blob_key, blob_offset, "
-            "blob_length, event_count, raw_bytes, first_ts, last_ts, received_at) "
-            "VALUES (:r, :page, 0, :k, 0, :len, :n, :raw, :first, :last, :now)",
+            "blob_length, event_count, raw_bytes, first_ts, last_ts, received_at, pieces) "
+            "VALUES (:r, :page, 0, :k, 0, :len, :n, :raw, :first, :last, :now, :pieces)",
             r=ready.id,
             page=MERGED_PAGE,
             k=blob_key,
@@ -235,6 +241,7 @@ class Finalizer:
             first=int(merged.events[0]["timestamp"]) if merged.events else None,
             last=ready.summary.ended_at,
             now=self.clock.now_ms(),
+            pieces=pieces,
         )
         return obsolete
 

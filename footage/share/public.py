@@ -1,5 +1,6 @@
-"""The public page of a share link: `/share/{token}` plays the recording without login, and
-`/share/{token}/events.json` feeds its player.
+"""The public page of a share link: `/share/{token}` plays the recording without login;
+`/share/{token}/pieces` (the index) and `/share/{token}/pieces/{n}` feed its player, and
+`/share/{token}/events.json` gives every event at once.
 
 Nothing on either identifies the visitor or the account: no name, e-mail, IP, variables,
 visitor id or site. Every answer — the page, the events, the 404 and the 429 — carries the
@@ -13,13 +14,22 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import HTMLResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from footage.clock import iso
+from footage.errors import NotFound
+from footage.recordings.pieces import (
+    events_response,
+    index_response,
+    piece_number,
+    piece_response,
+    pieces_of,
+)
 from footage.recordings.queries import iter_events_json
 from footage.share.guard import GuessGuard
 from footage.share.links import OpenLink, clock_time, count_view, open_link
+from footage.store.db import Database
 from footage.web.csp import policy
 
 router = APIRouter(include_in_schema=False)
@@ -36,6 +46,9 @@ HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
 }
+# Pieces may be kept by the viewer's browser, but asked again each time (a 304 while the link
+# works): a revoked or expired link stops them at once, as it stops the page.
+PIECE_HEADERS = {**HEADERS, "Cache-Control": "private, no-cache"}
 # One body for every token that does not work, so the answers cannot be told apart.
 NOT_FOUND = templates.get_template("share_not_found.html").render()
 
@@ -89,6 +102,7 @@ def shared_recording(request: Request, token: str) -> Response:
     count_view(svc.db, link.id, svc.clock.now_ms())
     context: dict[str, Any] = {
         "events_url": f"/share/{token}/events.json",
+        "pieces_url": f"/share/{token}/pieces",
         "start_ms": link.start_ms,
         "recorded_on": (iso(link.started_at) or "")[:10],
         "duration": clock_time(link.duration_ms or 0),
@@ -103,8 +117,51 @@ def shared_events(request: Request, token: str) -> Response:
     if isinstance(link, Response):
         return link
     svc = request.app.state.services
-    return StreamingResponse(
+    return events_response(
         iter_events_json(svc.db, svc.blobs, link.recording_id),
-        media_type="application/json",
-        headers=HEADERS,
+        request.headers.get("accept-encoding", ""),
+        HEADERS,
+    )
+
+
+def _shared(db: Database, link: OpenLink) -> dict[str, Any]:
+    """What a piece's tags are made of: the recording, and when it was finalized."""
+    row = db.one("SELECT finalized_at FROM recordings WHERE id = :id", {"id": link.recording_id})
+    return {"id": link.recording_id, "finalized_at": row["finalized_at"] if row else None}
+
+
+@router.get("/share/{token}/pieces")
+def shared_pieces(request: Request, token: str) -> Response:
+    link = working_link(request, token)
+    if isinstance(link, Response):
+        return link
+    svc = request.app.state.services
+    return index_response(
+        _shared(svc.db, link),
+        pieces_of(svc.db, link.recording_id),
+        f"/share/{token}/pieces/{{n}}",
+        request.headers.get("if-none-match", ""),
+        PIECE_HEADERS["Cache-Control"],
+        PIECE_HEADERS,
+    )
+
+
+@router.get("/share/{token}/pieces/{n}")
+def shared_piece(request: Request, token: str, n: str) -> Response:
+    link = working_link(request, token)
+    if isinstance(link, Response):
+        return link
+    svc = request.app.state.services
+    try:  # a piece it does not have: the share page's one 404
+        piece = piece_number(n, pieces_of(svc.db, link.recording_id))
+    except NotFound:
+        return not_found()
+    return piece_response(
+        svc.blobs,
+        _shared(svc.db, link),
+        piece,
+        request.headers.get("accept-encoding", ""),
+        request.headers.get("if-none-match", ""),
+        PIECE_HEADERS["Cache-Control"],
+        PIECE_HEADERS,
     )

@@ -6,11 +6,19 @@ length). Ingest's group commit writes the chunks of many batches back to back in
 recording's chunks are merged into one blob of its own (`merged_blob_key`), compressed harder
 over the whole recording, and its chunks' claims on their segments are released: a segment
 is deleted with the last chunk that lived in it.
+
+The merged blob is a sequence of zstd frames, one per *piece*: a piece begins where the
+recording has a full snapshot (a page view's Meta + FullSnapshot), so each piece can be played
+on its own, and the player starts with the first while the rest load (recordings/pieces.py).
+Frames back to back are still one valid zstd stream: every reader of the whole blob is
+unchanged. The merged chunk's row keeps the pieces' index (`chunks.pieces`, JSON).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import zstandard
@@ -34,15 +42,103 @@ def encode_chunk(lines: Iterable[bytes]) -> tuple[bytes, int]:
     return zstandard.ZstdCompressor(level=CHUNK_ZSTD_LEVEL).compress(ndjson), len(ndjson)
 
 
-def encode_merged(lines: list[bytes]) -> bytes:
-    """A recording's event lines, in time order, as its one merged blob."""
-    return zstandard.ZstdCompressor(level=MERGED_ZSTD_LEVEL).compress(b"\n".join(lines))
+# rrweb's event types that open a piece (footage/rrweb.py names them; the store stays below it).
+_META, _FULL_SNAPSHOT = 4, 2
+# A new piece starts at a full snapshot once the current one holds this much or lasts this
+# long: small enough that the first piece loads at once, large enough that a recording of many
+# short page views is not hundreds of requests (and compresses as well as the whole did).
+PIECE_MIN_RAW_BYTES = 256 * 1024
+PIECE_MIN_MS = 60_000
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One zstd frame of a merged blob: events [first_ts, last_ts], bytes [offset, +length)."""
+
+    first_ts: int
+    last_ts: int
+    offset: int
+    length: int
+    events: int
+    raw_bytes: int
+    # Whether it begins with a full snapshot (every piece but a recording's odd first one).
+    snapshot: bool
+
+
+def piece_starts(types: Sequence[int], times: Sequence[int], sizes: Sequence[int]) -> list[int]:
+    """Where each piece begins (indexes into the events, in time order; always 0 first).
+
+    A piece opens at a page view's Meta event when a FullSnapshot follows it (or at a
+    FullSnapshot without a Meta before it), once the piece before is big or long enough.
+    """
+    starts = [0]
+    raw = 0
+    for i in range(1, len(types)):
+        raw += sizes[i - 1]
+        opens = (types[i] == _META and i + 1 < len(types) and types[i + 1] == _FULL_SNAPSHOT) or (
+            types[i] == _FULL_SNAPSHOT and types[i - 1] != _META
+        )
+        if opens and (raw >= PIECE_MIN_RAW_BYTES or times[i] - times[starts[-1]] >= PIECE_MIN_MS):
+            starts.append(i)
+            raw = 0
+    return starts
+
+
+def encode_pieces(lines: list[bytes], events: list[dict[str, Any]]) -> tuple[bytes, list[Piece]]:
+    """A recording's event lines (with their parsed events), in time order, as its merged
+    blob: one zstd frame per piece, and the pieces' index."""
+    types = [int(e.get("type", -1)) for e in events]
+    times = [int(e["timestamp"]) for e in events]
+    starts = piece_starts(types, times, [len(line) + 1 for line in lines])
+    compressor = zstandard.ZstdCompressor(level=MERGED_ZSTD_LEVEL)
+    frames: list[bytes] = []
+    pieces: list[Piece] = []
+    offset = 0
+    for start, end in zip(starts, [*starts[1:], len(lines)], strict=True):
+        if start == end:
+            continue
+        # Each line ends with its newline, so frames back to back are still one NDJSON text.
+        ndjson = b"\n".join(lines[start:end]) + b"\n"
+        frame = compressor.compress(ndjson)
+        pieces.append(
+            Piece(
+                first_ts=times[start],
+                last_ts=max(times[start:end]),
+                offset=offset,
+                length=len(frame),
+                events=end - start,
+                raw_bytes=len(ndjson),
+                snapshot=_FULL_SNAPSHOT in types[start : min(end, start + 2)]
+                and types[start] in (_META, _FULL_SNAPSHOT),
+            )
+        )
+        frames.append(frame)
+        offset += len(frame)
+    if not frames:  # no events: still one valid (empty) zstd stream
+        frames.append(compressor.compress(b""))
+    return b"".join(frames), pieces
+
+
+def pieces_json(pieces: list[Piece]) -> str:
+    """The index as `chunks.pieces` stores it."""
+    return json.dumps([asdict(p) for p in pieces], separators=(",", ":"))
+
+
+def pieces_from_json(stored: str | None) -> list[Piece] | None:
+    """`chunks.pieces` → the index; None for a blob merged before pieces existed."""
+    if not stored:
+        return None
+    return [Piece(**p) for p in json.loads(stored)]
+
+
+def decode_ndjson(data: bytes) -> bytes:
+    """zstd (one frame or several back to back) → the NDJSON text."""
+    return zstandard.ZstdDecompressor().decompressobj(read_across_frames=True).decompress(data)
 
 
 def decode_chunk(data: bytes) -> list[bytes]:
     """zstd NDJSON → one JSON text (bytes) per event."""
-    raw = zstandard.ZstdDecompressor().decompressobj().decompress(data)
-    return [line for line in raw.split(b"\n") if line]
+    return [line for line in decode_ndjson(data).split(b"\n") if line]
 
 
 def merged_blob_key(site_id: str, recording_id: str) -> str:

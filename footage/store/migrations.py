@@ -630,4 +630,13 @@ MIGRATIONS: list[tuple[int, list[Step]]] = [
             "CREATE INDEX conversations_last_message ON conversations (last_message_at, id)",
         ],
     ),
+    (
+        19,
+        [
+            # The merged blob's pieces (store/chunks.py): JSON, one entry per zstd frame —
+            # times, byte range, event count, whether it opens with a full snapshot. NULL for
+            # blobs merged before pieces: they play as one piece.
+            "ALTER TABLE chunks ADD COLUMN pieces TEXT",
+        ],
+    ),
 ]
