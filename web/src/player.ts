@@ -1,7 +1,10 @@
 // player.js — the recording player of the Footage dashboard.
 //
-// The page has `<div id="player" data-events-url="…" data-start-ms="0">`; we
-// fetch the rrweb events (or, in a downloaded recording, read them from
+// The page has `<div id="player" data-pieces-url="…" data-events-url="…"
+// data-start-ms="0">`; we fetch the index of the recording's pieces and its
+// first piece (pieces.ts), show the first frame and load the other pieces in
+// the background (without a pieces URL: every event at once from the events
+// URL; in a downloaded recording, from
 // `<script type="application/json" id="footage-events">`), replay them with
 // rrweb's Replayer in a sandboxed, inert iframe (no scripts; inert.ts takes
 // out of the events whatever could run or navigate), and draw our own
@@ -11,11 +14,18 @@
 // `data-signals` and are drawn as markers of their own.
 //
 // For end-to-end tests, `window.footagePlayer` exposes the player, and
-// #player gets `data-state="ready"` (or "error") once it is usable.
+// #player gets `data-state="ready"` (or "error") once it is usable, and
+// `data-loaded="all"` once every piece is in.
+//
+// Memory: every piece loaded stays (the Replayer needs the events before a
+// moment to show it); a 4-hour recording holds all its events once loaded
+// (bench/RESULTS.md, "Replay start", measures the heap).
 
 import { Replayer } from 'rrweb';
 import type { eventWithTime } from 'rrweb';
 import { guardFrame, neutralise } from './inert';
+import { PieceLoader, insertSorted, pieceAt, readIndex } from './pieces';
+import type { PieceIndex } from './pieces';
 import {
   CLICK,
   CONTEXT_MENU,
@@ -192,16 +202,26 @@ function eventMarker(payload: unknown, time: number): Marker | null {
 
 /** Stretches longer than INACTIVE_AFTER_MS without the visitor's activity. */
 export function findInactive(events: RawEvent[], start: number, total: number): Span[] {
+  return inactiveSpans(activityTimes(events, start), total);
+}
+
+/** When the visitor was active (ms from `start`). */
+export function activityTimes(events: RawEvent[], start: number): number[] {
+  const times: number[] = [];
+  for (const e of events) if (isActivity(e)) times.push(e.timestamp - start);
+  return times;
+}
+
+/** The gaps between activity times (in order); `end` closes the last one (null: not yet known). */
+export function inactiveSpans(times: number[], end: number | null): Span[] {
   const spans: Span[] = [];
   let last = 0;
   const consider = (time: number) => {
     if (time - last > INACTIVE_AFTER_MS) spans.push({ start: last, end: time });
     last = Math.max(last, time);
   };
-  for (const e of events) {
-    if (isActivity(e)) consider(e.timestamp - start);
-  }
-  consider(total);
+  for (const time of times) consider(time);
+  if (end !== null) consider(end);
   return spans;
 }
 
@@ -235,9 +255,21 @@ function urlAt(markers: Marker[], time: number): string {
 class Player {
   private replayer!: Replayer;
   private total = 0;
+  /** The recording's first event's timestamp: the player's clock counts from it. */
+  private first = 0;
+  /** The pieces, when the recording came in pieces; else one piece of every event. */
+  private index: PieceIndex | null = null;
+  private loader: PieceLoader<RawEvent> | null = null;
+  private readonly loaded = new Set<number>();
+  /** Each loaded piece's activity times, for the inactive bands. */
+  private readonly activity = new Map<number, number[]>();
+  /** Playing, but waiting for the piece that holds `time`. */
+  private waiting: { time: number; piece: number } | null = null;
+  private seekToken = 0;
   private markers: Marker[] = [];
   private signals: Signal[] = [];
   private pageStarts: Span[] = [];
+  private readonly drawn = new WeakSet<Marker>();
   /** While paused: the time asked for (the replayer sits a few ms later, see pausedOffset). */
   private pausedAt: number | null = null;
   private playing = false;
@@ -291,6 +323,8 @@ class Player {
     // A downloaded recording (one HTML file) carries its events in the page itself.
     const embedded = document.getElementById('footage-events');
     const url = this.root.dataset.eventsUrl;
+    const piecesUrl = this.root.dataset.piecesUrl;
+    if (piecesUrl && !embedded) return this.loadPieces(piecesUrl);
     if (!url && !embedded) return this.fail('This recording has no events URL.');
     let events: RawEvent[];
     try {
@@ -317,21 +351,149 @@ class Player {
     }
   }
 
+  /** The index, the piece of the first moment shown (piece 0 and, when it starts later, its
+   * own), the first frame; then every other piece in the background. */
+  private async loadPieces(url: string): Promise<void> {
+    let index: PieceIndex | null;
+    let events: RawEvent[];
+    let parts: [number, RawEvent[]][];
+    try {
+      const response = await fetch(url, { credentials: 'same-origin', headers: { Accept: 'application/json' } });
+      if (!response.ok) return this.fail(`The recording could not be loaded (HTTP ${response.status}).`);
+      index = readIndex(await response.json());
+      if (!index) return this.fail('This recording has no playable events');
+      this.index = index;
+      this.loader = new PieceLoader<RawEvent>(index);
+      const startMs = Math.min(index.duration_ms, Math.max(0, Number(this.root.dataset.startMs) || 0));
+      const startPiece = pieceAt(index, startMs);
+      const wanted = startPiece ? [0, startPiece] : [0];
+      const pieces = await Promise.all(wanted.map((n) => this.loader!.load(n)));
+      for (const n of wanted) this.loaded.add(n);
+      parts = wanted.map((n, i) => [n, pieces[i]]);
+      events = pieces.flat();
+    } catch {
+      return this.fail('The recording could not be loaded. Check your connection and reload the page.');
+    }
+    if (events.length < 2 || !events.some((e) => e.type === FULL_SNAPSHOT)) {
+      return this.fail('This recording has no playable events');
+    }
+    try {
+      this.start(events, parts);
+    } catch (error) {
+      console.error('footage player:', error);
+      return this.fail('This recording could not be played.');
+    }
+    void this.loadTheRest();
+  }
+
+  /** Loads the pieces not loaded yet: the next one after the moment shown first. */
+  private async loadTheRest(): Promise<void> {
+    const index = this.index!;
+    let failures = 0;
+    for (;;) {
+      const from = pieceAt(index, this.currentTime());
+      const missing = index.pieces.filter((p) => !this.loaded.has(p.n)).map((p) => p.n);
+      if (!missing.length) break;
+      const next = missing.find((n) => n > from) ?? missing[0];
+      try {
+        await this.ensure(next);
+      } catch (error) {
+        // A lost connection: try again a little later, then give up on the rest.
+        if (++failures > 3) {
+          console.error('footage player:', error);
+          this.root.dataset.loaded = 'error';
+          if (this.waiting) this.fail('The rest of the recording could not be loaded. Reload the page.');
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 500 * failures));
+      }
+    }
+    this.root.dataset.loaded = 'all';
+  }
+
+  /** The piece `n` loaded into the replay (once). */
+  private async ensure(n: number): Promise<void> {
+    if (this.loaded.has(n)) return;
+    const events = await this.loader!.load(n);
+    if (!this.loaded.has(n)) this.addPiece(n, events);
+  }
+
+  /**
+   * A piece into the Replayer. rrweb's `addEvent` plays an event earlier than the moment it
+   * started playing from at once, so only a piece after everything loaded, while playing,
+   * goes through it; any other is put into the Replayer's event list in its place, and the
+   * next play or seek uses it (a piece ahead of the playing moment restarts the play there).
+   */
+  private addPiece(n: number, events: RawEvent[]): void {
+    this.loaded.add(n);
+    neutralise(events);
+    this.note(n, events);
+    const list = (this.replayer as unknown as { service: { state: { context: { events: RawEvent[] } } } }).service
+      .state.context.events;
+    const now = this.first + this.currentTime();
+    const ahead = events.length > 0 && events[0].timestamp >= now;
+    if (this.playing && !this.waiting && ahead) {
+      if (events[0].timestamp >= list[list.length - 1].timestamp) {
+        for (const e of events) this.replayer.addEvent(e as unknown as eventWithTime);
+      } else {
+        insertSorted(list, events);
+        this.replayer.play(this.currentTime());
+      }
+    } else {
+      insertSorted(list, events);
+    }
+    this.drawTimeline();
+    if (this.waiting && this.loaded.has(this.waiting.piece)) {
+      const time = this.waiting.time;
+      this.waiting = null;
+      this.hideOverlay();
+      this.replayer.play(time);
+      this.loop();
+    }
+  }
+
+  /** Playing has reached a piece not loaded yet: wait for it (the loader is on its way). */
+  private waitFor(time: number, piece: number): void {
+    this.replayer.pause();
+    this.waiting = { time, piece };
+    this.showMessage('loading', 'Loading…');
+    this.ensure(piece).catch(() => this.fail('The rest of the recording could not be loaded. Reload the page.'));
+  }
+
+  /** Markers, page starts and activity of a piece's events. */
+  private note(n: number, events: RawEvent[]): void {
+    for (const m of findMarkers(events, this.first)) this.markers.push(m);
+    this.markers.sort((a, b) => a.time - b.time);
+    for (const span of findPageStarts(events, this.first)) this.pageStarts.push(span);
+    this.pageStarts.sort((a, b) => a.start - b.start);
+    this.activity.set(n, activityTimes(events, this.first));
+  }
+
+  private pieceCount(): number {
+    return this.index ? this.index.pieces.length : 1;
+  }
+
   // ---- public API (window.footagePlayer) ----
 
   play(): void {
-    if (this.ended || this.currentTime() >= this.total) this.replayer.play(0);
-    else this.replayer.play(this.currentTime());
+    const from = this.ended || this.currentTime() >= this.total ? 0 : this.currentTime();
     this.ended = false;
     this.pausedAt = null;
     this.playing = true;
     this.hideOverlay();
+    const piece = this.index ? pieceAt(this.index, from) : 0;
+    if (!this.loaded.has(piece)) this.waitFor(from, piece);
+    else this.replayer.play(from);
     this.loop();
     this.render();
   }
 
   pause(): void {
-    if (this.playing) {
+    if (this.waiting) {
+      this.pausedAt = this.waiting.time;
+      this.waiting = null;
+      this.hideOverlay();
+    } else if (this.playing) {
       this.replayer.pause();
       this.pausedAt = this.currentTime();
     }
@@ -339,9 +501,30 @@ class Player {
     this.render();
   }
 
-  /** Moves to `ms` from the recording's start; keeps playing if it was. */
+  /** Moves to `ms` from the recording's start; keeps playing if it was. A moment in a piece
+   * not loaded yet is shown once that piece is in (loaded before any other). */
   seek(ms: number): void {
     const time = Math.min(this.total, Math.max(0, Number(ms) || 0));
+    const token = ++this.seekToken;
+    const piece = this.index ? pieceAt(this.index, time) : 0;
+    this.waiting = null;
+    if (!this.loaded.has(piece)) {
+      this.pausedAt = time;
+      if (this.playing) this.replayer.pause();
+      this.showMessage('loading', 'Loading…');
+      this.render(time);
+      this.ensure(piece).then(
+        () => {
+          if (token === this.seekToken) this.seekNow(time);
+        },
+        () => this.fail('This part of the recording could not be loaded. Reload the page.'),
+      );
+      return;
+    }
+    this.seekNow(time);
+  }
+
+  private seekNow(time: number): void {
     this.ended = false;
     this.hideOverlay();
     if (this.playing) {
@@ -369,6 +552,7 @@ class Player {
 
   currentTime(): number {
     if (this.ended) return this.total;
+    if (this.waiting) return this.waiting.time;
     if (!this.playing && this.pausedAt !== null) return this.pausedAt;
     return Math.min(this.total, Math.max(0, this.replayer.getCurrentTime()));
   }
@@ -382,13 +566,20 @@ class Player {
       getCurrentTime: () => this.currentTime(),
       getTotalTime: () => this.total,
       markers: this.markers,
+      /** Pieces loaded, of how many. */
+      pieces: () => ({ loaded: this.loaded.size, count: this.pieceCount(), bytes: this.loader?.received ?? 0 }),
     };
   }
 
   // ---- setup ----
 
-  private start(events: RawEvent[]): void {
-    const first = events.reduce((min, e) => Math.min(min, e.timestamp), Infinity);
+  /** The Replayer on the first events; `parts`: the pieces they are (one, unless in pieces). */
+  private start(events: RawEvent[], parts: [number, RawEvent[]][] = [[0, events]]): void {
+    const first = this.index
+      ? this.index.start_timestamp
+      : events.reduce((min, e) => Math.min(min, e.timestamp), Infinity);
+    this.first = first;
+    if (!this.index) this.loaded.add(0);
     const meta = events.find((e) => e.type === META);
     if (meta && meta.data && meta.data.width > 0 && meta.data.height > 0) {
       this.dims = { width: meta.data.width, height: meta.data.height };
@@ -408,10 +599,10 @@ class Player {
       this.replayer.destroy(); // before it draws the first page (a timer away)
       throw error;
     }
-    this.total = Math.max(0, this.replayer.getMetaData().totalTime);
-    this.markers = findMarkers(events, first).concat(signalMarkers(this.signals));
-    this.pageStarts = findPageStarts(events, first);
-    this.drawTimeline(findInactive(events, first, this.total));
+    this.total = Math.max(0, this.index ? this.index.duration_ms : this.replayer.getMetaData().totalTime);
+    for (const m of signalMarkers(this.signals)) this.markers.push(m);
+    for (const [n, part] of parts) this.note(n, part);
+    this.drawTimeline();
     this.wireReplayer();
     this.rescale();
 
@@ -446,6 +637,12 @@ class Player {
       }
     });
     this.replayer.on('finish', () => {
+      // The end of what is loaded, not of the recording: wait for the next piece.
+      const last = this.lastLoadedTime();
+      if (this.index && this.playing && last < this.total) {
+        const next = this.index.pieces.find((p) => p.start_ms > last && !this.loaded.has(p.n));
+        if (next) return this.waitFor(last, next.n);
+      }
       this.playing = false;
       this.ended = true;
       this.pausedAt = null;
@@ -465,6 +662,7 @@ class Player {
     this.signals = readSignals(this.root.dataset.signals);
     this.root.textContent = '';
     this.root.classList.add('fp-root');
+    this.root.dataset.loaded = 'partial';
 
     const lock = el('span', { class: 'fp-url-dot', 'aria-hidden': 'true' });
     const topBar = el('div', { class: 'fp-topbar' }, [
@@ -545,9 +743,14 @@ class Player {
     document.addEventListener('click', (e) => this.onSeekLink(e));
   }
 
-  private drawTimeline(inactive: Span[]): void {
+  /** The inactive bands of the loaded stretch from the start, and the markers not drawn yet. */
+  private drawTimeline(): void {
     const pct = (t: number) => `${this.total ? (t / this.total) * 100 : 0}%`;
-    for (const span of inactive) {
+    const times: number[] = [];
+    let n = 0;
+    for (; this.activity.has(n); n++) for (const t of this.activity.get(n)!) times.push(t);
+    for (const band of this.track.querySelectorAll('.fp-inactive')) band.remove();
+    for (const span of inactiveSpans(times, n >= this.pieceCount() ? this.total : null)) {
       const band = el('div', {
         class: 'fp-inactive',
         title: `Inactive for ${formatTime(span.end - span.start)}`,
@@ -557,6 +760,8 @@ class Player {
       this.track.insertBefore(band, this.progress);
     }
     for (const marker of this.markers) {
+      if (this.drawn.has(marker)) continue;
+      this.drawn.add(marker);
       const signal = isSignalKind(marker.kind);
       const button = el('button', {
         type: 'button',
@@ -722,11 +927,22 @@ class Player {
     this.frame.classList.toggle('fp-is-playing', playing);
   }
 
-  /** Follows the replayer's clock while playing. */
+  private lastLoadedTime(): number {
+    const list = (this.replayer as unknown as { service: { state: { context: { events: RawEvent[] } } } }).service
+      .state.context.events;
+    return list[list.length - 1].timestamp - this.first;
+  }
+
+  /** Follows the replayer's clock while playing (and stops at a piece not loaded yet). */
   private loop(): void {
     cancelAnimationFrame(this.raf);
     const tick = () => {
       if (!this.playing) return;
+      if (this.index && !this.waiting) {
+        const now = this.currentTime();
+        const piece = pieceAt(this.index, now);
+        if (!this.loaded.has(piece)) this.waitFor(now, piece);
+      }
       if (!this.dragging) this.render();
       this.raf = requestAnimationFrame(tick);
     };
