@@ -9,15 +9,24 @@
 //   api-docs.js             starts Swagger UI on /api/docs, whose swagger-ui-bundle.js and
 //                           swagger-ui.css are copied from the pinned swagger-ui-dist package
 //
-//   node build.mjs           one minified build
-//   node build.mjs --watch   rebuild on every change
+//
+// Every file the server sends by URL (these bundles and the stylesheets in footage/web/static/)
+// is also compressed here once with brotli at its highest level, which is too slow to do per
+// request: `<digest>.br` in the build folder, named by the content's digest, so the server
+// (footage/web/assets.py) sends it only for exactly that content. gzip it does itself.
+//
+//   node build.mjs           one minified build, then the compressed copies
+//   node build.mjs --watch   rebuild on every change (no compressed copies: served as gzip)
 import * as esbuild from 'esbuild';
 import { fileURLToPath } from 'node:url';
-import { copyFile, mkdir, readFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, unlink, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { brotliCompressSync, constants as zlib } from 'node:zlib';
 import path from 'node:path';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const outdir = path.resolve(here, '../footage/web/static/build');
+const staticdir = path.resolve(here, '../footage/web/static');
+const outdir = path.join(staticdir, 'build');
 const watch = process.argv.includes('--watch');
 
 /**
@@ -144,6 +153,50 @@ async function copySwaggerUI() {
   }
 }
 
+/** The digest that names a version of a file: in its hashed URL and its `.br` copy. Twin of
+ * `digest` in footage/web/assets.py (a test checks that both agree). */
+function digest(bytes) {
+  return createHash('sha256').update(bytes).digest('hex').slice(0, 16);
+}
+
+/**
+ * footage.js loads the chat box from `/footage-chat.js`, which is revalidated every few
+ * minutes; the chat box's hashed address is cached for a year. The recorder names it, so a
+ * new chat box is a new recorder too (its own digest changes with it).
+ */
+async function pinChatBox() {
+  const recorder = path.join(outdir, 'footage.js');
+  const code = await readFile(recorder, 'utf8');
+  const chat = `/footage-chat.${digest(await readFile(path.join(outdir, 'chat.js')))}.js`;
+  const pinned = code.split('/footage-chat.js').join(chat);
+  if (pinned === code) console.warn('footage.js names no /footage-chat.js: the chat box stays unpinned');
+  await writeFile(recorder, pinned);
+}
+
+/** `<digest>.br` beside the bundles for every file served by URL; earlier ones go. */
+async function compressAll() {
+  for (const name of await readdir(outdir)) {
+    if (name.endsWith('.br')) await unlink(path.join(outdir, name));
+  }
+  const folders = [outdir, staticdir];
+  for (const folder of folders) {
+    for (const name of await readdir(folder)) {
+      if (!/\.(js|css)$/.test(name)) continue;
+      const bytes = await readFile(path.join(folder, name));
+      const compressed = brotliCompressSync(bytes, {
+        params: {
+          [zlib.BROTLI_PARAM_MODE]: zlib.BROTLI_MODE_TEXT,
+          [zlib.BROTLI_PARAM_QUALITY]: zlib.BROTLI_MAX_QUALITY,
+          [zlib.BROTLI_PARAM_SIZE_HINT]: bytes.length,
+        },
+      });
+      if (compressed.length < bytes.length) {
+        await writeFile(path.join(outdir, `${digest(bytes)}.br`), compressed);
+      }
+    }
+  }
+}
+
 await copySwaggerUI();
 
 if (watch) {
@@ -154,4 +207,6 @@ if (watch) {
   console.log('watching web/src for changes…');
 } else {
   await Promise.all(builds.map((options) => esbuild.build(options)));
+  await pinChatBox();
+  await compressAll();
 }

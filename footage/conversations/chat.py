@@ -44,7 +44,7 @@ from footage.errors import (
     PayloadTooLarge,
 )
 from footage.ingest.asgi import visit_of
-from footage.ingest.routes import cors, served_script
+from footage.ingest.routes import SCRIPT_METHODS, cors, served_script
 from footage.ingest.wire import is_site_key
 from footage.ingest.writer import origin_allowed
 from footage.ratelimit import TooManyRequests
@@ -346,7 +346,13 @@ async def poll(request: Request) -> Response:
 script_router = APIRouter(include_in_schema=False)
 
 
-@script_router.get("/footage-chat.js")
-def chat_script() -> Response:
+@script_router.api_route("/footage-chat.js", methods=SCRIPT_METHODS)
+def chat_script(request: Request) -> Response:
     """The chat box; footage.js loads it on sites with chat on (no cookie, like footage.js)."""
-    return served_script("chat.js", "footage-chat.js")
+    return served_script(request, "chat.js", "footage-chat.js")
+
+
+@script_router.api_route("/footage-chat.{version}.js", methods=SCRIPT_METHODS)
+def chat_script_version(request: Request, version: str) -> Response:
+    """The address footage.js names (web/build.mjs writes it in): cached for a year."""
+    return served_script(request, "chat.js", "footage-chat.js", version)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 
 from footage.accounts.service import site_by_key
 from footage.accounts.usage import used_this_month
@@ -13,7 +13,7 @@ from footage.errors import FootageError, NotFound
 from footage.ingest.asgi import visit_of
 from footage.ingest.wire import is_site_key
 from footage.ingest.writer import origin_allowed, refusal
-from footage.web.assets import BUILD
+from footage.web.assets import IMMUTABLE, built, send
 
 router = APIRouter()
 
@@ -90,22 +90,41 @@ def site_config(request: Request, site_key: str) -> Response:
     return cors(request, response)
 
 
-def served_script(built: str, name: str) -> Response:
-    """A bundle from web/ that sites load (`built` in the build folder, served as `name`):
-    cached for 5 minutes, readable from any origin, no cookie."""
-    path = BUILD / built
-    if not path.exists():
+# footage.js and footage-chat.js keep the address every snippet has: a release reaches sites
+# within 5 minutes (then a 304 while nothing changed). Their hashed addresses, which the
+# recorder uses for the chat box, are cached for a year.
+SCRIPT_CACHE = "public, max-age=300"
+SCRIPT_METHODS = ["GET", "HEAD"]
+
+
+def served_script(request: Request, bundle: str, name: str, version: str | None = None) -> Response:
+    """A bundle from web/ that sites load (`bundle` in the build folder, served as `name`,
+    or as `name` with its digest when `version` is given): readable from any origin, no
+    cookie, compressed as the browser accepts."""
+    asset = built(bundle)
+    if asset is None:
         return Response(
             f"/* {name} is not built: run `npm ci && node build.mjs` in web/ */",
             media_type="application/javascript",
             status_code=503,
         )
-    response = FileResponse(path, media_type="application/javascript")
-    response.headers["Cache-Control"] = "public, max-age=300"
-    response.headers["Access-Control-Allow-Origin"] = "*"
-    return response
+    if version is not None and version != asset.digest:
+        stem = name.removesuffix(".js")
+        return PlainTextResponse(
+            f"no version {version} of {name}: the current one is /{stem}.{asset.digest}.js",
+            status_code=404,
+            headers={"Access-Control-Allow-Origin": "*", "Cache-Control": "no-cache"},
+        )
+    cache = SCRIPT_CACHE if version is None else IMMUTABLE
+    return send(request, asset, cache, {"Access-Control-Allow-Origin": "*"})
 
 
-@router.get("/footage.js", include_in_schema=False)
-def recorder_script() -> Response:
-    return served_script("footage.js", "footage.js")
+@router.api_route("/footage.js", methods=SCRIPT_METHODS, include_in_schema=False)
+def recorder_script(request: Request) -> Response:
+    return served_script(request, "footage.js", "footage.js")
+
+
+@router.api_route("/footage.{version}.js", methods=SCRIPT_METHODS, include_in_schema=False)
+def recorder_script_version(request: Request, version: str) -> Response:
+    """One release of footage.js, for a site that would rather pin it."""
+    return served_script(request, "footage.js", "footage.js", version)

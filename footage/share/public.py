@@ -30,10 +30,12 @@ from footage.recordings.queries import iter_events_json
 from footage.share.guard import GuessGuard
 from footage.share.links import OpenLink, clock_time, count_view, open_link
 from footage.store.db import Database
+from footage.web.assets import asset_url
 from footage.web.csp import policy
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
+templates.env.globals["asset"] = asset_url  # hashed addresses of scripts and stylesheets
 
 # The policy of every page that shows a replay (footage/web/csp.py); the share page has
 # no forms. rrweb rebuilds the recorded page inside an iframe of this page (about:blank, so

@@ -14,8 +14,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from footage.errors import Forbidden
 from footage.web.cookies import CSRF_COOKIE
 
-# The recorder's and the chat box's endpoints, the API and the share pages take no cookie.
-NO_TOKEN = ("/api/", "/footage.js", "/footage-chat.js", "/share/")
+# The recorder's and the chat box's endpoints and scripts (plain and hashed addresses), the
+# API, the share pages and the static files take no cookie: a cookie on a cached file would
+# be handed to everyone the cache serves.
+NO_TOKEN = ("/api/", "/footage.", "/footage-chat.", "/share/", "/static/")
 
 
 def csrf_token(request: Request) -> str:

@@ -54,13 +54,16 @@ async def http_error(request: Request, exc: Exception) -> Response:
     message = "no such endpoint" if exc.status_code == 404 else str(exc.detail)
     if is_api(request):
         return JSONResponse(
-            {"error": {"code": code, "message": message}}, status_code=exc.status_code
+            {"error": {"code": code, "message": message}},
+            status_code=exc.status_code,
+            headers=exc.headers,  # a 405's Allow
         )
     return HTMLResponse(
         f"<!doctype html><title>{exc.status_code}</title><h1>{exc.status_code}</h1>"
         f"<p>{'Page not found.' if exc.status_code == 404 else 'Error.'}</p>"
         '<p><a href="/">Back to Footage</a></p>',
         status_code=exc.status_code,
+        headers=exc.headers,
     )
 
 

@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from fastapi.templating import Jinja2Templates
 
 from footage.signals import SIGNALS
+from footage.web.assets import asset_url
 from footage.web.csrf import csrf_token
 from footage.web.users import User
 
@@ -42,6 +43,8 @@ templates.env.filters["duration"] = duration
 # The frustration signals, in their order (filters, labels): one registry for every page.
 templates.env.globals["frustration_signals"] = SIGNALS
 templates.env.filters["day_month"] = day_month
+# Every script and stylesheet by its hashed address (footage/web/assets.py): cached for a year.
+templates.env.globals["asset"] = asset_url
 
 
 def add_page_context(app: FastAPI, provide: PageContext, template: str | None = None) -> None:
