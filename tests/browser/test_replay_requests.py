@@ -24,6 +24,7 @@ replayed while the recording's owner is logged in, with each layer alone, both, 
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -350,7 +351,9 @@ def turn_off_the_players_layer(context: Any, bundle: str) -> None:
         assert code.count(PUBLIC_PATHS) == 1, f"{bundle}: web/src/inert.ts changed"
         route.fulfill(response=response, body=code.replace(PUBLIC_PATHS, '"/"'))
 
-    context.route(f"**/static/build/{bundle}", patched)
+    # The pages load the bundle by its hashed address (player.<digest>.js).
+    stem, ext = bundle.rsplit(".", 1)
+    context.route(re.compile(rf"/static/build/{re.escape(stem)}(\.[0-9a-f]+)?\.{ext}$"), patched)
 
 
 def play(page: Any, frame_selector: str) -> None:
