@@ -124,6 +124,7 @@ def tenants(server: LiveServer, clock: FrozenClock) -> Iterator[Tenants]:
         "segment_id": segment.json()["id"],
         "conversation_id": conversation.json()["id"],
         "token_id": token["id"],
+        "n": "0",  # a piece of Alice's recording: the recording id is what Bob must not reach
     }
     yield Tenants(server, clock, alice, bob, alice_web, bob_web, ids)
     alice_web.http.close()

@@ -26,6 +26,10 @@ NOT_AN_ACCOUNTS_ID = {
     ("GET", "/demo/product/{slug}"): "the demo shop's products",
     ("GET", "/share/{token}"): "a share link's public page (tests/share/test_page.py)",
     ("GET", "/share/{token}/events.json"): "a share link's events (tests/share/test_page.py)",
+    ("GET", "/share/{token}/pieces"): "a share link's pieces (tests/share/test_pieces.py)",
+    ("GET", "/share/{token}/pieces/{n}"): "a share link's pieces (tests/share/test_pieces.py)",
+    ("GET", "/footage.{version}.js"): "the recorder, pinned by its digest (public)",
+    ("GET", "/footage-chat.{version}.js"): "the chat box, pinned by its digest (public)",
 }
 # What a request sends besides the id, so that only the owner check can refuse it.
 JSON_BODIES: dict[tuple[str, str], Any] = {
