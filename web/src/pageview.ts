@@ -55,7 +55,8 @@ export interface PageViewContext {
   ingestUrl: string;
   siteKey: string;
   visitorId: string;
-  sessionId: string;
+  /** The session, or null while the page view is held (see PageView.held). */
+  sessionId: string | null;
   batchMaxBytes: number;
   /** The page's address, title and referrer, masked as the site's settings say. */
   page(): PageInfo;
@@ -95,13 +96,43 @@ export class PageView {
   private closed = false;
   /** At least one batch reached the server: it knows this page view. */
   delivered = false;
+  private session: string;
+  /**
+   * Held: recorded ahead of the visitor's first activity (the snapshot taken in idle time),
+   * kept here and never sent. `release()` makes it an ordinary page view of a session; a held
+   * page view that is left or ended is forgotten, since the visitor did nothing.
+   */
+  private holding: boolean;
 
   constructor(id: string, private readonly ctx: PageViewContext) {
     this.id = id;
+    this.session = ctx.sessionId || '';
+    this.holding = ctx.sessionId === null;
   }
 
   get sessionId(): string {
-    return this.ctx.sessionId;
+    return this.session;
+  }
+
+  get held(): boolean {
+    return this.holding;
+  }
+
+  /** Bytes of events collected and not yet made into a batch. */
+  get pendingBytes(): number {
+    return this.bufferBytes;
+  }
+
+  /** The visitor became active: the held events belong to `sessionId` and go out in batches. */
+  release(sessionId: string): void {
+    if (!this.holding || this.closed) return;
+    this.holding = false;
+    this.session = sessionId;
+    const held = this.buffer;
+    this.buffer = [];
+    this.bufferBytes = 0;
+    // The usual batch sizes: a long hold does not become one oversized batch.
+    for (const event of held) this.add(event);
   }
 
   /** Adds one rrweb event, already serialised. */
@@ -109,13 +140,14 @@ export class PageView {
     if (this.closed) return;
     this.buffer.push(eventJson);
     this.bufferBytes += eventJson.length;
+    if (this.holding) return; // the recorder bounds a hold by its size and age
     if (this.bufferBytes >= this.ctx.batchMaxBytes) this.flush();
     else this.enforceLimit();
   }
 
   /** Turns the events collected so far into a batch and sends it (in order). */
   flush(left = false): void {
-    if (this.closed) return;
+    if (this.closed || this.holding) return;
     const visitor = this.visitorToSend();
     // A quiet page still tells the server who the visitor is, once it knows the page view
     // (an empty batch for a page it does not know yet would be dropped).
@@ -140,6 +172,7 @@ export class PageView {
   /** Ends the page view while the page stays open (the session changed): the last batch says `left`. */
   end(): void {
     if (this.closed) return;
+    if (this.holding) return this.discard();
     this.flush(true);
     // Batches already queued are still sent; nothing new is accepted.
     this.closed = true;
@@ -149,6 +182,7 @@ export class PageView {
   discard(): void {
     this.closed = true;
     this.buffer = [];
+    this.bufferBytes = 0;
     this.outbox = [];
     clearTimeout(this.retryTimer);
   }
@@ -167,6 +201,7 @@ export class PageView {
    */
   leave(): void {
     if (this.closed) return;
+    if (this.holding) return this.discard(); // a page only loaded sends nothing
     this.closed = true;
     clearTimeout(this.retryTimer);
 
@@ -314,7 +349,7 @@ export class PageView {
       v: 1,
       site_key: this.ctx.siteKey,
       visitor_id: this.ctx.visitorId,
-      session_id: this.ctx.sessionId,
+      session_id: this.session,
       page_id: this.id,
       seq,
       page: batch.page,

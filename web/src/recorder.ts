@@ -43,6 +43,16 @@ const DEFAULTS: Config = {
 
 /** The first batch of a page view goes out quickly, so the server knows the visitor is there. */
 const FIRST_BATCH_DELAY_MS = 800;
+/**
+ * Before the visitor's first activity the page is recorded ahead, held in memory and never
+ * sent (see prepareHeld): at most this long and this much, then it is taken again.
+ */
+const HOLD_MAX_MS = 5 * 60 * 1000;
+const HOLD_MAX_BYTES = 4 * 1024 * 1024;
+/** A page that keeps outgrowing its hold is left alone: the recording starts at the activity. */
+const MAX_HOLDS = 6;
+/** The hold starts when the browser is idle after load, or after this long at the latest. */
+const HOLD_IDLE_TIMEOUT_MS = 2000;
 /** Activity is written to localStorage at most this often (mousemove fires constantly). */
 const ACTIVITY_WRITE_MS = 5000;
 /** Guards against a server that would answer 409 to every new page view. */
@@ -101,6 +111,10 @@ const state = {
   masks: new PageMaskState(),
   /** Waiting for the visitor's first real activity before recording. */
   waiting: false,
+  /** Cancels the idle callback that will start a held page view (null: none planned). */
+  cancelHold: null as (() => void) | null,
+  holdTimer: undefined as ReturnType<typeof setTimeout> | undefined,
+  holds: 0,
   /** When the visitor was first active while the config was still on its way (0: not yet). */
   earlyActivityAt: 0,
   stopEarlyWatch: null as (() => void) | null,
@@ -146,7 +160,8 @@ const commands: Record<string, Command> = {
     delete rest.email;
     identify({ id, name, email, variables: rest });
   },
-  // A custom event at this moment of the recording; dropped while nothing is recorded.
+  // A custom event at this moment of the recording; dropped while nothing is recorded (also
+  // while the page is only recorded ahead, before the visitor's first activity).
   event: (name, props) => trackEvent(name, props),
   // Nothing from this page is recorded (false: record it again).
   'recording:disable': (disabled) => {
@@ -350,8 +365,58 @@ function begin(): void {
     startView(touchSession(state.earlyActivityAt, state.config.sessionTimeoutMs).id);
   } else {
     state.waiting = true;
+    state.holds = 0;
+    planHold();
   }
   state.earlyActivityAt = 0;
+}
+
+/**
+ * While the page waits for the visitor's first activity, records it ahead when the browser
+ * is idle: the full snapshot (the costly part) then runs after load instead of inside the
+ * visitor's first input. The held page view sends nothing; the first activity releases it
+ * (onActivity), a page only loaded forgets it.
+ */
+function planHold(): void {
+  cancelHold();
+  if (state.holds >= MAX_HOLDS) return;
+  const run = guard(() => {
+    state.cancelHold = null;
+    if (!state.waiting || state.view || state.away || !mayRecord()) return;
+    state.holds++;
+    startView(null);
+    if (state.view) state.holdTimer = setTimeout(guard(renewHold), HOLD_MAX_MS);
+  });
+  const w = window as unknown as {
+    requestIdleCallback?: (cb: () => void, options: { timeout: number }) => number;
+    cancelIdleCallback?: (handle: number) => void;
+  };
+  if (typeof w.requestIdleCallback === 'function' && typeof w.cancelIdleCallback === 'function') {
+    const handle = w.requestIdleCallback(run, { timeout: HOLD_IDLE_TIMEOUT_MS });
+    const cancel = w.cancelIdleCallback;
+    state.cancelHold = () => cancel(handle);
+  } else {
+    const handle = setTimeout(run, 50);
+    state.cancelHold = () => clearTimeout(handle);
+  }
+}
+
+function cancelHold(): void {
+  if (state.cancelHold) state.cancelHold();
+  state.cancelHold = null;
+  clearTimeout(state.holdTimer);
+  state.holdTimer = undefined;
+}
+
+/** The hold grew too old or too large while the visitor did nothing: take the page again. */
+function renewHold(): void {
+  const view = state.view;
+  if (!view || !view.held) return;
+  cancelHold();
+  stopRecorder();
+  view.discard();
+  state.view = null;
+  planHold();
 }
 
 /** The site's settings and the page's own calls allow recording this page right now. */
@@ -384,7 +449,17 @@ function onActivity(event: Event): void {
   if (state.waiting) {
     state.waiting = false;
     state.lastActivityWrite = now;
-    startView(touchSession(now, state.config.sessionTimeoutMs).id);
+    const sessionId = touchSession(now, state.config.sessionTimeoutMs).id;
+    const view = state.view;
+    cancelHold();
+    if (view && view.held) {
+      // Recorded ahead: nothing to snapshot inside this input, only send what is there.
+      view.release(sessionId);
+      startTimers();
+      scheduleFirstBatch(view);
+    } else {
+      startView(sessionId);
+    }
     return;
   }
   if (now - state.lastActivityWrite < ACTIVITY_WRITE_MS) return;
@@ -421,8 +496,11 @@ function onVisibilityChange(): void {
 
 // ---- page views & rrweb -----------------------------------------------------
 
-/** Starts a new page view: new page_id, seq 0, and a new rrweb recording (Meta + FullSnapshot). */
-function startView(sessionId: string): void {
+/**
+ * Starts a new page view: new page_id, seq 0, and a new rrweb recording (Meta + FullSnapshot).
+ * Without a session it is held: recorded, kept, not sent (planHold).
+ */
+function startView(sessionId: string | null): void {
   stopRecorder();
   const view = new PageView(uuid(), {
     ingestUrl: `${state.host}/api/v1/ingest`,
@@ -454,6 +532,10 @@ function startView(sessionId: string): void {
         // attributes (title, alt, placeholder, aria-label, value…), links, the page address.
         scrubEvent(event, rules, state.masks);
         view.add(JSON.stringify(event));
+        if (view.held) {
+          if (view.pendingBytes > HOLD_MAX_BYTES) setTimeout(guard(renewHold), 0);
+          return;
+        }
         // The full snapshot (taken once the DOM is ready) opens the page
         // view: send it soon, so the server knows the visitor is here.
         if (event.type === FULL_SNAPSHOT) scheduleFirstBatch(view);
@@ -496,7 +578,7 @@ function startView(sessionId: string): void {
     return;
   }
   state.stopRecording = stop;
-  startTimers();
+  if (!view.held) startTimers();
 }
 
 // ---- masking -----------------------------------------------------------------
@@ -627,6 +709,7 @@ function startTimers(): void {
 }
 
 function stopTimers(): void {
+  cancelHold();
   clearInterval(state.flushTimer);
   clearInterval(state.heartbeatTimer);
   clearTimeout(state.firstBatchTimer);
@@ -750,7 +833,7 @@ function visitorRefused(version: number): void {
 
 /** footage('event', name, props): a custom event in the recording, only while recording. */
 function trackEvent(name: unknown, props: unknown): void {
-  if (!state.view || !state.stopRecording || state.siteEventsInView >= MAX_SITE_EVENTS_PER_VIEW) return;
+  if (!state.view || state.view.held || !state.stopRecording || state.siteEventsInView >= MAX_SITE_EVENTS_PER_VIEW) return;
   const eventName = typeof name === 'string' ? cap(name.trim(), MAX_EVENT_NAME_CHARS) : '';
   if (!eventName) return;
   const flat: Record<string, Scalar> = Object.create(null);
@@ -823,7 +906,7 @@ function onRejection(event: Event): void {
 }
 
 function addError(payload: ErrorPayload): void {
-  if (!state.view || !state.stopRecording || state.errorsInView >= MAX_ERRORS_PER_VIEW) return;
+  if (!state.view || state.view.held || !state.stopRecording || state.errorsInView >= MAX_ERRORS_PER_VIEW) return;
   state.errorsInView++;
   payload.message = cap(payload.message, 1000);
   payload.source = cap(payload.source, 1000);

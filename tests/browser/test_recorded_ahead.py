@@ -1,0 +1,150 @@
+"""The page is recorded ahead, in idle time, and sent only once the visitor is active.
+
+The full snapshot of a large page is the recorder's costliest step. Taken inside the
+visitor's first input, it delays that input; so the recorder takes it when the browser is
+idle after load, holds the page view in memory and sends nothing until the first activity.
+A page only loaded still sends nothing, and a page that changes a lot before anyone acts
+does not grow the hold without bound.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.browser.conftest import leave, start_demo
+from tests.browser.test_privacy import events_of, known_recordings, new_recording
+from tests.conftest import LiveServer
+
+pytestmark = pytest.mark.browser
+
+PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Catalogue</title>
+<script>
+  window.footage = window.footage || function () { (footage.q = footage.q || []).push(arguments); };
+  footage('init', '%(key)s', { host: '%(host)s' });
+</script>
+<script async src="%(host)s/footage.js"></script></head>
+<body style="font: 14px sans-serif">
+<h1>Catalogue</h1>
+<div id="items"></div>
+<script>
+  const items = document.getElementById('items');
+  for (let i = 0; i < %(items)d; i++) {
+    const card = document.createElement('div');
+    card.innerHTML = '<h3>Item ' + i + '</h3><p>A fine thing</p><button>Add</button>';
+    items.appendChild(card);
+  }
+  %(script)s
+</script>
+</body></html>"""
+
+# Waits until every idle callback queued before this one has run (they run in order): the
+# recorder queued its hold when the config arrived, before the test queues this.
+AFTER_IDLE = "() => new Promise(r => requestIdleCallback(() => requestIdleCallback(() => r())))"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, dict[str, str]]]:
+    server, login = start_demo(tmp_path_factory.mktemp("ahead"))
+    yield server, login
+    server.stop()
+
+
+def open_page(browser: Any, server: LiveServer, path: str, items: int, script: str = "") -> Any:
+    """A fresh context showing a page of `items` cards with the snippet; returns (context,
+    page, the recorder's requests to the ingest endpoint)."""
+    site_key = server.services.db.one("SELECT site_key FROM sites WHERE is_demo = 1")["site_key"]
+    html = PAGE % {"key": site_key, "host": server.url, "items": items, "script": script}
+    context = browser.new_context(viewport={"width": 1000, "height": 700})
+    context.route(f"**{path}", lambda route: route.fulfill(body=html, content_type="text/html"))
+    sent: list[Any] = []
+    context.on("request", lambda r: sent.append(r) if r.url.endswith("/api/v1/ingest") else None)
+    page = context.new_page()
+    with page.expect_response(lambda r: "/config" in r.url):
+        page.goto(f"{server.url}{path}")
+    page.wait_for_function("typeof window.footage === 'function' && window.footage.loaded")
+    page.evaluate(AFTER_IDLE)
+    return context, page, sent
+
+
+def test_the_snapshot_is_taken_before_the_first_input_and_sent_after_it(browser, demo):
+    server, login = demo
+    known = known_recordings(server, login)
+    context, page, sent = open_page(browser, server, "/demo/ahead", items=1500)
+    assert sent == []  # recorded ahead, nothing sent before the visitor does anything
+    page.evaluate("() => document.querySelector('h1').textContent = 'Catalogue, changed'")
+    page.evaluate(AFTER_IDLE)
+    assert sent == []
+    before_input = page.evaluate("Date.now()")
+    page.mouse.move(200, 200, steps=3)
+    page.click("#items button")
+    leave(page, server)
+    context.close()
+
+    rec = new_recording(server, login, known, "/demo/ahead")
+    events = events_of(server, login, rec["id"])
+    snapshots = [e for e in events if e["type"] == 2]
+    assert len(snapshots) == 1
+    # Taken in idle time after load, before the first input…
+    assert snapshots[0]["timestamp"] < before_input
+    # …and the change made while the page was held is in the recording.
+    assert "Catalogue, changed" in json.dumps(events)
+    assert any(e["type"] == 3 and e["data"]["source"] == 2 for e in events)  # the click
+
+
+def test_a_page_only_loaded_sends_nothing(browser, demo):
+    server, _ = demo
+    context, page, sent = open_page(browser, server, "/demo/idle", items=200)
+    page.evaluate("() => document.querySelector('h1').textContent = 'Still nobody'")
+    page.evaluate(AFTER_IDLE)
+    with page.expect_event("close"):
+        page.close(run_before_unload=True)
+    context.close()
+    # A visitor who acts on another page afterwards: once that page's leave is stored, a
+    # beacon of the first page, had there been one, would have arrived before it.
+    context, page, _ = open_page(browser, server, "/demo/acted", items=10)
+    page.mouse.move(200, 200, steps=3)
+    leave(page, server)
+    context.close()
+    assert sent == []
+    urls = [r["url"] for r in server.services.db.all("SELECT url FROM recording_pages")]
+    assert any(u.endswith("/demo/acted") for u in urls)
+    assert not any(u.endswith("/demo/idle") for u in urls)
+
+
+def test_a_page_changing_a_lot_before_anyone_acts_is_taken_again(browser, demo):
+    """6 MB of changes before the first input (a 300 KB text replaced 20 times): the hold
+    (4 MB at most) is dropped and the page taken again, so what is sent is the page as it is,
+    not every change since load."""
+    server, login = demo
+    known = known_recordings(server, login)
+    churn = """
+      window.churn = () => {
+        let n = 0;
+        const block = 'x'.repeat(300000);
+        const p = document.createElement('p');
+        document.body.appendChild(p);
+        const timer = setInterval(() => {
+          p.textContent = 'Block ' + String.fromCharCode(65 + n) + ' ' + block;
+          if (++n === 20) { clearInterval(timer); window.churned = true; }
+        }, 30);
+      };
+    """
+    context, page, sent = open_page(browser, server, "/demo/churning", items=10, script=churn)
+    page.evaluate("() => window.churn()")  # after the page is held
+    page.wait_for_function("window.churned === true")
+    page.evaluate(AFTER_IDLE)
+    page.evaluate(AFTER_IDLE)
+    assert sent == []
+    page.mouse.move(200, 200, steps=3)
+    page.click("#items button")
+    leave(page, server)
+    context.close()
+
+    rec = new_recording(server, login, known, "/demo/churning")
+    text = json.dumps(events_of(server, login, rec["id"]))
+    assert "Block T" in text  # the page as the visitor saw it (the 20th text)…
+    assert len(text) < 4_500_000  # …without the 6 MB of changes that came before
