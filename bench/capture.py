@@ -60,6 +60,13 @@ CHROMIUM_ARGS = [
 ]
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "upgrade"}
 WIDTH, HEIGHT = 1366, 768  # the most common desktop screen
+# An element's first box on screen (its first line, for text that wraps), in page pixels.
+FIRST_BOX = """
+(element) => {
+  const rect = [...element.getClientRects()].find((r) => r.width > 0 && r.height > 0);
+  return rect ? { x: rect.x, y: rect.y, width: rect.width, height: rect.height } : null;
+}
+"""
 
 
 # ---- the recording proxy -------------------------------------------------------------------
@@ -79,7 +86,9 @@ class Recorded:
 
 
 def proxy_app(upstream: str, seen: Recorded) -> Starlette:
-    """A pass-through reverse proxy to `upstream` that records ingest and heartbeat POSTs."""
+    """A pass-through reverse proxy to `upstream` that records ingest and heartbeat POSTs.
+
+    Answers go back byte for byte, in the encoding the server chose for the browser."""
     client = httpx.AsyncClient(base_url=upstream, timeout=30.0)
 
     async def forward(request: Request) -> Response:
@@ -87,7 +96,14 @@ def proxy_app(upstream: str, seen: Recorded) -> Starlette:
         headers = {k: v for k, v in request.headers.items() if k not in HOP_BY_HOP}
         path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         t = seen.now()
-        answer = await client.request(request.method, path, content=body, headers=headers)
+        answer = await client.send(
+            client.build_request(request.method, path, content=body, headers=headers),
+            stream=True,
+        )
+        # The body as the server encoded it (brotli, gzip…): the browser decodes it itself, as
+        # without the proxy. httpx would decode it, and it knows no brotli.
+        raw = b"".join([part async for part in answer.aiter_raw()])
+        await answer.aclose()
         if request.method == "POST" and request.url.path == "/api/v1/ingest":
             with seen.lock:
                 seen.batches.append(
@@ -102,12 +118,8 @@ def proxy_app(upstream: str, seen: Recorded) -> Starlette:
         elif request.method == "POST" and request.url.path == "/api/v1/heartbeat":
             with seen.lock:
                 seen.heartbeats.append(t)
-        out_headers = {
-            k: v
-            for k, v in answer.headers.items()
-            if k not in HOP_BY_HOP and k != "content-encoding"
-        }
-        return Response(answer.content, status_code=answer.status_code, headers=out_headers)
+        out_headers = {k: v for k, v in answer.headers.items() if k not in HOP_BY_HOP}
+        return Response(raw, status_code=answer.status_code, headers=out_headers)
 
     methods = ["GET", "POST", "OPTIONS", "HEAD"]
     return Starlette(routes=[Route("/{path:path}", forward, methods=methods)])
@@ -169,7 +181,10 @@ class Visitor:
         self.x, self.y = x, y
 
     def glide_to(self, selector: str, seconds: float = 0.8) -> None:
-        box = self.page.locator(selector).first.bounding_box()
+        """Moves the mouse to a point inside the element: inside its first line box, since a
+        link that wraps onto two lines ("Rechargeable head / torch") does not cover its whole
+        bounding box, and a point there would miss it."""
+        box = self.page.locator(selector).first.evaluate(FIRST_BOX)
         if box is None:
             raise BenchError(f"the demo page has no visible {selector!r}")
         self.glide(

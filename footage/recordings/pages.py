@@ -161,6 +161,7 @@ def player_pieces(request: Request, user: ScriptUser, recording_id: str) -> Resp
         pieces_of(svc.db, recording_id),
         f"/recordings/{recording_id}/pieces/{{n}}",
         request.headers.get("if-none-match", ""),
+        accept_encoding=request.headers.get("accept-encoding", ""),
     )
 
 

@@ -174,9 +174,12 @@ def piece_etag(recording: dict[str, Any], piece: StoredPiece, encoding: str) -> 
     return _tag(f"{recording['id']}:{recording['finalized_at']}:{piece.n}:{where}", encoding)
 
 
-def index_etag(recording: dict[str, Any], pieces: list[StoredPiece], piece_url: str) -> str:
+def index_etag(
+    recording: dict[str, Any], pieces: list[StoredPiece], piece_url: str, encoding: str
+) -> str:
     where = ";".join(f"{r.key}@{r.offset}+{r.length}" for p in pieces for r in p.ranges)
-    return _tag(f"{recording['id']}:{recording['finalized_at']}:{piece_url}:{where}", "index")
+    seed = f"{recording['id']}:{recording['finalized_at']}:{piece_url}:{where}"
+    return _tag(seed, f"index-{encoding}")
 
 
 def matches(if_none_match: str, etag: str) -> bool:
@@ -189,6 +192,15 @@ def cached_headers(etag: str, cache_control: str) -> dict[str, str]:
     return {"ETag": etag, "Cache-Control": cache_control, "Vary": "Accept-Encoding"}
 
 
+def encode(body: bytes, encoding: str) -> bytes:
+    """`body` compressed in `encoding` (zstd, gzip or identity)."""
+    if encoding == "zstd":
+        return zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(body)
+    if encoding == "gzip":
+        return gzip.compress(body, GZIP_LEVEL, mtime=0)
+    return body
+
+
 def index_response(
     recording: dict[str, Any],
     pieces: list[StoredPiece],
@@ -196,13 +208,19 @@ def index_response(
     if_none_match: str,
     cache_control: str = CACHE_FOREVER,
     extra: dict[str, str] | None = None,
+    accept_encoding: str = "",
 ) -> Response:
-    etag = index_etag(recording, pieces, piece_url)
+    """The index, compressed as the client takes: it grows with the recording (~95 bytes a
+    piece, 19 KB for 4 hours of short page views) and comes before the first frame."""
+    encoding = accepted_encoding(accept_encoding)
+    etag = index_etag(recording, pieces, piece_url, encoding)
     headers = {**(extra or {}), **cached_headers(etag, cache_control)}
     if matches(if_none_match, etag):
         return Response(status_code=304, headers=headers)
     body = orjson.dumps(index_body(recording["id"], pieces, piece_url))
-    return Response(body, media_type="application/json", headers=headers)
+    if encoding != "identity":
+        headers["Content-Encoding"] = encoding
+    return Response(encode(body, encoding), media_type="application/json", headers=headers)
 
 
 def piece_response(
@@ -231,12 +249,7 @@ def piece_response(
             for line in decode_ndjson(blobs.get(r.key, r.offset, r.length)).split(b"\n")
             if line
         )
-        if encoding == "zstd":
-            body = zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(ndjson)
-        elif encoding == "gzip":
-            body = gzip.compress(ndjson, GZIP_LEVEL, mtime=0)
-        else:
-            body = ndjson
+        body = encode(ndjson, encoding)
     if encoding != "identity":
         headers["Content-Encoding"] = encoding
     return Response(body, media_type=NDJSON, headers=headers)

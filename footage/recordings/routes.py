@@ -101,7 +101,8 @@ def events(request: Request, account: Account, recording_id: str) -> Response:
     summary="The recording's events in pieces: the index",
     description="Each piece begins with a full snapshot (a page view's start), so it plays on "
     "its own. `start_ms`/`end_ms` count from the first event. Fetch a piece at `piece_url` "
-    "with its number for `{n}`. A ready recording never changes: strong ETag, cacheable.",
+    "with its number for `{n}`. Compressed (zstd or gzip) as `Accept-Encoding` allows. A ready "
+    "recording never changes: strong ETag per encoding, cacheable.",
 )
 def pieces(request: Request, account: Account, recording_id: str) -> Response:
     svc = request.app.state.services
@@ -111,6 +112,7 @@ def pieces(request: Request, account: Account, recording_id: str) -> Response:
         pieces_of(svc.db, recording_id),
         f"/api/v1/recordings/{recording_id}/pieces/{{n}}",
         request.headers.get("if-none-match", ""),
+        accept_encoding=request.headers.get("accept-encoding", ""),
     )
 
 

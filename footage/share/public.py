@@ -145,6 +145,7 @@ def shared_pieces(request: Request, token: str) -> Response:
         request.headers.get("if-none-match", ""),
         PIECE_HEADERS["Cache-Control"],
         PIECE_HEADERS,
+        accept_encoding=request.headers.get("accept-encoding", ""),
     )
 
 

@@ -122,3 +122,38 @@ def test_logout_ends_the_session(live, owner):
         page = http.get("/recordings")
         http.post("/logout", data={"csrf": csrf_of(page.text)})
         assert http.get("/recordings").status_code == 303
+
+
+def test_a_visit_of_many_pages_lists_the_first_fifty(live, owner):
+    """Hundreds of page views would make the player page heavy before its first frame: the
+    list shows the first 50 and says how many more the timeline marks."""
+    ids, t = new_ids(), 1_795_000_000_000
+    pages = [{**ids, "page_id": f"pag-{i}-{ids['page_id']}"} for i in range(55)]
+    with live.client() as http:
+        for left in (False, True):  # every page view open, then all of them left
+            for i, page in enumerate(pages):
+                at = t + i * 1000 + (900 if left else 0)
+                events = [click(at)] if left else [meta(at), full_snapshot(at + 1)]
+                r = http.post(
+                    "/api/v1/ingest",
+                    headers={"Origin": "https://alice.example"},
+                    content=gz(
+                        batch(
+                            owner.site_key,
+                            page,
+                            1 if left else 0,
+                            events,
+                            url=f"https://alice.example/p{i:03d}",
+                            title=f"Page {i:03d}",
+                            left=left,
+                        )
+                    ),
+                )
+                assert r.status_code in (200, 202), r.text
+        wait_for(lambda: live.services.db.one("SELECT id FROM recordings WHERE status = 'ready'"))
+        log_in(http)
+        rec_id = live.services.db.one("SELECT id FROM recordings")["id"]
+        player = http.get(f"/recordings/{rec_id}")
+    assert "Pages visited (55)" in player.text
+    assert "/p049" in player.text and "/p050" not in player.text
+    assert "… and 5 more on the timeline." in player.text

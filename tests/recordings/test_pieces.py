@@ -173,6 +173,10 @@ def test_pieces_and_events_come_in_the_encoding_the_client_takes(
         assert r.headers.get("content-encoding") == encoding
         assert r.headers["vary"] == "Accept-Encoding"
         assert ndjson(decode(raw))[0]["data"]["href"] == PAGES[1]
+        r, raw = raw_get(http, f"/api/v1/recordings/{rid}/pieces", **{"Accept-Encoding": accept})
+        assert r.headers.get("content-encoding") == encoding
+        assert r.headers["vary"] == "Accept-Encoding"
+        assert json.loads(decode(raw))["recording_id"] == rid
         r, raw = raw_get(http, f"/api/v1/recordings/{rid}/events", **{"Accept-Encoding": accept})
         assert r.headers.get("content-encoding") == encoding
         assert r.headers["content-type"] == "application/json"
@@ -195,6 +199,13 @@ def test_strong_etags_long_caching_and_304(server: LiveServer, recorded: Any) ->
             assert other.status_code == 200
         gz = http.get(f"/api/v1/recordings/{rid}/pieces/0", headers={"Accept-Encoding": "gzip"})
         assert gz.headers["etag"] != etag  # another representation, another tag
+        index_tags = {
+            http.get(f"/api/v1/recordings/{rid}/pieces", headers={"Accept-Encoding": e}).headers[
+                "etag"
+            ]
+            for e in ("zstd", "gzip", "identity")
+        }
+        assert len(index_tags) == 3
         tags = {http.get(f"/api/v1/recordings/{rid}/pieces/{n}").headers["etag"] for n in range(3)}
         assert len(tags) == 3
 

@@ -352,7 +352,7 @@ class Player {
   }
 
   /** The index, the piece of the first moment shown (piece 0 and, when it starts later, its
-   * own), the first frame; then every other piece in the background. */
+   * own), the first frame; then every other piece in the background (start()). */
   private async loadPieces(url: string): Promise<void> {
     let index: PieceIndex | null;
     let events: RawEvent[];
@@ -383,7 +383,6 @@ class Player {
       console.error('footage player:', error);
       return this.fail('This recording could not be played.');
     }
-    void this.loadTheRest();
   }
 
   /** Loads the pieces not loaded yet: the next one after the moment shown first. */
@@ -613,9 +612,11 @@ class Player {
     (window as unknown as { footagePlayer: unknown }).footagePlayer = this.api();
 
     // The first frame is drawn by the Replayer asynchronously: wait for it before saying "ready".
+    // Only then the other pieces: fetched and parsed earlier, they would delay that frame.
     this.whenFirstFrame(() => {
       this.showStartButton();
       this.setState('ready');
+      if (this.index) void this.loadTheRest();
     });
   }
 
