@@ -131,23 +131,8 @@ export class PageView {
     const held = this.buffer;
     this.buffer = [];
     this.bufferBytes = 0;
-    // Into batches of the usual size (a long hold does not become one oversized batch),
-    // queued, not sent: this runs inside the visitor's first input, and the first flush
-    // (scheduled by the recorder) sends them a moment later.
-    const page = this.ctx.page();
-    const visitor = this.visitorToSend(); // the first batch says who the visitor is, as flush() does
-    let events: string[] = [];
-    let bytes = 0;
-    for (const event of held) {
-      events.push(event);
-      bytes += event.length;
-      if (bytes >= this.ctx.batchMaxBytes) {
-        this.outbox.push({ events, bytes, page, left: false, visitor: this.outbox.length ? undefined : visitor });
-        events = [];
-        bytes = 0;
-      }
-    }
-    if (events.length) this.outbox.push({ events, bytes, page, left: false, visitor: this.outbox.length ? undefined : visitor });
+    // The usual batch sizes: a long hold does not become one oversized batch.
+    for (const event of held) this.add(event);
   }
 
   /** Adds one rrweb event, already serialised. */
