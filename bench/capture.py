@@ -51,13 +51,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from footage.chromium import CHROMIUM_ARGS
+
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "upgrade"}
 WIDTH, HEIGHT = 1366, 768  # the most common desktop screen
 # An element's first box on screen (its first line, for text that wraps), in page pixels.

@@ -101,16 +101,14 @@ from common import (
     write_json,
 )
 
+from footage.chromium import CHROMIUM_ARGS as BASE_ARGS
+
 WEB = REPO / "web"
 ESBUILD = WEB / "node_modules" / ".bin" / "esbuild"
 RRWEB_JS = WEB / "node_modules" / "rrweb" / "dist" / "rrweb.js"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
+    *BASE_ARGS,
     # The page, the third-party script host and the Footage server are all this machine.
     "--host-resolver-rules=MAP *.bench.example 127.0.0.1",
 ]

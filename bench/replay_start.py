@@ -58,6 +58,7 @@ from common import (
 
 from footage.accounts.service import create_account
 from footage.app import build_services
+from footage.chromium import CHROMIUM_ARGS
 from footage.clock import FrozenClock
 from footage.ingest.wire import parse_batch
 from footage.ingest.writer import Visit
@@ -66,13 +67,6 @@ from footage.settings import Settings
 EMAIL, PASSWORD = "replay@example.com", "replay-password-123"
 BATCH_MS = 5_000  # the recorder's batches: every ~5 s
 MBIT_50 = 50_000_000 / 8  # bytes per second
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # The moment the player says it is ready (the first frame drawn), on the page's own clock.
 READY_PROBE = """
 performance.setResourceTimingBufferSize(100000);

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
+from footage.chromium import CHROMIUM_ARGS, chromium_path
 from footage.errors import FootageError
 from footage.rrweb import INACTIVE_AFTER_MS, META, is_activity
 
@@ -33,16 +34,8 @@ URL_BAR = 36  # px, the page's URL bar above the replay (video.html)
 # An idle stretch (longer than INACTIVE_AFTER_MS without visitor activity, as the player and
 # the summary's active time define it) is cut down to this when skip_inactivity is on.
 KEEP_IDLE_MS = 1000
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--hide-scrollbars",
-    "--mute-audio",
-]
+# A video frame is the page alone: no scrollbars, no sound.
+VIDEO_ARGS = [*CHROMIUM_ARGS, "--hide-scrollbars", "--mute-audio"]
 MISSING = (
     "MP4 needs chromium and ffmpeg on the server ({what} not found); install them with "
     "scripts/install, or on Debian/Ubuntu: apt-get install chromium ffmpeg"
@@ -59,10 +52,6 @@ class Frames(Protocol):
 
 class VideoUnavailable(FootageError):
     status, code = 503, "video_unavailable"
-
-
-def chromium_path() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def check_tools() -> None:
@@ -223,7 +212,7 @@ def _render(
         assert encoder.stdin is not None
         try:
             with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+                browser = pw.chromium.launch(executable_path=chromium_path(), args=VIDEO_ARGS)
                 try:
                     context = browser.new_context(
                         viewport={"width": size[0], "height": size[1]},

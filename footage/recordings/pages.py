@@ -16,11 +16,9 @@ from footage.recordings.matches import LABELS, matching_moments
 from footage.recordings.moments import moments_of
 from footage.recordings.pieces import (
     events_response,
-    index_response,
-    piece_number,
-    piece_response,
-    pieces_of,
     ready_recording,
+    serve_index,
+    serve_piece,
 )
 from footage.recordings.queries import get_recording, iter_events_json, live_count, started_at_ms
 from footage.recordings.search import empty_hint, search
@@ -154,26 +152,11 @@ def player_events(request: Request, user: ScriptUser, recording_id: str) -> Resp
 @router.get("/recordings/{recording_id}/pieces")
 def player_pieces(request: Request, user: ScriptUser, recording_id: str) -> Response:
     """The player's first request: the recording's pieces (recordings/pieces.py)."""
-    svc = request.app.state.services
-    recording = ready_recording(svc.db, user["account_id"], recording_id)
-    return index_response(
-        recording,
-        pieces_of(svc.db, recording_id),
-        f"/recordings/{recording_id}/pieces/{{n}}",
-        request.headers.get("if-none-match", ""),
-        accept_encoding=request.headers.get("accept-encoding", ""),
-    )
+    recording = ready_recording(request.app.state.services.db, user["account_id"], recording_id)
+    return serve_index(request, recording, f"/recordings/{recording_id}/pieces/{{n}}")
 
 
 @router.get("/recordings/{recording_id}/pieces/{n}")
 def player_piece(request: Request, user: ScriptUser, recording_id: str, n: str) -> Response:
-    svc = request.app.state.services
-    recording = ready_recording(svc.db, user["account_id"], recording_id)
-    piece = piece_number(n, pieces_of(svc.db, recording_id))
-    return piece_response(
-        svc.blobs,
-        recording,
-        piece,
-        request.headers.get("accept-encoding", ""),
-        request.headers.get("if-none-match", ""),
-    )
+    recording = ready_recording(request.app.state.services.db, user["account_id"], recording_id)
+    return serve_piece(request, recording, n)

@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 import zstandard
+from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
 
 from footage.errors import NotFound
@@ -253,6 +254,46 @@ def piece_response(
     if encoding != "identity":
         headers["Content-Encoding"] = encoding
     return Response(body, media_type=NDJSON, headers=headers)
+
+
+def serve_index(
+    request: Request,
+    recording: dict[str, Any],
+    piece_url: str,
+    extra: dict[str, str] | None = None,
+) -> Response:
+    """`GET …/pieces` once the route has found the recording (the API, the player, a share
+    link): the index as the request takes it. `extra` headers may set their own Cache-Control."""
+    db = request.app.state.services.db
+    return index_response(
+        recording,
+        pieces_of(db, recording["id"]),
+        piece_url,
+        request.headers.get("if-none-match", ""),
+        (extra or {}).get("Cache-Control", CACHE_FOREVER),
+        extra,
+        accept_encoding=request.headers.get("accept-encoding", ""),
+    )
+
+
+def serve_piece(
+    request: Request,
+    recording: dict[str, Any],
+    n: str,
+    extra: dict[str, str] | None = None,
+) -> Response:
+    """`GET …/pieces/{n}` once the route has found the recording; NotFound for a piece number
+    it does not have."""
+    svc = request.app.state.services
+    return piece_response(
+        svc.blobs,
+        recording,
+        piece_number(n, pieces_of(svc.db, recording["id"])),
+        request.headers.get("accept-encoding", ""),
+        request.headers.get("if-none-match", ""),
+        (extra or {}).get("Cache-Control", CACHE_FOREVER),
+        extra,
+    )
 
 
 def compressed(pieces: Iterator[bytes], accept_encoding: str) -> tuple[Iterator[bytes], str]:

@@ -11,11 +11,9 @@ from footage.errors import BadRequest
 from footage.recordings import filters, segments
 from footage.recordings.pieces import (
     events_response,
-    index_response,
-    piece_number,
-    piece_response,
-    pieces_of,
     ready_recording,
+    serve_index,
+    serve_piece,
 )
 from footage.recordings.queries import get_recording, iter_events_json
 from footage.recordings.search import search
@@ -105,15 +103,8 @@ def events(request: Request, account: Account, recording_id: str) -> Response:
     "recording never changes: strong ETag per encoding, cacheable.",
 )
 def pieces(request: Request, account: Account, recording_id: str) -> Response:
-    svc = request.app.state.services
-    recording = ready_recording(svc.db, account["id"], recording_id)
-    return index_response(
-        recording,
-        pieces_of(svc.db, recording_id),
-        f"/api/v1/recordings/{recording_id}/pieces/{{n}}",
-        request.headers.get("if-none-match", ""),
-        accept_encoding=request.headers.get("accept-encoding", ""),
-    )
+    recording = ready_recording(request.app.state.services.db, account["id"], recording_id)
+    return serve_index(request, recording, f"/api/v1/recordings/{recording_id}/pieces/{{n}}")
 
 
 @router.get(
@@ -123,15 +114,8 @@ def pieces(request: Request, account: Account, recording_id: str) -> Response:
     "`Accept-Encoding` allows. Strong ETag per encoding; `If-None-Match` → 304.",
 )
 def piece(request: Request, account: Account, recording_id: str, n: str) -> Response:
-    svc = request.app.state.services
-    recording = ready_recording(svc.db, account["id"], recording_id)
-    return piece_response(
-        svc.blobs,
-        recording,
-        piece_number(n, pieces_of(svc.db, recording_id)),
-        request.headers.get("accept-encoding", ""),
-        request.headers.get("if-none-match", ""),
-    )
+    recording = ready_recording(request.app.state.services.db, account["id"], recording_id)
+    return serve_piece(request, recording, n)
 
 
 # ---- saved segments -------------------------------------------------------------------------

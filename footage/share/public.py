@@ -21,10 +21,8 @@ from footage.clock import iso
 from footage.errors import NotFound
 from footage.recordings.pieces import (
     events_response,
-    index_response,
-    piece_number,
-    piece_response,
-    pieces_of,
+    serve_index,
+    serve_piece,
 )
 from footage.recordings.queries import iter_events_json
 from footage.share.guard import GuessGuard
@@ -137,16 +135,8 @@ def shared_pieces(request: Request, token: str) -> Response:
     link = working_link(request, token)
     if isinstance(link, Response):
         return link
-    svc = request.app.state.services
-    return index_response(
-        _shared(svc.db, link),
-        pieces_of(svc.db, link.recording_id),
-        f"/share/{token}/pieces/{{n}}",
-        request.headers.get("if-none-match", ""),
-        PIECE_HEADERS["Cache-Control"],
-        PIECE_HEADERS,
-        accept_encoding=request.headers.get("accept-encoding", ""),
-    )
+    recording = _shared(request.app.state.services.db, link)
+    return serve_index(request, recording, f"/share/{token}/pieces/{{n}}", PIECE_HEADERS)
 
 
 @router.get("/share/{token}/pieces/{n}")
@@ -154,17 +144,7 @@ def shared_piece(request: Request, token: str, n: str) -> Response:
     link = working_link(request, token)
     if isinstance(link, Response):
         return link
-    svc = request.app.state.services
     try:  # a piece it does not have: the share page's one 404
-        piece = piece_number(n, pieces_of(svc.db, link.recording_id))
+        return serve_piece(request, _shared(request.app.state.services.db, link), n, PIECE_HEADERS)
     except NotFound:
         return not_found()
-    return piece_response(
-        svc.blobs,
-        _shared(svc.db, link),
-        piece,
-        request.headers.get("accept-encoding", ""),
-        request.headers.get("if-none-match", ""),
-        PIECE_HEADERS["Cache-Control"],
-        PIECE_HEADERS,
-    )

@@ -38,18 +38,31 @@ def recorded(tmp_path: Path, database_url: str) -> Iterator[tuple[LiveServer, st
     server.stop()
 
 
-def open_player(browser: Any, server: LiveServer, path: str) -> tuple[Any, Any, list[str]]:
+def open_player(
+    browser: Any, recorded: tuple[LiveServer, str], query: str = ""
+) -> tuple[Any, Any, list[str]]:
+    """The recording's player, as Carol; the addresses of the pieces it asks for, in order."""
+    server, rid = recorded
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     log_in(page, server.url, {"email": "carol@example.com", "password": PASSWORD})
     asked: list[str] = []
-    page.on("request", lambda r: asked.append(r.url) if "/pieces" in r.url else None)
-    page.goto(f"{server.url}{path}")
+    page.on("request", lambda r: "/pieces" in r.url and asked.append(r.url.split(rid, 1)[1]))
+    page.goto(f"{server.url}/recordings/{rid}{query}")
     return context, page, asked
 
 
+def replay_body(page: Any) -> Any:
+    return page.frame_locator("#player iframe").locator("body")
+
+
 def shown_text(page: Any) -> str:
-    return str(page.frame_locator("#player iframe").locator("body").inner_text())
+    return str(replay_body(page).inner_text())
+
+
+def expect_shown(page: Any, text: str) -> None:
+    """Waits until the replay shows the text."""
+    expect(replay_body(page)).to_contain_text(text)
 
 
 def test_the_player_streams_every_piece_and_seeks_into_one_not_loaded(
@@ -81,7 +94,7 @@ def test_the_player_streams_every_piece_and_seeks_into_one_not_loaded(
     for route in list(held):
         if route.request.url.endswith("/pieces/2"):
             route.continue_()
-    expect(page.frame_locator("#player iframe").locator("body")).to_contain_text(TEXTS[2])
+    expect_shown(page, TEXTS[2])
     assert page.evaluate("() => window.footagePlayer.getCurrentTime()") == 2 * PAGE_MS + 2000
     for route in held:
         if route.request.url.endswith("/pieces/1"):
@@ -96,32 +109,29 @@ def test_the_player_streams_every_piece_and_seeks_into_one_not_loaded(
     assert TEXTS[2] in shown_text(page)
     # Back into piece 1 (loaded after the seek): its page, not what was shown last.
     page.evaluate(f"() => window.footagePlayer.seek({PAGE_MS + 1000})")
-    expect(page.frame_locator("#player iframe").locator("body")).to_contain_text(TEXTS[1])
+    expect_shown(page, TEXTS[1])
     context.close()
 
 
 def test_playing_crosses_into_the_next_piece(
     browser: Any, recorded: tuple[LiveServer, str]
 ) -> None:
-    server, rid = recorded
-    context, page, _ = open_player(browser, server, f"/recordings/{rid}")
+    context, page, _ = open_player(browser, recorded)
     expect(page.locator("#player")).to_have_attribute("data-loaded", "all")
     page.evaluate(f"() => window.footagePlayer.seek({PAGE_MS - 1500})")
     assert TEXTS[0] in shown_text(page)
     page.evaluate("() => window.footagePlayer.play()")
-    expect(page.frame_locator("#player iframe").locator("body")).to_contain_text(TEXTS[1])
+    expect_shown(page, TEXTS[1])
     context.close()
 
 
 def test_a_later_start_loads_its_piece_before_the_ones_between(
     browser: Any, recorded: tuple[LiveServer, str]
 ) -> None:
-    server, rid = recorded
-    context, page, asked = open_player(browser, server, f"/recordings/{rid}?t={2 * PAGE_MS + 500}")
+    context, page, paths = open_player(browser, recorded, f"?t={2 * PAGE_MS + 500}")
     expect(page.locator("#player")).to_have_attribute("data-state", "ready")
-    expect(page.frame_locator("#player iframe").locator("body")).to_contain_text(TEXTS[2])
+    expect_shown(page, TEXTS[2])
     expect(page.locator("#player")).to_have_attribute("data-loaded", "all")
-    paths = [url.split(rid, 1)[1] for url in asked]
     assert paths[0] == "/pieces"
     assert set(paths[1:3]) == {"/pieces/0", "/pieces/2"} and paths[3] == "/pieces/1"
     context.close()
