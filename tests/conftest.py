@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import random
 import re
 import socket
 import threading
@@ -256,8 +257,34 @@ def login(http: httpx.Client, email: str, password: str = PASSWORD) -> str:
 # --- a real server on loopback ------------------------------------------------------------
 
 
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+# A block of ports per test process (pytest-xdist worker), below the kernel's range for
+# outgoing connections: a port the kernel handed out (bind to port 0) could be taken by a
+# browser's or a database client's connection between this check and the server's bind.
+_BLOCK = 1000
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:]
+_FIRST_PORT = max(1024, _ephemeral_low() - 8 * _BLOCK) + (
+    (int(_WORKER) % 8) * _BLOCK if _WORKER.isdigit() else 0
+)
+
+
 def free_port() -> int:
-    with socket.socket() as s:
+    """A loopback port free right now, from this test process's own block."""
+    for _ in range(100):
+        port = random.randrange(_FIRST_PORT, _FIRST_PORT + _BLOCK)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as s:  # the block is full: any port the kernel gives
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 

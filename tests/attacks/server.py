@@ -84,6 +84,29 @@ def serve(tmp_path: Path, database_url: str = "", **settings: Any) -> ServedFoot
     alice = make_account(prepared, "Alice", site_url="https://alice.example")
     bob = make_account(prepared, "Bob", site_url="https://bob.example")
     prepared.db.dispose()
+    # The port was free when chosen; another process may still bind it first: a new one then.
+    for attempt in range(3):
+        served, answered = _launch(tmp_path, database_url, settings, alice, bob, data_dir)
+        if answered:
+            return served
+        if served.alive():
+            served.stop()
+            raise RuntimeError(f"footage serve did not answer within 60 s:\n{served.log()}")
+        if "address already in use" not in served.log() or attempt == 2:
+            break
+    raise RuntimeError(f"footage serve exited at start:\n{served.log()}")
+
+
+def _launch(
+    tmp_path: Path,
+    database_url: str,
+    settings: dict[str, Any],
+    alice: Any,
+    bob: Any,
+    data_dir: Path,
+) -> tuple[ServedFootage, bool]:
+    """`footage serve` on a new free port, and whether /healthz answered within 60 s (else
+    it exited, or hangs)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FOOTAGE_")}
     env.update(
@@ -116,18 +139,14 @@ def serve(tmp_path: Path, database_url: str = "", **settings: Any) -> ServedFoot
         f"http://127.0.0.1:{port}", process, log_path, alice, bob, data_dir, database_url
     )
     deadline = time.monotonic() + 60
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"footage serve exited at start:\n{served.log()}")
+    while served.alive() and time.monotonic() < deadline:
         try:
             if httpx.get(served.url + "/healthz", timeout=2).status_code == 200:
-                return served
+                return served, True
         except httpx.HTTPError:
             pass
-        if time.monotonic() > deadline:
-            served.stop()
-            raise RuntimeError(f"footage serve did not answer within 60 s:\n{served.log()}")
         time.sleep(0.1)
+    return served, False
 
 
 def served_fixture(tmp_path: Path, database_url: str, **settings: Any) -> Iterator[ServedFootage]:
