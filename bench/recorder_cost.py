@@ -13,13 +13,18 @@ Pages (generated here, served by a small HTTP server of this script as
 - `dynamic`: ~1,500 elements of the same kind, plus a price ticker that changes every 100 ms
   (prices rewritten, a row added and one removed) and a carousel that turns every second.
 
-Variants, interleaved run by run (none, rrweb, footage, none, rrweb, footage, …):
+Variants, interleaved run by run (none, rrweb, rrweb-sent, footage, none, …):
 
 - `none`: the page alone;
 - `rrweb`: rrweb's `record()` (the rrweb of web/, bundled here with esbuild into one minified
   script, with the same dead-code slimming web/build.mjs applies to footage.js) with its
   defaults, started in the page's head as rrweb's docs show, `emit` pushing each event into
   an array; rrweb takes its full snapshot at `load`;
+- `rrweb-sent`: the same rrweb, and its events sent as rrweb's guide shows: `emit` pushes into
+  an array, `save()` posts `JSON.stringify({events})` with `fetch` to the site's own bare
+  endpoint (204, nothing stored) and empties the array, every second (the guide says 10 s;
+  once a second, it has sent what it recorded by the end of the window, as Footage has).
+  What any real use of rrweb adds: serialising and sending;
 - `footage`: the snippet sites paste (`footage('init', key, {host})` and an async
   `<script src="{host}/footage.js">`) against a real `footage serve` on loopback, reached as
   `http://footage.bench.example:PORT`: a site on the Pro plan, recording on, default
@@ -52,8 +57,8 @@ the mouse moved onto the second product's "Add to cart" button in 5 steps and cl
 Wall-clock figures (Event Timing, Long Tasks) are what a visitor feels, but on a busy machine
 they include the time the page's thread waited for a core; the CPU figures do not.
 
-Medians and p90 per page and variant, and the ratio Footage ÷ rrweb of each median (the goal:
-≤ 1.0), plus the same ratio of what each recorder adds over `none`.
+Medians and p90 per page and variant, and the ratios Footage ÷ rrweb and Footage ÷ rrweb +
+bare endpoint of each median (the goal: ≤ 1.0), plus the latter of what each adds over `none`.
 
 Then (`--profile-runs`, default 3; 0 to skip) where the time goes: rrweb and Footage, both
 built from source without minifying (functions keep their names; footage.js from web/src
@@ -114,7 +119,20 @@ CHROMIUM_ARGS = [
 ]
 SHOP, SCRIPTS, FOOTAGE = "shop.bench.example", "cdn.bench.example", "footage.bench.example"
 WIDTH, HEIGHT = 1366, 768
-VARIANTS = ("none", "rrweb", "footage")
+VARIANTS = ("none", "rrweb", "rrweb-sent", "footage")
+LABELS = {
+    "none": "none",
+    "rrweb": "rrweb record()",
+    "rrweb-sent": "rrweb + bare endpoint",
+    "footage": "Footage",
+}
+# Footage is compared with both rrweb variants: what rrweb alone costs, and rrweb whose events
+# go somewhere, as any real use of it does.
+REFERENCES = ("rrweb", "rrweb-sent")
+BARE_ENDPOINT = "/bench-ingest"
+# rrweb-sent: save() as in rrweb's guide, but every second (the guide: 10 s), so that like
+# Footage it has sent what it recorded by the end of the window.
+SAVE_EVERY_MS = 1000
 PAGES = ("catalogue", "dynamic")
 SETTLE_MS = 1000  # after load, before the first input: the same for every variant
 AFTER_MS = 1000  # after the first input, to the end of the window
@@ -332,6 +350,22 @@ def recorder_tags(
             "rrweb.record({ emit: function (event) { window.benchEvents.push(event); } });"
             "</script>"
         )
+    if variant == "rrweb-sent":
+        # rrweb's guide: events into an array, save() posts them as JSON to the site's own
+        # endpoint (here a bare one that stores nothing), then the array starts again.
+        return (
+            f'<script src="{rrweb_src}"></script>'
+            "<script>window.benchEvents = []; window.benchSent = []; let events = [];"
+            "rrweb.record({ emit: function (event) { events.push(event); "
+            "window.benchEvents.push(1); } });"
+            "function save() { if (!events.length) return;"
+            " const body = JSON.stringify({ events: events }); events = [];"
+            f" fetch('{BARE_ENDPOINT}', {{ method: 'POST', body: body,"
+            " keepalive: body.length < 60000, headers: { 'Content-Type': 'application/json' } })"
+            "  .then(function (r) { window.benchSent.push(r.status); }); }"
+            f"setInterval(save, {SAVE_EVERY_MS});"
+            "</script>"
+        )
     if variant == "footage":
         return (
             "<script>window.footage = window.footage || function () "
@@ -448,6 +482,13 @@ class PageServer:
                 self.end_headers()
                 self.wfile.write(body)
 
+            def do_POST(self) -> None:  # noqa: N802 (the stdlib's name)
+                # The bare endpoint: reads the batch, keeps nothing, answers 204.
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self.send_response(204 if self.path == BARE_ENDPOINT else 404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
             def log_message(self, *args: Any) -> None:
                 pass
 
@@ -500,7 +541,7 @@ PROBE = """
 })();
 """
 
-# Resolves 1 s after the first input, on the page's clock, plus 100 ms: long task entries are
+# Resolves AFTER_MS after the first input, on the page's clock, plus 100 ms: long task entries are
 # delivered a little later.
 WAIT_AFTER_INPUT = f"""
 () => new Promise((resolve) =>
@@ -517,6 +558,7 @@ COLLECT = """
     loadEnd: performance.getEntriesByType('navigation')[0].loadEventEnd,
     elements: document.getElementsByTagName('*').length,
     rrwebEvents: window.benchEvents ? window.benchEvents.length : null,
+    rrwebSent: window.benchSent || null,
     configAnsweredAt: config ? config.responseEnd : null,
   };
 }
@@ -590,8 +632,15 @@ def run_once(browser: Any, target: Target, profile: bool = False) -> Run:
         after = metrics(cdp)
         cdp.send("HeapProfiler.collectGarbage")
         heap = cdp.send("Runtime.getHeapUsage")["usedSize"]
+        if target.variant == "rrweb-sent":
+            deadline = time.monotonic() + 5
+            while (
+                not page.evaluate("() => window.benchSent.length") and time.monotonic() < deadline
+            ):
+                page.wait_for_timeout(100)
+            probe["rrwebSent"] = page.evaluate("() => window.benchSent")
         if target.variant == "footage":
-            # The first batch leaves ~0.8 s after the snapshot: its answer says it was taken.
+            # The first batch leaves at the first input: its answer says it was taken.
             deadline = time.monotonic() + 5
             while 200 not in ingest and time.monotonic() < deadline:
                 page.wait_for_timeout(100)
@@ -624,8 +673,10 @@ def run_detail(
         "first_input": probe["firstInput"],
         "probe_errors": probe["errors"],
     }
-    if target.variant == "rrweb":
+    if target.variant in REFERENCES:
         detail["rrweb_events"] = probe["rrwebEvents"]
+    if target.variant == "rrweb-sent":
+        detail["rrweb_sent_statuses"] = probe["rrwebSent"]
     if target.variant == "footage":
         detail["ingest_statuses"] = ingest
         answered = probe["configAnsweredAt"]
@@ -746,8 +797,10 @@ def check(run: Run) -> str | None:
     d = run.detail
     if d["probe_errors"]:
         return f"the page's observers failed: {d['probe_errors']}"
-    if run.variant == "rrweb" and not d.get("rrweb_events"):
+    if run.variant in REFERENCES and not d.get("rrweb_events"):
         return "rrweb recorded nothing"
+    if run.variant == "rrweb-sent" and 204 not in (d.get("rrweb_sent_statuses") or []):
+        return f"rrweb's save() reached no endpoint (answers: {d.get('rrweb_sent_statuses')})"
     if run.variant == "footage":
         if d.get("config_answered_ms") is None or d["config_answered_ms"] > d["input_at_ms"]:
             return "Footage's config had not arrived before the first input"
@@ -1014,17 +1067,19 @@ def summarise(runs: list[Run]) -> dict[str, Any]:
 
 
 def ratios(summary: dict[str, dict[str, Any]]) -> dict[str, dict[str, float | None]]:
-    """Footage ÷ rrweb per figure: of the medians, and of what each adds over `none`."""
+    """Footage ÷ each reference per figure (`footage_over_rrweb`, `footage_over_rrweb-sent`):
+    of the medians, and of what each adds over `none` (`added_…`)."""
     out: dict[str, dict[str, float | None]] = {}
     for key in FIGURES:
-        f, r, n = (summary[v][key]["median"] for v in VARIANTS[::-1])
-        added_r, added_f = r - n, f - n
-        out[key] = {
-            "footage_over_rrweb": round(f / r, 2) if r else None,
-            "added_footage_over_added_rrweb": (
+        f, n = summary["footage"][key]["median"], summary["none"][key]["median"]
+        out[key] = {}
+        for ref in REFERENCES:
+            r = summary[ref][key]["median"]
+            added_r, added_f = r - n, f - n
+            out[key][f"footage_over_{ref}"] = round(f / r, 2) if r else None
+            out[key][f"added_footage_over_added_{ref}"] = (
                 round(added_f / added_r, 2) if added_r > 0 and added_f >= 0 else None
-            ),
-        }
+            )
     return out
 
 
@@ -1037,17 +1092,15 @@ def figures_table(page: str, summary: dict[str, Any], ratio: dict[str, Any]) -> 
             [
                 label,
                 *cells,
-                fmt_ratio(r["footage_over_rrweb"]),
-                fmt_ratio(r["added_footage_over_added_rrweb"]),
+                *(fmt_ratio(r[f"footage_over_{ref}"]) for ref in REFERENCES),
+                fmt_ratio(r["added_footage_over_added_rrweb-sent"]),
             ]
         )
     head = [
         "figure: median (p90)",
-        "none",
-        "rrweb record()",
-        "Footage",
-        "Footage ÷ rrweb",
-        "added over none: Footage ÷ rrweb",
+        *(LABELS[v] for v in VARIANTS),
+        *(f"Footage ÷ {LABELS[ref]}" for ref in REFERENCES),
+        f"added over none: Footage ÷ {LABELS['rrweb-sent']}",
     ]
     return f"{page}\n" + table(head, rows)
 
@@ -1198,7 +1251,7 @@ def measure(
                 runs.append(run)
                 f = run.figures
                 print(
-                    f"round {round_no + 1}/{n} {kind:9} {variant:7} interaction "
+                    f"round {round_no + 1}/{n} {kind:9} {variant:10} interaction "
                     f"{f['interaction_ms']:5.0f} ms, delay {f['input_delay_ms']:5.1f} ms, TBT "
                     f"{f['tbt_ms']:6.0f} ms, script {f['script_ms']:6.0f} ms, heap "
                     f"{f['heap_mb']:5.1f} MB" + (f"  ! {problem}" if problem else ""),
