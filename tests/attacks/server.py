@@ -291,11 +291,15 @@ class Probe:
 
     def assert_answered_within(self, seconds: float = 0.5, at_least: int = 4) -> None:
         """Every answer within `seconds`, but for a few on a machine shared with other work
-        (the probe's process too may wait for a core): at most 2 % of them (one in a short
-        run) may take up to three times as long, none longer. A stalled server fails both."""
+        (the probe's process too may wait for a core): at most 5 % of them (one in a short
+        run) may take up to three times as long, none longer. A stalled server fails both.
+
+        5 %: with a CPU-bound job on one of two cores and the other test process's browser
+        tests beside it, 3 of 148 answers of an idle-looking server took 0.5–1 s."""
         assert self.count() >= at_least, f"the probe made only {self.count()} requests"
         assert not self.failures, self.report()
         times = [t for ts in self.timings.values() for t in ts]
         late = [t for t in times if t > seconds]
-        assert len(late) <= max(1, len(times) // 50), self.report()
-        assert self.worst() <= 3 * seconds, self.report()
+        why = f"{self.report()}; {len(late)} of {len(times)} over {seconds * 1000:.0f} ms"
+        assert len(late) <= max(1, len(times) // 20), why
+        assert self.worst() <= 3 * seconds, why
