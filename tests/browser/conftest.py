@@ -57,6 +57,26 @@ def start_demo(tmp_path: Path, **overrides: Any) -> tuple[LiveServer, dict[str, 
     return server, login
 
 
+@pytest.fixture(scope="module")
+def demo(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[tuple[LiveServer, dict[str, str]]]:
+    """A demo server of the test module's own (start_demo), and its login."""
+    server, login = start_demo(tmp_path_factory.mktemp(request.module.__name__.rsplit(".")[-1]))
+    yield server, login
+    server.stop()
+
+
+def open_recorded(context: Any, url: str) -> Any:
+    """A new page of `context` at `url` (a page with the snippet), once its recorder has
+    loaded and has the site's config."""
+    page = context.new_page()
+    with page.expect_response(lambda r: "/config" in r.url):
+        page.goto(url)
+    page.wait_for_function("typeof window.footage === 'function' && window.footage.loaded")
+    return page
+
+
 def leave(page: Any, server: LiveServer) -> None:
     """The visitor closes the tab; returns once the server has stored the leave beacon.
 

@@ -12,7 +12,7 @@
 
 import { record } from 'rrweb';
 import { uuid, visitorId, readSession, isAlive, touchSession, newSession, readFlag, writeFlag } from './ids';
-import { maskText, maskValue, scrubEvent, scrubUrl, PageMaskState, type MaskRules } from './masking';
+import { maskAll, maskText, maskValue, scrubEvent, scrubUrl, PageMaskState, type MaskRules } from './masking';
 import { PageView, pageInfo, type PageInfo, type PendingVisitor, type Scalar, type VisitorBody } from './pageview';
 import { privacyGate, type Privacy } from './privacy';
 import { post } from './transport';
@@ -121,6 +121,12 @@ const state = {
   /** Between pagehide and a bfcache restore. */
   away: false,
   view: null as PageView | null,
+  /** The page view's event handler (scrub, serialise, add), for events Footage makes itself. */
+  emit: null as ((event: { type: number; data?: unknown; timestamp: number }) => void) | null,
+  /** An `input` event is being dispatched: the visitor is typing (typedValue). */
+  typing: false,
+  /** Fields whose last recorded value left out the word being typed. */
+  typedTail: new WeakSet<Element>(),
   stopRecording: null as (() => void) | null,
   errorsInView: 0,
   siteEventsInView: 0,
@@ -341,6 +347,9 @@ function hostFromScript(src: string): string {
 function start(): void {
   for (const type of ACTIVITY_EVENTS) window.addEventListener(type, guard(onActivity), LISTEN);
   window.addEventListener('pagehide', guard(onPageHide));
+  // Before rrweb's own listener (on the document): marks the values it reads as being typed.
+  window.addEventListener('input', guard(onTyping), LISTEN);
+  window.addEventListener('input', typed, { passive: true });
   window.addEventListener('pageshow', guard(onPageShow));
   document.addEventListener('visibilitychange', guard(onVisibilityChange));
   // Not capturing: resource load errors (a broken <img>) do not reach window, script errors do.
@@ -473,6 +482,7 @@ function onActivity(event: Event): void {
 }
 
 function onPageHide(): void {
+  finishTyping();
   state.away = true;
   state.waiting = false;
   stopTimers();
@@ -480,6 +490,22 @@ function onPageHide(): void {
   state.view = null;
   stopRecorder();
   if (view) view.leave();
+}
+
+/**
+ * A trusted `input` event starts its way down (window, capturing, before rrweb's listener on
+ * the document): the values rrweb reads until it is back up at the window are being typed.
+ * A microtask would end it too early (one runs after each listener), and a page that stops
+ * the event on its way is covered by the timer.
+ */
+function onTyping(event: Event): void {
+  if (!event.isTrusted) return;
+  state.typing = true;
+  setTimeout(typed, 0);
+}
+
+function typed(): void {
+  state.typing = false;
 }
 
 function onPageShow(event: Event): void {
@@ -523,30 +549,32 @@ function startView(sessionId: string | null): void {
   state.siteEventsInView = 0;
   state.masks = new PageMaskState();
   const rules = state.config.record;
-  const stop = record({
-    emit: (event) => {
-      try {
-        if (state.view !== view) return;
-        if (insideIgnoredEvents(event)) return;
-        // rrweb masked text and inputs already (the functions below); this closes its gaps:
-        // attributes (title, alt, placeholder, aria-label, value…), links, the page address.
-        scrubEvent(event, rules, state.masks);
-        view.add(JSON.stringify(event));
-        if (view.held) {
-          if (view.pendingBytes > HOLD_MAX_BYTES) setTimeout(guard(renewHold), 0);
-          return;
-        }
-        // The full snapshot (taken once the DOM is ready) opens the page
-        // view: send it soon, so the server knows the visitor is here.
-        if (event.type === FULL_SNAPSHOT) scheduleFirstBatch(view);
-      } catch {
-        // an event that cannot be serialised is dropped
+  const onEvent = (event: { type: number; data?: unknown }): void => {
+    try {
+      if (state.view !== view) return;
+      if (insideIgnoredEvents(event)) return;
+      // rrweb masked text and inputs already (the functions below); this closes its gaps:
+      // attributes (title, alt, placeholder, aria-label, value…), links, the page address.
+      scrubEvent(event, rules, state.masks);
+      view.add(JSON.stringify(event));
+      if (view.held) {
+        if (view.pendingBytes > HOLD_MAX_BYTES) setTimeout(guard(renewHold), 0);
+        return;
       }
-    },
+      // The full snapshot (taken once the DOM is ready) opens the page
+      // view: send it soon, so the server knows the visitor is here.
+      if (event.type === FULL_SNAPSHOT) scheduleFirstBatch(view);
+    } catch {
+      // an event that cannot be serialised is dropped
+    }
+  };
+  state.emit = onEvent;
+  const stop = record({
+    emit: onEvent,
     // Every kind of field goes through maskInputFn, which decides (hidden ones too).
     maskAllInputs: false,
     maskInputOptions: ALL_INPUTS,
-    maskInputFn: (text, element) => maskValue(text, rules, isSensitive(element)),
+    maskInputFn: (text, element) => typedValue(text, element, rules),
     // Every text node goes through maskTextFn: numbers and e-mails, typed text in
     // contenteditable areas, and whatever sits inside data-recording-ignore="mask".
     maskTextSelector: '*',
@@ -565,7 +593,9 @@ function startView(sessionId: string | null): void {
       headMetaAuthorship: true,
       headMetaDescKeywords: true,
     },
-    sampling: { mousemove: 50, scroll: 150, input: 'last', media: 800 },
+    // Typing is recorded key by key (rrweb's 'input' events, masked by maskInputFn), so the
+    // replay shows the text growing and a field never left still shows what was typed.
+    sampling: { mousemove: 50, scroll: 150, media: 800 },
     recordCanvas: false,
     collectFonts: false,
     inlineImages: false,
@@ -589,6 +619,48 @@ const ALL_INPUTS = {
   range: true, search: true, tel: true, text: true, time: true, url: true, week: true,
   textarea: true, select: true, password: true, hidden: true,
 } as Record<string, boolean>;
+
+/**
+ * A field's value as recorded. While the visitor types (an `input` event), the word being typed
+ * is recorded as `*`s until it is complete (a space or the field's `change`): a half-typed
+ * e-mail address or number is not yet recognisable as one, so it must not be recorded as
+ * plain text. The whole value comes with the field's `change` (rrweb records it) or, for a
+ * field never left, when the page goes (finishTyping). An e-mail field's value is masked
+ * whole unless the site records e-mail addresses.
+ */
+function typedValue(text: string, element: HTMLElement | null, rules: MaskRules): string {
+  if (!rules.emails && element && (element as HTMLInputElement).type === 'email') return maskAll(text);
+  const sensitive = isSensitive(element);
+  if (!state.typing && element) state.typedTail.delete(element); // the whole value, recorded
+  if (!state.typing || sensitive || !rules.forms || !isTextField(element)) return maskValue(text, rules, sensitive);
+  const cut = Math.max(text.lastIndexOf(' '), text.lastIndexOf('\n'), text.lastIndexOf('\t')) + 1;
+  if (cut === text.length) return maskValue(text, rules, false);
+  if (element) state.typedTail.add(element);
+  return maskValue(text.slice(0, cut), rules, false) + maskAll(text.slice(cut));
+}
+
+/** Where words are typed: a textarea or a text-like input (not a choice, a date or a colour). */
+const TEXT_INPUTS = new Set(['', 'text', 'search', 'url', 'tel']);
+function isTextField(element: HTMLElement | null): boolean {
+  if (!element) return false;
+  if (element.localName === 'textarea') return true;
+  return element.localName === 'input' && TEXT_INPUTS.has(((element as HTMLInputElement).getAttribute('type') || '').toLowerCase());
+}
+
+/** The page goes while a field shows a word still being typed: its whole value, recorded now. */
+function finishTyping(): void {
+  const view = state.view;
+  const emit = state.emit;
+  const field = document.activeElement as HTMLInputElement | null;
+  if (!view || view.held || !emit || !field || !state.typedTail.has(field)) return;
+  const id = record.mirror.getId(field);
+  if (!(id > 0) || typeof field.value !== 'string') return;
+  emit({
+    type: EVENT_INCREMENTAL,
+    data: { source: SOURCE_INPUT, text: typedValue(field.value, field, state.config.record), isChecked: false, id },
+    timestamp: Date.now(),
+  });
+}
 
 /** Fields whose value is masked whatever the settings: passwords and ignore="mask" areas. */
 function isSensitive(element: HTMLElement | null): boolean {
