@@ -188,6 +188,12 @@ const commands: Record<string, Command> = {
   getVisitorId: (callback) => {
     if (typeof callback === 'function') callback(visitorId());
   },
+  // A same-origin frame this page records passes its visitor's activity on (see install()).
+  'frame:activity': (event) => {
+    if (!event || typeof event !== 'object' || !(event as Event).isTrusted) return;
+    if (state.stopEarlyWatch && !state.earlyActivityAt) state.earlyActivityAt = Date.now(); // config on its way
+    onActivity(event as Event);
+  },
   // footage-chat.js (loaded below when the site has chat on) asks what it needs.
   'chat:context': (callback) => {
     if (state.chat && typeof callback === 'function') {
@@ -206,18 +212,63 @@ function dispatch(args: ArrayLike<unknown>): void {
   }
 }
 
+/**
+ * The `footage` function of the nearest same-origin frame above this one that has the snippet
+ * (its queueing stub, or the real function), or null: at the top, or below another origin.
+ */
+function recordingAncestor(): Command | null {
+  let w: Window = window;
+  try {
+    while (w.parent && w.parent !== w) {
+      w = w.parent;
+      const found = (w as unknown as { footage?: unknown }).footage; // throws across origins
+      if (typeof found === 'function') return found as Command;
+    }
+  } catch {
+    // a frame of another origin: this page is not recorded by it
+  }
+  return null;
+}
+
+/** Calls a frame may pass to the page that records it; `init` and the chat stay with the page. */
+const FORWARDED = new Set(['name', 'email', 'variables', 'identify', 'event', 'recording:disable', 'visitor:exclude', 'consent', 'getVisitorId']);
+
 /** Replaces the snippet's queueing stub by the real function and replays the queued calls. */
 function install(): void {
   const w = window as unknown as { footage?: { q?: ArrayLike<unknown>[]; loaded?: boolean } };
   const stub = w.footage;
   if (stub && stub.loaded) return; // footage.js included twice: the first copy stays in charge
   const queue = stub && Array.isArray(stub.q) ? stub.q : [];
+  // A page in a same-origin frame of a page with the snippet is recorded by that page, as part
+  // of it (rrweb records same-origin frames): it starts no recording of its own, and its calls
+  // go to that page's recorder.
+  const ancestor = recordingAncestor();
+  const run = ancestor
+    ? (args: ArrayLike<unknown>) => {
+        // The page's function as it is now: its stub queues, its loaded recorder runs.
+        const above = recordingAncestor() || ancestor;
+        if (typeof args[0] === 'string' && FORWARDED.has(args[0])) above(...Array.prototype.slice.call(args));
+      }
+    : dispatch;
   const footage = function (...args: unknown[]) {
-    dispatch(args);
+    try {
+      run(args);
+    } catch {
+      // never break the host page
+    }
   } as ((...args: unknown[]) => void) & { loaded?: boolean };
   footage.loaded = true;
   w.footage = footage;
-  for (const args of queue) dispatch(args);
+  if (ancestor) {
+    // The page above records this frame; the visitor's moves and keys in here are activity there.
+    // Only to a recorder that has loaded: its snippet's stub would queue every move.
+    const pass = guard((event: Event) => {
+      const above = recordingAncestor() as (Command & { loaded?: boolean }) | null;
+      if (above && above.loaded) above('frame:activity', event);
+    });
+    for (const type of ACTIVITY_EVENTS) window.addEventListener(type, pass, LISTEN);
+  }
+  for (const args of queue) footage(...Array.prototype.slice.call(args));
 }
 
 // ---- init & config ----------------------------------------------------------
