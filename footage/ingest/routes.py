@@ -17,6 +17,10 @@ from footage.web.assets import IMMUTABLE, built, send
 
 router = APIRouter()
 
+# Canvas pictures a second when the site records canvases (web/src/canvas.ts): enough to
+# follow a chart or a map, at a cost the visitor's page does not feel.
+CANVAS_FPS = 2
+
 
 def cors(request: Request, response: Response) -> Response:
     """Recorders run on the customer's own origin: let them read our answers."""
@@ -78,6 +82,7 @@ def site_config(request: Request, site_key: str) -> Response:
                     "emails": bool(site["record_emails"]),
                 },
                 "record_mobile": bool(site["record_mobile"]),
+                "canvas_fps": CANVAS_FPS if site["record_canvas"] else 0,
                 "excluded_pages": [p for p in site["excluded_pages"].splitlines() if p],
                 "respect_do_not_track": bool(site["respect_do_not_track"]),
                 "require_consent": bool(site["require_consent"]),

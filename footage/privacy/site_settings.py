@@ -38,6 +38,14 @@ SETTINGS: list[SiteSetting] = [
         "Off: visitors on phones and tablets are not recorded.",
     ),
     SiteSetting(
+        "record_canvas",
+        "bool",
+        "Record canvas pictures",
+        "Charts, maps and drawings on <canvas>: copied twice a second while they change, so "
+        "the replay shows them. Off: canvases replay empty. A canvas inside a "
+        "data-recording-block or data-recording-ignore area is never copied.",
+    ),
+    SiteSetting(
         "record_forms",
         "bool",
         "Record what visitors type",

@@ -639,4 +639,11 @@ MIGRATIONS: list[tuple[int, list[Step]]] = [
             "ALTER TABLE chunks ADD COLUMN pieces TEXT",
         ],
     ),
+    (
+        20,
+        [
+            # Canvas pictures (web/src/canvas.ts), on unless the site switches them off.
+            "ALTER TABLE sites ADD COLUMN record_canvas INTEGER NOT NULL DEFAULT 1",
+        ],
+    ),
 ]

@@ -19,6 +19,7 @@ pytestmark = pytest.mark.browser
 DEFAULTS = {
     "recording_enabled": True,
     "record_mobile": True,
+    "record_canvas": True,
     "record_forms": False,
     "record_numbers": False,
     "record_emails": False,
@@ -119,7 +120,7 @@ def fill_signup(page: Any) -> None:
         page.click(selector)
         page.keyboard.type(text, delay=5)
     page.select_option("#plan", "gold")
-    page.click("h1")  # fields are recorded when they lose focus (rrweb's 'change' sampling)
+    page.click("h1")
 
 
 def new_recording(server: LiveServer, login: dict[str, str], known: set[str], path: str) -> dict:

@@ -66,6 +66,7 @@ def test_defaults_are_the_privacy_friendly_ones(live, accounts):
     assert r.json() == {
         "recording_enabled": True,
         "record_mobile": True,
+        "record_canvas": True,
         "record_forms": False,
         "record_numbers": False,
         "record_emails": False,
@@ -174,6 +175,11 @@ def test_config_tells_the_recorder_what_to_mask_and_skip(live, accounts):
     assert c["excluded_pages"] == ["/account/*"]
     assert c["require_consent"] is True and c["respect_do_not_track"] is False
     assert c["record_mobile"] is True
+    assert c["canvas_fps"] == 2  # canvases are copied as pictures unless the site says no
+    with live.client() as http:
+        patch(http, alice, record_canvas=False)
+        assert wait_config(http, alice.site_key, lambda c: c["canvas_fps"] == 0)
+        patch(http, alice, record_canvas=True)
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@
 
 import { Replayer } from 'rrweb';
 import type { eventWithTime } from 'rrweb';
+import { canvasPictures } from './canvasreplay';
 import { guardFrame, neutralise } from './inert';
 import { META } from './vocabulary';
 
@@ -49,6 +50,7 @@ function boot(): void {
     skipInactive: false,
     showWarning: false,
     UNSAFE_replayCanvas: false,
+    plugins: [canvasPictures()], // canvas pictures, drawn from outside the sandbox
     triggerFocus: false,
     mouseTail: { duration: 600, lineCap: 'round', lineWidth: 2, strokeStyle: 'rgba(79, 70, 229, 0.3)' },
   });

@@ -23,6 +23,7 @@
 
 import { Replayer } from 'rrweb';
 import type { eventWithTime } from 'rrweb';
+import { canvasPictures } from './canvasreplay';
 import { guardFrame, neutralise } from './inert';
 import { PieceLoader, insertSorted, pieceAt, readIndex } from './pieces';
 import type { PieceIndex } from './pieces';
@@ -589,6 +590,7 @@ class Player {
       inactivePeriodThreshold: INACTIVE_AFTER_MS,
       mouseTail: { duration: 600, lineCap: 'round', lineWidth: 2, strokeStyle: 'rgba(79, 70, 229, 0.3)' },
       UNSAFE_replayCanvas: false,
+      plugins: [canvasPictures()], // canvas pictures, drawn from outside the sandbox
       showWarning: false,
       speed: this.speed,
     });

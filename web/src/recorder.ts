@@ -12,6 +12,7 @@
 
 import { record } from 'rrweb';
 import { uuid, visitorId, readSession, isAlive, touchSession, newSession, readFlag, writeFlag } from './ids';
+import { captureCanvases } from './canvas';
 import { maskAll, maskText, maskValue, scrubEvent, scrubUrl, PageMaskState, type MaskRules } from './masking';
 import { PageView, pageInfo, type PageInfo, type PendingVisitor, type Scalar, type VisitorBody } from './pageview';
 import { privacyGate, type Privacy } from './privacy';
@@ -25,6 +26,8 @@ interface Config {
   batchMaxBytes: number;
   heartbeatIntervalMs: number;
   sessionTimeoutMs: number;
+  /** Canvas pictures per second (canvas.ts); 0: canvases are not recorded. */
+  canvasFps: number;
   /** What is recorded as it is; everything else is masked before it leaves the browser. */
   record: MaskRules;
   privacy: Privacy;
@@ -36,6 +39,7 @@ const DEFAULTS: Config = {
   batchMaxBytes: 262_144,
   heartbeatIntervalMs: 20_000,
   sessionTimeoutMs: 30 * 60 * 1000,
+  canvasFps: 0,
   // Until the server says otherwise, mask everything that can be masked.
   record: { forms: false, numbers: false, emails: false },
   privacy: { recordMobile: true, excludedPages: [], respectDoNotTrack: false, requireConsent: false },
@@ -325,6 +329,7 @@ async function loadConfig(): Promise<Config | null> {
       batchMaxBytes: num(body.batch_max_bytes, DEFAULTS.batchMaxBytes, 16_384, 1_000_000),
       heartbeatIntervalMs: num(body.heartbeat_interval_ms, DEFAULTS.heartbeatIntervalMs, 5000, 300_000),
       sessionTimeoutMs: num(body.session_timeout_ms, DEFAULTS.sessionTimeoutMs, 60_000, 24 * 3600_000),
+      canvasFps: num(body.canvas_fps, DEFAULTS.canvasFps, 0, 10),
       record: {
         forms: flag(body.record, 'forms'),
         numbers: flag(body.record, 'numbers'),
@@ -658,7 +663,24 @@ function startView(sessionId: string | null): void {
     state.view = null;
     return;
   }
-  state.stopRecording = stop;
+  const fps = state.config.canvasFps;
+  const stopCanvases = fps > 0
+    ? captureCanvases(document, {
+        fps,
+        idOf: (canvas) => record.mirror.getId(canvas),
+        // Blocked areas show an empty box; masked areas never show what is drawn in them.
+        excluded: `[data-recording-block], ${IGNORE_MASK}, ${IGNORE_EVENTS}`,
+        // Nothing is copied for a page view held ahead: the first pictures come when it is released.
+        active: () => state.view === view && !view.held,
+        emit: guard(onEvent),
+      })
+    : null;
+  state.stopRecording = stopCanvases
+    ? () => {
+        stopCanvases();
+        stop();
+      }
+    : stop;
   if (!view.held) startTimers();
 }
 
