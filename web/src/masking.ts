@@ -386,6 +386,8 @@ class Masker {
   constructor(
     readonly rules: MaskRules,
     readonly state: PageMaskState,
+    /** rrweb already passed the serialized text through maskText (see scrubEvent). */
+    readonly textMasked = false,
   ) {
     this.forms = rules.forms;
     this.numbers = rules.numbers;
@@ -494,6 +496,9 @@ class Masker {
         let flags = ctx;
         if (node.isStyle === true || parent === 'style') flags |= STYLE;
         if (flags) state.mark(node.id, flags);
+        // Text rrweb masked with maskText already needs it again only where this walk knows
+        // more: an ignored or typed area above it, across a shadow root or a frame.
+        if (this.textMasked && !flags) continue;
         const text = node.textContent;
         if (typeof text === 'string' && text) node.textContent = this.byFlags(text, flags);
       } else if (kind === NODE_COMMENT || kind === NODE_CDATA) {
@@ -628,12 +633,19 @@ class Masker {
  * Mask one rrweb event in place, by the rules of footage/privacy/masking.py; returns it.
  * `state` carries what the page's earlier events said about its nodes (keep one per page
  * view). Never throws; an event whose walk fails anyway has every string in its data masked.
+ * `textMasked`: the event comes from rrweb with a `maskTextFn` that applies maskText or more to
+ * every text node it serializes (the recorder's), so plain text is not masked a second time.
  */
-export function scrubEvent<T>(event: T, rules: MaskRules, state?: PageMaskState | null): T {
+export function scrubEvent<T>(
+  event: T,
+  rules: MaskRules,
+  state?: PageMaskState | null,
+  textMasked = false,
+): T {
   if (!isObj(event)) return event;
   const target: Obj = event;
   try {
-    new Masker(rules, state || new PageMaskState()).event(target);
+    new Masker(rules, state || new PageMaskState(), textMasked).event(target);
   } catch {
     try {
       if (has(target, 'data')) target.data = mapStrings(target.data, maskAll);

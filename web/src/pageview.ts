@@ -77,6 +77,22 @@ export interface PageViewContext {
   onVisitorRefused(version: number): void;
 }
 
+/** Runs `task` once the browser has painted the next frame (or 100 ms later in a hidden tab, which paints none). */
+function afterNextPaint(task: () => void): void {
+  let done = false;
+  const once = (): void => {
+    if (done) return;
+    done = true;
+    try {
+      task();
+    } catch {
+      // never let a bug here reach the host page
+    }
+  };
+  if (typeof requestAnimationFrame === 'function') requestAnimationFrame(() => setTimeout(once, 0));
+  setTimeout(once, 100);
+}
+
 export function pageInfo(): PageInfo {
   return { url: location.href, title: document.title, referrer: document.referrer };
 }
@@ -103,6 +119,8 @@ export class PageView {
    * page view that is left or ended is forgotten, since the visitor did nothing.
    */
   private holding: boolean;
+  /** Set while release() makes its batches: they are sent after the next paint. */
+  private pumpLater = false;
 
   constructor(id: string, private readonly ctx: PageViewContext) {
     this.id = id;
@@ -123,7 +141,12 @@ export class PageView {
     return this.bufferBytes;
   }
 
-  /** The visitor became active: the held events belong to `sessionId` and go out in batches. */
+  /**
+   * The visitor became active: the held events belong to `sessionId` and go out in batches.
+   * The batches are made here (cheap: the events are strings already) and sent after the next
+   * paint, so the visitor's first input does not wait for their compression; a visitor who
+   * leaves before that still sends them (leave()).
+   */
   release(sessionId: string): void {
     if (!this.holding || this.closed) return;
     this.holding = false;
@@ -132,7 +155,10 @@ export class PageView {
     this.buffer = [];
     this.bufferBytes = 0;
     // The usual batch sizes: a long hold does not become one oversized batch.
+    this.pumpLater = true;
     for (const event of held) this.add(event);
+    this.pumpLater = false;
+    afterNextPaint(() => this.pump());
   }
 
   /** Adds one rrweb event, already serialised. */
@@ -158,7 +184,7 @@ export class PageView {
       this.bufferBytes = 0;
       this.enforceLimit();
     }
-    this.pump();
+    if (!this.pumpLater) this.pump();
   }
 
   private visitorToSend(): PendingVisitor | undefined {

@@ -81,6 +81,8 @@ const CONSENT_KEY = 'footage_consent';
 
 /** Elements whose inputs are always masked, and whose events are not recorded at all. */
 const IGNORE_MASK = '[data-recording-ignore="mask"]';
+/** Text inside these is never plain page text: an ignored area, a textarea, an editable area. */
+const MASKED_AREAS = `${IGNORE_MASK}, textarea, [contenteditable]:not([contenteditable="false" i])`;
 const IGNORE_EVENTS = '[data-recording-ignore="events"]';
 /** rrweb's IncrementalSource values that point at one target element (`id`). */
 const SOURCE_MOUSE_MOVE = 1;
@@ -611,7 +613,7 @@ function startView(sessionId: string | null): void {
       if (insideIgnoredEvents(event)) return;
       // rrweb masked text and inputs already (the functions below); this closes its gaps:
       // attributes (title, alt, placeholder, aria-label, value…), links, the page address.
-      scrubEvent(event, rules, state.masks);
+      scrubEvent(event, rules, state.masks, true);
       view.add(JSON.stringify(event));
       if (view.held) {
         if (view.pendingBytes > HOLD_MAX_BYTES) setTimeout(guard(renewHold), 0);
@@ -746,13 +748,34 @@ function isSensitive(element: HTMLElement | null): boolean {
   }
 }
 
+/**
+ * Whether a document has any area whose text is not plain page text, asked once per task:
+ * rrweb serialises a snapshot (or a batch of changes) in one task, in which the page cannot
+ * change, so one query answers for every text node of it. Most pages have none.
+ */
+const areasAsked = new Map<Document, boolean>();
+function hasMaskedAreas(doc: Document): boolean {
+  let found = areasAsked.get(doc);
+  if (found === undefined) {
+    found = doc.querySelector(MASKED_AREAS) !== null;
+    if (!areasAsked.size) Promise.resolve().then(() => areasAsked.clear());
+    areasAsked.set(doc, found);
+  }
+  return found;
+}
+
 function maskPageText(text: string, element: HTMLElement | null, rules: MaskRules): string {
   try {
-    if (element && element.closest(IGNORE_MASK)) return maskValue(text, rules, true);
-    // Text typed into an editable area or a textarea is typed text, masked like a field.
-    if (element && (element.isContentEditable || element.closest('textarea'))) {
+    // One look up the tree for the usual page text, which is in no such area; none at all
+    // when the page has no such area.
+    const area = element && hasMaskedAreas(element.ownerDocument) ? element.closest(MASKED_AREAS) : null;
+    if (area) {
+      if (area.closest(IGNORE_MASK)) return maskValue(text, rules, true);
+      // Text typed into an editable area or a textarea is typed text, masked like a field.
       return maskValue(text, rules, false);
     }
+    // A whole document in design mode is one editable area.
+    if (element && element.ownerDocument.designMode === 'on') return maskValue(text, rules, false);
   } catch {
     return maskValue(text, rules, true);
   }
