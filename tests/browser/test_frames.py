@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import leave, open_recorded
+from tests.browser.conftest import leave, log_in, open_recorded
 from tests.browser.test_privacy import events_of, known_recordings, new_recording
 
 pytestmark = pytest.mark.browser
@@ -86,3 +86,60 @@ def test_a_same_origin_frame_is_recorded_by_its_page_and_starts_nothing(browser,
     with server.client(headers=auth) as http:
         items = http.get("/api/v1/recordings?limit=200").json()["items"]
     assert not any(p["url"].endswith("/demo/framed-inner") for r in items for p in r["pages"])
+
+
+OUTSIDE = """<!doctype html><html><head><meta charset="utf-8"><title>Checkout</title>%(snippet)s
+</head><body style="font: 14px sans-serif; margin: 0">
+<h1 style="height: 60px; margin: 0">Checkout</h1>
+<iframe id="pay" src="https://payments.example/embed/card?session=secret-token"
+  style="width: 500px; height: 200px; border: 0"></iframe>
+</body></html>"""
+CARD_FORM = """<!doctype html><html><body><p>Card number</p><input id="card"></body></html>"""
+
+
+def test_a_frame_of_another_site_replays_as_a_box_saying_it_was_not_recorded(
+    browser, demo, artifacts
+):
+    server, login = demo
+    known = known_recordings(server, login)
+    key = server.services.db.one("SELECT site_key FROM sites WHERE is_demo = 1")["site_key"]
+    context = browser.new_context(viewport={"width": 1000, "height": 700})
+    context.route(
+        "**/demo/checkout",
+        fulfil(OUTSIDE % {"snippet": SNIPPET % {"key": key, "host": server.url}}),
+    )
+    context.route("https://payments.example/**", fulfil(CARD_FORM))
+    page = open_recorded(context, f"{server.url}/demo/checkout")
+    page.frame_locator("#pay").locator("#card").wait_for()
+    page.mouse.move(300, 30, steps=3)
+    page.click("h1")
+    leave(page, server)
+    context.close()
+
+    rec = new_recording(server, login, known, "/demo/checkout")
+    # The other site's page was never read: not its text, not the card field.
+    assert "Card number" not in json.dumps(events_of(server, login, rec["id"]))
+
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    page = context.new_page()
+    log_in(page, server.url, login)
+    page.goto(f"{server.url}/recordings/{rec['id']}")
+    page.wait_for_function("() => window.footagePlayer && window.footagePlayer.getTotalTime() > 0")
+    page.evaluate("() => window.footagePlayer.seek(window.footagePlayer.getTotalTime())")
+    frame = page.frame_locator("#player iframe").locator("#pay")
+    frame.wait_for()
+    page.wait_for_function(
+        """() => {
+          const doc = document.querySelector('#player iframe').contentDocument;
+          const image = doc.querySelector('#pay').style.backgroundImage;
+          return image.includes('not%20recorded');
+        }"""
+    )
+    image = page.evaluate(
+        """() => document.querySelector('#player iframe').contentDocument
+             .querySelector('#pay').style.backgroundImage"""
+    )
+    # It says where the frame led (host and path), never the address's query.
+    assert "payments.example%2Fembed%2Fcard" in image and "secret-token" not in image
+    page.screenshot(path=str(artifacts / "replay-frame-not-recorded.png"))
+    context.close()

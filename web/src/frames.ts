@@ -10,6 +10,7 @@
 import { Replayer } from 'rrweb';
 import type { eventWithTime } from 'rrweb';
 import { canvasPictures } from './canvasreplay';
+import { unrecordedFrames } from './unrecorded';
 import { guardFrame, neutralise } from './inert';
 import { META } from './vocabulary';
 
@@ -50,7 +51,8 @@ function boot(): void {
     skipInactive: false,
     showWarning: false,
     UNSAFE_replayCanvas: false,
-    plugins: [canvasPictures()], // canvas pictures, drawn from outside the sandbox
+    // canvas pictures and frames not recorded, shown from outside the sandbox
+      plugins: [canvasPictures(), unrecordedFrames()],
     triggerFocus: false,
     mouseTail: { duration: 600, lineCap: 'round', lineWidth: 2, strokeStyle: 'rgba(79, 70, 229, 0.3)' },
   });

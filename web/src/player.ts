@@ -24,6 +24,7 @@
 import { Replayer } from 'rrweb';
 import type { eventWithTime } from 'rrweb';
 import { canvasPictures } from './canvasreplay';
+import { unrecordedFrames } from './unrecorded';
 import { guardFrame, neutralise } from './inert';
 import { PieceLoader, insertSorted, pieceAt, readIndex } from './pieces';
 import type { PieceIndex } from './pieces';
@@ -590,7 +591,8 @@ class Player {
       inactivePeriodThreshold: INACTIVE_AFTER_MS,
       mouseTail: { duration: 600, lineCap: 'round', lineWidth: 2, strokeStyle: 'rgba(79, 70, 229, 0.3)' },
       UNSAFE_replayCanvas: false,
-      plugins: [canvasPictures()], // canvas pictures, drawn from outside the sandbox
+      // canvas pictures and frames not recorded, shown from outside the sandbox
+      plugins: [canvasPictures(), unrecordedFrames()],
       showWarning: false,
       speed: this.speed,
     });
