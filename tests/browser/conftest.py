@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,15 @@ def open_recorded(context: Any, url: str) -> Any:
         page.goto(url)
     page.wait_for_function("typeof window.footage === 'function' && window.footage.loaded")
     return page
+
+
+def delivered(response: Any, text: bytes) -> bool:
+    """The server accepted a batch of the recorder's that carries `text` (for
+    `page.expect_response`: a test that leaves at once must not lose a batch on its way)."""
+    if not response.url.endswith("/api/v1/ingest") or not response.ok:
+        return False
+    body = response.request.post_data_buffer or b""
+    return text in (gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body)
 
 
 def leave(page: Any, server: LiveServer) -> None:

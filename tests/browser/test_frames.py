@@ -8,13 +8,18 @@ page, and the frame's calls (identify, events) reach the page's recorder.
 
 from __future__ import annotations
 
+import http.server
 import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
 
-from tests.browser.conftest import leave, log_in, open_recorded
-from tests.browser.test_privacy import events_of, known_recordings, new_recording
+from tests.browser.conftest import delivered, leave, log_in, open_recorded
+from tests.browser.test_privacy import configure, events_of, known_recordings, new_recording
+from tests.conftest import free_port
 
 pytestmark = pytest.mark.browser
 
@@ -143,3 +148,140 @@ def test_a_frame_of_another_site_replays_as_a_box_saying_it_was_not_recorded(
     assert "payments.example%2Fembed%2Fcard" in image and "secret-token" not in image
     page.screenshot(path=str(artifacts / "replay-frame-not-recorded.png"))
     context.close()
+
+
+PAY_PARENT = """<!doctype html><html><head><meta charset="utf-8"><title>Shop</title>%(snippet)s
+</head><body style="font: 14px sans-serif; margin: 0">
+<h1 style="height: 60px; margin: 0">Your basket</h1>
+<iframe id="pay" src="%(frame_url)s" style="width: 500px; height: 200px; border: 0"></iframe>
+</body></html>"""
+PAY_FRAME = """<!doctype html><html><head><meta charset="utf-8"><title>Pay</title>%(snippet)s
+</head><body style="font: 14px sans-serif">
+<p id="state">Inside the pay frame</p>
+<button onclick="document.getElementById('state').textContent = 'Paid, thank you'">Pay</button>
+</body></html>"""
+
+
+def test_a_frame_of_another_origin_of_the_same_site_joins_the_pages_recording(
+    browser, demo, artifacts
+):
+    """The site's checkout runs on another origin (here: `localhost` inside `127.0.0.1`), with
+    the same snippet: it is recorded as part of the page, not as a second recording."""
+    server, login = demo
+    key = server.services.db.one("SELECT site_key FROM sites WHERE is_demo = 1")["site_key"]
+    snippet = SNIPPET % {"key": key, "host": server.url}
+    # Each page comes from a server of its own: two origins on loopback (pages answered by the
+    # test through Playwright would not be on loopback for the browser's network rules).
+    with serve_page(PAY_FRAME % {"snippet": snippet}) as frame_url:
+        page_html = PAY_PARENT % {"snippet": snippet, "frame_url": frame_url}
+        with serve_page(page_html) as page_url:
+            # The site records on both origins (and the demo pages' own).
+            origins = [u.rsplit("/", 1)[0] for u in (page_url, frame_url)]
+            configure(server, login, allowed_origins=origins)
+            try:
+                context = browser.new_context(viewport={"width": 1000, "height": 700})
+                rec = visit_basket(server, login, context, page_url)
+            finally:
+                configure(server, login, allowed_origins=[])
+    assert [p["url"] for p in rec["pages"]] == [page_url]
+    text = json.dumps(events_of(server, login, rec["id"]))
+    assert "Inside the pay frame" in text and "Paid, thank you" in text
+    auth = {"Authorization": f"Bearer {login['api_token']}"}
+    with server.client(headers=auth) as http:
+        items = http.get("/api/v1/recordings?limit=200").json()["items"]
+    assert not any(p["url"] == frame_url for r in items for p in r["pages"])
+
+    # Replayed in place: the frame shows its page, not the "not recorded" box.
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    page = context.new_page()
+    log_in(page, server.url, login)
+    page.goto(f"{server.url}/recordings/{rec['id']}")
+    page.wait_for_function("() => window.footagePlayer && window.footagePlayer.getTotalTime() > 0")
+    page.evaluate("() => window.footagePlayer.play()")
+    shown = page.frame_locator("#player iframe").frame_locator("#pay").locator("#state")
+    shown.filter(has_text="Paid, thank you").wait_for()
+    assert "not%20recorded" not in page.evaluate(
+        """() => document.querySelector('#player iframe').contentDocument
+             .querySelector('#pay').style.backgroundImage"""
+    )
+    page.screenshot(path=str(artifacts / "replay-frame-of-another-origin.png"))
+    context.close()
+
+
+def visit_basket(server: Any, login: dict[str, str], context: Any, url: str) -> dict:
+    """The visitor pays inside the frame (acting only there) and closes the tab once the page
+    has sent the frame's change; returns the new recording. The frame sends nothing itself."""
+    known = known_recordings(server, login)
+    from_frame: list[str] = []
+    context.on(
+        "request",
+        lambda r: (
+            from_frame.append(r.url)
+            if r.frame.parent_frame is not None and "/api/v1/ingest" in r.url
+            else None
+        ),
+    )
+    page = open_recorded(context, url)
+    inner = page.frame_locator("#pay")
+    inner.locator("#state").wait_for()
+    with page.expect_response(lambda r: delivered(r, b"Paid, thank you")):
+        inner.locator("button").click()
+    leave(page, server)
+    context.close()
+    assert from_frame == []
+    return new_recording(server, login, known, url)
+
+
+@contextmanager
+def serve_page(html: str) -> Iterator[str]:
+    """`html` served on a loopback port of its own; yields its address."""
+    body = html.encode()
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Page)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/page"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_a_page_of_the_site_framed_by_a_page_without_the_snippet_records_itself(browser, demo):
+    """Embedded by a page that records nothing (a partner's site), the page records on its
+    own, as any page: it neither waits for nor sends to the page above."""
+    server, login = demo
+    key = server.services.db.one("SELECT site_key FROM sites WHERE is_demo = 1")["site_key"]
+    snippet = SNIPPET % {"key": key, "host": server.url}
+    with serve_page(PAY_FRAME % {"snippet": snippet}) as frame_url:
+        outside = PAY_PARENT % {"snippet": "", "frame_url": frame_url}
+        with serve_page(outside) as page_url:
+            configure(server, login, allowed_origins=[frame_url.rsplit("/", 1)[0]])
+            try:
+                known = known_recordings(server, login)
+                context = browser.new_context(viewport={"width": 1000, "height": 700})
+                page = context.new_page()
+                page.goto(page_url)
+                inner = page.frame_locator("#pay")
+                inner.locator("#state").wait_for()
+                page.frames[1].wait_for_function("window.footage && window.footage.loaded")
+                with page.expect_response(lambda r: delivered(r, b"Paid, thank you")):
+                    inner.locator("button").click()
+                context.close()
+                rec = new_recording(server, login, known, frame_url)
+            finally:
+                configure(server, login, allowed_origins=[])
+    assert [p["url"] for p in rec["pages"]] == [frame_url]
+    text = json.dumps(events_of(server, login, rec["id"]))
+    assert "Inside the pay frame" in text and "Paid, thank you" in text

@@ -9,14 +9,13 @@ does not grow the hold without bound.
 
 from __future__ import annotations
 
-import gzip
 import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.browser.conftest import leave, start_demo
+from tests.browser.conftest import delivered, leave, start_demo
 from tests.browser.test_privacy import events_of, known_recordings, new_recording
 from tests.conftest import LiveServer
 
@@ -69,14 +68,6 @@ def open_page(browser: Any, server: LiveServer, path: str, items: int, script: s
     page.wait_for_function("typeof window.footage === 'function' && window.footage.loaded")
     page.evaluate(AFTER_IDLE)
     return context, page, sent
-
-
-def delivered(response: Any, text: bytes) -> bool:
-    """The server accepted a batch of the recorder's that carries `text`."""
-    if not response.url.endswith("/api/v1/ingest") or not response.ok:
-        return False
-    body = response.request.post_data_buffer or b""
-    return text in (gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body)
 
 
 def test_the_snapshot_is_taken_before_the_first_input_and_sent_after_it(browser, demo):

@@ -13,6 +13,7 @@
 import { record } from 'rrweb';
 import { uuid, visitorId, readSession, isAlive, touchSession, newSession, readFlag, writeFlag } from './ids';
 import { captureCanvases } from './canvas';
+import { ACTIVITY, ASK, RECORD, frameMessage, inviteFrames, isOwnFrame, underOtherOrigin } from './crossframe';
 import { maskAll, maskText, maskValue, scrubEvent, scrubUrl, PageMaskState, type MaskRules } from './masking';
 import { PageView, pageInfo, type PageInfo, type PendingVisitor, type Scalar, type VisitorBody } from './pageview';
 import { privacyGate, type Privacy } from './privacy';
@@ -127,6 +128,12 @@ const state = {
   /** Between pagehide and a bfcache restore. */
   away: false,
   view: null as PageView | null,
+  /** In a frame of another origin: the origin of the page above whose recording this page
+   * joined (crossframe.ts); '' when it records on its own. */
+  parentOrigin: '',
+  lastFrameActivity: 0,
+  /** Frames of another origin that asked this page to record them. */
+  askedFrames: new WeakSet<Window>(),
   /** The page view's event handler (scrub, serialise, add), for events Footage makes itself. */
   emit: null as ((event: { type: number; data?: unknown; timestamp: number }) => void) | null,
   /** An `input` event is being dispatched: the visitor is typing (typedValue). */
@@ -413,6 +420,7 @@ function start(): void {
   // Not capturing: resource load errors (a broken <img>) do not reach window, script errors do.
   window.addEventListener('error', guard(onError));
   window.addEventListener('unhandledrejection', guard(onRejection));
+  window.addEventListener('message', guard(onMessage));
   begin();
 }
 
@@ -423,6 +431,9 @@ function start(): void {
  */
 function begin(): void {
   if (!mayRecord()) return;
+  // In a frame of another origin: a page above of this site may record this page as part of
+  // its own (crossframe.ts). Until it answers, this page goes on as any page.
+  if (underOtherOrigin()) window.parent.postMessage({ type: ASK, siteKey: state.siteKey }, '*');
   const session = readSession();
   if (isAlive(session, Date.now(), state.config.sessionTimeoutMs) && session.started) {
     startView(session.id);
@@ -504,13 +515,20 @@ function reconsider(): void {
     // Events not sent yet are dropped: the page asked for nothing more to be recorded.
     if (state.view) state.view.discard();
     state.view = null;
-  } else if (!state.view && !state.waiting) {
+    state.parentOrigin = '';
+  } else if (!state.view && !state.waiting && !state.parentOrigin) {
     begin();
   }
 }
 
 function onActivity(event: Event): void {
   if (!event.isTrusted || state.refused || state.away) return; // synthetic events are not the visitor
+  if (state.parentOrigin) return tellParent();
+  activity();
+}
+
+/** The visitor was active on this page, or in a frame it records. */
+function activity(): void {
   if (!state.view && !state.waiting) return; // not recording this page
   const now = Date.now();
   if (state.waiting) {
@@ -571,11 +589,82 @@ function onPageShow(event: Event): void {
   if (!(event as PageTransitionEvent).persisted || state.refused) return;
   state.away = false;
   state.restarts = 0;
+  state.parentOrigin = ''; // asked again (begin)
   begin();
 }
 
 function onVisibilityChange(): void {
   if (document.visibilityState === 'hidden' && state.view) state.view.flush();
+}
+
+// ---- frames of another origin (crossframe.ts) --------------------------------
+
+function onMessage(event: MessageEvent): void {
+  const message = frameMessage(event.data);
+  if (!message || !state.configured || state.refused || state.away) return;
+  if (message.type === RECORD && event.source === window.parent && window.parent !== window) {
+    // The page above records, and is of this site: join its recording.
+    if (message.siteKey === state.siteKey && underOtherOrigin()) joinParent(event.origin);
+    return;
+  }
+  if (!isOwnFrame(event.source)) return;
+  const frame = event.source;
+  if (message.type === ASK && message.siteKey === state.siteKey) {
+    state.askedFrames.add(frame);
+    // Recording (or holding) now: invite it; otherwise the invitation comes with startView.
+    if (state.view && !state.parentOrigin) frame.postMessage({ type: RECORD, siteKey: state.siteKey }, event.origin);
+  } else if (message.type === ACTIVITY && state.askedFrames.has(frame)) {
+    if (state.stopEarlyWatch && !state.earlyActivityAt) state.earlyActivityAt = Date.now();
+    activity();
+  }
+}
+
+/** Passes the visitor's activity in this frame up to the page that records it (once a second at most). */
+function tellParent(): void {
+  const now = Date.now();
+  if (now - state.lastFrameActivity < 1000) return;
+  state.lastFrameActivity = now;
+  window.parent.postMessage({ type: ACTIVITY, siteKey: state.siteKey }, state.parentOrigin);
+}
+
+/**
+ * The page above (of `origin`, this site) records: this page's own recording, held or not,
+ * stops, and rrweb records the page again from its full snapshot, its events going up to that
+ * page, whose rrweb places them inside this frame. Called again, it starts over (the page
+ * above started a new recording).
+ */
+function joinParent(origin: string): void {
+  if (!mayRecord()) return;
+  state.parentOrigin = origin;
+  state.waiting = false;
+  cancelHold();
+  stopTimers();
+  stopRecorder();
+  if (state.view) {
+    if (state.view.held) state.view.discard();
+    else state.view.end(); // the visitor acted here first: that part stays its own page view
+    state.view = null;
+  }
+  state.masks = new PageMaskState();
+  const rules = state.config.record;
+  const emit = (event: { type: number; data?: unknown }, isCheckout?: boolean): void => {
+    try {
+      if (state.parentOrigin !== origin) return;
+      if (insideIgnoredEvents(event)) return;
+      scrubEvent(event, rules, state.masks, true);
+      // rrweb's own message shape: the page's rrweb (recordCrossOriginIframes) takes it.
+      window.parent.postMessage({ type: 'rrweb', event, origin: location.origin, isCheckout }, origin);
+    } catch {
+      // an event that cannot be posted is dropped
+    }
+  };
+  state.emit = emit;
+  const stop = record({ ...recordOptions(rules), emit });
+  if (!stop) {
+    state.parentOrigin = '';
+    return;
+  }
+  state.stopRecording = withCanvases(stop, () => state.parentOrigin === origin, emit);
 }
 
 // ---- page views & rrweb -----------------------------------------------------
@@ -628,15 +717,35 @@ function startView(sessionId: string | null): void {
   };
   state.emit = onEvent;
   const stop = record({
+    ...recordOptions(rules),
     emit: onEvent,
+    // Frames of another origin whose page has this site's snippet send their events up. Only
+    // at the top: in a frame, rrweb would then post this page's own events to the page above
+    // instead of emitting them (and record nothing under a same-origin page).
+    recordCrossOriginIframes: window.parent === window,
+  });
+  if (!stop) {
+    view.discard();
+    state.view = null;
+    return;
+  }
+  // Nothing is copied for a page view held ahead: the first pictures come when it is released.
+  state.stopRecording = withCanvases(stop, () => state.view === view && !view.held, onEvent);
+  if (!view.held) startTimers();
+  inviteFrames(state.siteKey);
+}
+
+/** rrweb's recording options, masked by the site's rules (everything but `emit`). */
+function recordOptions(rules: MaskRules) {
+  return {
     // Every kind of field goes through maskInputFn, which decides (hidden ones too).
     maskAllInputs: false,
     maskInputOptions: ALL_INPUTS,
-    maskInputFn: (text, element) => typedValue(text, element, rules),
+    maskInputFn: (text: string, element: HTMLElement) => typedValue(text, element, rules),
     // Every text node goes through maskTextFn: numbers and e-mails, typed text in
     // contenteditable areas, and whatever sits inside data-recording-ignore="mask".
     maskTextSelector: '*',
-    maskTextFn: (text, element) => maskPageText(text, element, rules),
+    maskTextFn: (text: string, element: HTMLElement | null) => maskPageText(text, element, rules),
     blockSelector: '[data-recording-block]',
     ignoreSelector: `${IGNORE_EVENTS}, ${IGNORE_EVENTS} *`,
     slimDOMOptions: {
@@ -659,31 +768,25 @@ function startView(sessionId: string | null): void {
     inlineImages: false,
     // rrweb's own failures are ours to swallow, never the host page's.
     errorHandler: () => true,
-  });
-  if (!stop) {
-    view.discard();
-    state.view = null;
-    return;
-  }
+  };
+}
+
+/** `stop` of an rrweb recording, and canvases copied beside it when the site records them. */
+function withCanvases(stop: () => void, active: () => boolean, emit: (event: { type: number; data?: unknown }) => void): () => void {
   const fps = state.config.canvasFps;
-  const stopCanvases = fps > 0
-    ? captureCanvases(document, {
-        fps,
-        idOf: (canvas) => record.mirror.getId(canvas),
-        // Blocked areas show an empty box; masked areas never show what is drawn in them.
-        excluded: `[data-recording-block], ${IGNORE_MASK}, ${IGNORE_EVENTS}`,
-        // Nothing is copied for a page view held ahead: the first pictures come when it is released.
-        active: () => state.view === view && !view.held,
-        emit: guard(onEvent),
-      })
-    : null;
-  state.stopRecording = stopCanvases
-    ? () => {
-        stopCanvases();
-        stop();
-      }
-    : stop;
-  if (!view.held) startTimers();
+  if (!(fps > 0)) return stop;
+  const stopCanvases = captureCanvases(document, {
+    fps,
+    idOf: (canvas) => record.mirror.getId(canvas),
+    // Blocked areas show an empty box; masked areas never show what is drawn in them.
+    excluded: `[data-recording-block], ${IGNORE_MASK}, ${IGNORE_EVENTS}`,
+    active,
+    emit: guard(emit),
+  });
+  return () => {
+    stopCanvases();
+    stop();
+  };
 }
 
 // ---- masking -----------------------------------------------------------------
@@ -727,7 +830,9 @@ function finishTyping(): void {
   const view = state.view;
   const emit = state.emit;
   const field = document.activeElement as HTMLInputElement | null;
-  if (!view || view.held || !emit || !field || !state.typedTail.has(field)) return;
+  // (a page recorded by the page above sends its events there: it has no page view)
+  if (!state.parentOrigin && (!view || view.held)) return;
+  if (!emit || !field || !state.typedTail.has(field)) return;
   const id = record.mirror.getId(field);
   if (!(id > 0) || typeof field.value !== 'string') return;
   emit({

@@ -1,6 +1,7 @@
 // Frames the recording could not see into. A frame of another origin (a payment form, a video,
 // a map of another site) is recorded as an empty frame with its address (rrweb's `rr_src`):
-// its page belongs to someone else and the recorder cannot read it. Left as it is, the replay
+// its page belongs to someone else and the recorder cannot read it (unless it is a page of the
+// same site with the snippet, which joins the recording: web/src/crossframe.ts). Left as it is, the replay
 // shows an empty box; this Replayer plugin marks it instead: a grey box saying "Not recorded"
 // and where the frame led, drawn as the frame's background (the replay runs no script and
 // loads nothing from that address).
@@ -58,7 +59,22 @@ function unrecordedSource(replayer: Replayer, node: Node): string | null {
   return typeof src === 'string' && src ? src : null;
 }
 
+/** Whether the replay shows a page inside the frame (its page joined the recording). */
+function hasContent(frame: HTMLElement): boolean {
+  try {
+    const doc = (frame as HTMLIFrameElement).contentDocument;
+    return !!doc && !!doc.body && doc.body.childNodes.length > 0;
+  } catch {
+    return false;
+  }
+}
+
 function mark(frame: HTMLElement, src: string): void {
+  if (hasContent(frame)) {
+    // A page of this site inside a frame of another origin joins the recording (crossframe.ts).
+    for (const property of ['background-image', 'background-repeat', 'background-size']) frame.style.removeProperty(property);
+    return;
+  }
   const image = placeholder(src);
   if (frame.style.getPropertyValue('background-image') === image) return;
   frame.style.setProperty('background-image', image);

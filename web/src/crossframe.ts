@@ -1,0 +1,64 @@
+// Pages of a site inside frames of another origin of the same site (a checkout on
+// pay.shop.example inside shop.example, both with the snippet of one site): the frame's page
+// joins the recording of the page above it instead of starting its own. rrweb carries the
+// frame's events up (the page above records with `recordCrossOriginIframes`), and this file
+// is the handshake around it, by `postMessage`:
+//
+//   frame → page   footage:ask {siteKey}      "record me, if you are this site's page"
+//   page  → frames footage:record {siteKey}   "I record (again): send your page from the start"
+//   frame → page   rrweb events               (rrweb's own message shape; page's rrweb takes them)
+//   frame → page   footage:activity           the visitor moved or typed inside the frame
+//
+// The page invites a frame only with its own site key, and a frame joins only a page with
+// its own site key, answering to that page's origin alone; a frame of another site records
+// on its own as before. The site key is public (it is in every page's source): a hostile
+// frame could claim it, and could then add events to the frame's part of the recording (masked
+// and scrubbed by the page like its own) or count as activity, nothing more.
+
+export const ASK = 'footage:ask';
+export const RECORD = 'footage:record';
+export const ACTIVITY = 'footage:activity';
+
+export interface FrameMessage {
+  type: string;
+  siteKey: string;
+}
+
+/** A handshake message of Footage's, or null for anything else posted to the window. */
+export function frameMessage(data: unknown): FrameMessage | null {
+  if (!data || typeof data !== 'object') return null;
+  const { type, siteKey } = data as { type?: unknown; siteKey?: unknown };
+  if (type !== ASK && type !== RECORD && type !== ACTIVITY) return null;
+  return { type, siteKey: typeof siteKey === 'string' ? siteKey : '' };
+}
+
+/** Whether this page is in a frame whose page above is of another origin. */
+export function underOtherOrigin(): boolean {
+  if (window.parent === window) return false;
+  try {
+    return !window.parent.document; // readable: same origin
+  } catch {
+    return true;
+  }
+}
+
+/** Whether `source` is the window of one of this document's frames. */
+export function isOwnFrame(source: unknown): source is Window {
+  if (!source) return false;
+  const frames = document.getElementsByTagName('iframe');
+  for (let i = 0; i < frames.length; i++) if (frames[i].contentWindow === source) return true;
+  return false;
+}
+
+/** Tells every frame of this page that it records (again), with the site key. */
+export function inviteFrames(siteKey: string): void {
+  const frames = document.getElementsByTagName('iframe');
+  for (let i = 0; i < frames.length; i++) {
+    const win = frames[i].contentWindow;
+    try {
+      if (win) win.postMessage({ type: RECORD, siteKey }, '*');
+    } catch {
+      // a frame gone meanwhile
+    }
+  }
+}
