@@ -87,6 +87,30 @@ def delivered(response: Any, text: bytes) -> bool:
     return text in (gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body)
 
 
+def requests_from_frames(context: Any, path: str = "/api/v1/") -> list[str]:
+    """The addresses (containing `path`) that pages inside frames of `context` request from
+    now on: a frame recorded by its page sends nothing itself."""
+    seen: list[str] = []
+
+    def note(request: Any) -> None:
+        if request.frame.parent_frame is not None and path in request.url:
+            seen.append(request.url)
+
+    context.on("request", note)
+    return seen
+
+
+def open_player(browser: Any, server: LiveServer, login: dict[str, str], rec_id: str) -> Any:
+    """The owner logs in (a new context, 1366 x 768) and opens a recording in the player, once
+    it is ready to play; returns the page (close its context when done)."""
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    page = context.new_page()
+    log_in(page, server.url, login)
+    page.goto(f"{server.url}/recordings/{rec_id}")
+    page.wait_for_function("() => window.footagePlayer && window.footagePlayer.getTotalTime() > 0")
+    return page
+
+
 def leave(page: Any, server: LiveServer) -> None:
     """The visitor closes the tab; returns once the server has stored the leave beacon.
 

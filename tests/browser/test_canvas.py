@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import leave, log_in, open_recorded
+from tests.browser.conftest import leave, open_player, open_recorded
 from tests.browser.test_privacy import configure, events_of, known_recordings, new_recording
 from tests.conftest import LiveServer, wait_for
 
@@ -137,11 +137,7 @@ def test_2d_and_webgl_canvases_replay_as_drawn(browser, demo):
     secret_id = find_id(snapshot["data"]["node"], "secret")
     assert secret_id is None or secret_id not in {p["data"]["id"] for p in pictures}
 
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    log_in(page, server.url, login)
-    page.goto(f"{server.url}/recordings/{rec['id']}")
-    page.wait_for_function("() => window.footagePlayer && window.footagePlayer.getTotalTime() > 0")
+    page = open_player(browser, server, login, rec["id"])
     page.evaluate("() => window.footagePlayer.seek(window.footagePlayer.getTotalTime())")
     # Shown from the recorded pictures: red for the 2D chart, green for the WebGL canvas,
     # each in a box of its own size (200 × 100), as on the visitor's page.
@@ -153,7 +149,7 @@ def test_2d_and_webgl_canvases_replay_as_drawn(browser, demo):
     assert red[0] > 150 and red[1] < 60 and red[2] < 60, red
     assert green[1] > 150 and green[0] < 60 and green[2] < 60, green
     assert box(page, "#chart") == [200, 100] and box(page, "#globe") == [200, 100]
-    context.close()
+    page.context.close()
 
 
 def test_with_record_canvas_off_no_picture_is_sent(browser, demo):

@@ -17,7 +17,13 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import delivered, leave, log_in, open_recorded
+from tests.browser.conftest import (
+    delivered,
+    leave,
+    open_player,
+    open_recorded,
+    requests_from_frames,
+)
 from tests.browser.test_privacy import configure, events_of, known_recordings, new_recording
 from tests.conftest import free_port
 
@@ -54,15 +60,7 @@ def test_a_same_origin_frame_is_recorded_by_its_page_and_starts_nothing(browser,
     context = browser.new_context(viewport={"width": 1000, "height": 700})
     for path, html in (("/demo/framed", PARENT), ("/demo/framed-inner", INNER)):
         context.route(f"**{path}", fulfil(html % {"snippet": snippet}))
-    from_frame: list[str] = []
-    context.on(
-        "request",
-        lambda r: (
-            from_frame.append(r.url)
-            if r.frame.parent_frame is not None and "/api/v1/" in r.url
-            else None
-        ),
-    )
+    from_frame = requests_from_frames(context)
     page = open_recorded(context, f"{server.url}/demo/framed")
     frame = page.frame_locator("iframe")
     frame.locator("#state").wait_for()
@@ -125,11 +123,7 @@ def test_a_frame_of_another_site_replays_as_a_box_saying_it_was_not_recorded(
     # The other site's page was never read: not its text, not the card field.
     assert "Card number" not in json.dumps(events_of(server, login, rec["id"]))
 
-    context = browser.new_context(viewport={"width": 1366, "height": 768})
-    page = context.new_page()
-    log_in(page, server.url, login)
-    page.goto(f"{server.url}/recordings/{rec['id']}")
-    page.wait_for_function("() => window.footagePlayer && window.footagePlayer.getTotalTime() > 0")
+    page = open_player(browser, server, login, rec["id"])
     page.evaluate("() => window.footagePlayer.seek(window.footagePlayer.getTotalTime())")
     frame = page.frame_locator("#player iframe").locator("#pay")
     frame.wait_for()
@@ -147,7 +141,7 @@ def test_a_frame_of_another_site_replays_as_a_box_saying_it_was_not_recorded(
     # It says where the frame led (host and path), never the address's query.
     assert "payments.example%2Fembed%2Fcard" in image and "secret-token" not in image
     page.screenshot(path=str(artifacts / "replay-frame-not-recorded.png"))
-    context.close()
+    page.context.close()
 
 
 PAY_PARENT = """<!doctype html><html><head><meta charset="utf-8"><title>Shop</title>%(snippet)s
@@ -192,11 +186,7 @@ def test_a_frame_of_another_origin_of_the_same_site_joins_the_pages_recording(
     assert not any(p["url"] == frame_url for r in items for p in r["pages"])
 
     # Replayed in place: the frame shows its page, not the "not recorded" box.
-    context = browser.new_context(viewport={"width": 1366, "height": 768})
-    page = context.new_page()
-    log_in(page, server.url, login)
-    page.goto(f"{server.url}/recordings/{rec['id']}")
-    page.wait_for_function("() => window.footagePlayer && window.footagePlayer.getTotalTime() > 0")
+    page = open_player(browser, server, login, rec["id"])
     page.evaluate("() => window.footagePlayer.play()")
     shown = page.frame_locator("#player iframe").frame_locator("#pay").locator("#state")
     shown.filter(has_text="Paid, thank you").wait_for()
@@ -205,22 +195,14 @@ def test_a_frame_of_another_origin_of_the_same_site_joins_the_pages_recording(
              .querySelector('#pay').style.backgroundImage"""
     )
     page.screenshot(path=str(artifacts / "replay-frame-of-another-origin.png"))
-    context.close()
+    page.context.close()
 
 
 def visit_basket(server: Any, login: dict[str, str], context: Any, url: str) -> dict:
     """The visitor pays inside the frame (acting only there) and closes the tab once the page
     has sent the frame's change; returns the new recording. The frame sends nothing itself."""
     known = known_recordings(server, login)
-    from_frame: list[str] = []
-    context.on(
-        "request",
-        lambda r: (
-            from_frame.append(r.url)
-            if r.frame.parent_frame is not None and "/api/v1/ingest" in r.url
-            else None
-        ),
-    )
+    from_frame = requests_from_frames(context, "/api/v1/ingest")
     page = open_recorded(context, url)
     inner = page.frame_locator("#pay")
     inner.locator("#state").wait_for()
