@@ -169,14 +169,10 @@ def test_a_frame_of_another_origin_of_the_same_site_joins_the_pages_recording(
     with serve_page(PAY_FRAME % {"snippet": snippet}) as frame_url:
         page_html = PAY_PARENT % {"snippet": snippet, "frame_url": frame_url}
         with serve_page(page_html) as page_url:
-            # The site records on both origins (and the demo pages' own).
-            origins = [u.rsplit("/", 1)[0] for u in (page_url, frame_url)]
-            configure(server, login, allowed_origins=origins)
-            try:
+            with_origins = recorded_on(server, login, page_url, frame_url)
+            with with_origins:
                 context = browser.new_context(viewport={"width": 1000, "height": 700})
                 rec = visit_basket(server, login, context, page_url)
-            finally:
-                configure(server, login, allowed_origins=[])
     assert [p["url"] for p in rec["pages"]] == [page_url]
     text = json.dumps(events_of(server, login, rec["id"]))
     assert "Inside the pay frame" in text and "Paid, thank you" in text
@@ -215,6 +211,16 @@ def visit_basket(server: Any, login: dict[str, str], context: Any, url: str) -> 
 
 
 @contextmanager
+def recorded_on(server: Any, login: dict[str, str], *urls: str) -> Iterator[None]:
+    """The demo site records on the origins of `urls` (and on the demo pages' own) for a while."""
+    configure(server, login, allowed_origins=[u.rsplit("/", 1)[0] for u in urls])
+    try:
+        yield
+    finally:
+        configure(server, login, allowed_origins=[])
+
+
+@contextmanager
 def serve_page(html: str) -> Iterator[str]:
     """`html` served on a loopback port of its own; yields its address."""
     body = html.encode()
@@ -248,22 +254,18 @@ def test_a_page_of_the_site_framed_by_a_page_without_the_snippet_records_itself(
     snippet = SNIPPET % {"key": key, "host": server.url}
     with serve_page(PAY_FRAME % {"snippet": snippet}) as frame_url:
         outside = PAY_PARENT % {"snippet": "", "frame_url": frame_url}
-        with serve_page(outside) as page_url:
-            configure(server, login, allowed_origins=[frame_url.rsplit("/", 1)[0]])
-            try:
-                known = known_recordings(server, login)
-                context = browser.new_context(viewport={"width": 1000, "height": 700})
-                page = context.new_page()
-                page.goto(page_url)
-                inner = page.frame_locator("#pay")
-                inner.locator("#state").wait_for()
-                page.frames[1].wait_for_function("window.footage && window.footage.loaded")
-                with page.expect_response(lambda r: delivered(r, b"Paid, thank you")):
-                    inner.locator("button").click()
-                context.close()
-                rec = new_recording(server, login, known, frame_url)
-            finally:
-                configure(server, login, allowed_origins=[])
+        with serve_page(outside) as page_url, recorded_on(server, login, frame_url):
+            known = known_recordings(server, login)
+            context = browser.new_context(viewport={"width": 1000, "height": 700})
+            page = context.new_page()
+            page.goto(page_url)
+            inner = page.frame_locator("#pay")
+            inner.locator("#state").wait_for()
+            page.frames[1].wait_for_function("window.footage && window.footage.loaded")
+            with page.expect_response(lambda r: delivered(r, b"Paid, thank you")):
+                inner.locator("button").click()
+            context.close()
+            rec = new_recording(server, login, known, frame_url)
     assert [p["url"] for p in rec["pages"]] == [frame_url]
     text = json.dumps(events_of(server, login, rec["id"]))
     assert "Inside the pay frame" in text and "Paid, thank you" in text
