@@ -149,6 +149,9 @@ def test_2d_and_webgl_canvases_replay_as_drawn(browser, demo):
     assert red[0] > 150 and red[1] < 60 and red[2] < 60, red
     assert green[1] > 150 and green[0] < 60 and green[2] < 60, green
     assert box(page, "#chart") == [200, 100] and box(page, "#globe") == [200, 100]
+    # The end shows the page's last change too (the button's text, the recording's last event).
+    button = page.frame_locator("#player iframe").locator("#draw")
+    assert button.text_content() == "Drawn"
     page.context.close()
 
 

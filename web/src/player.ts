@@ -548,7 +548,8 @@ class Player {
     for (const span of this.pageStarts) {
       if (time >= span.start && time <= span.end) time = span.end;
     }
-    return Math.min(this.total, time + 1);
+    // Past the end too: the last event is at `total`, and a seek to the end shows it.
+    return time + 1;
   }
 
   currentTime(): number {
