@@ -68,12 +68,12 @@ def demo(
     server.stop()
 
 
-def open_recorded(context: Any, url: str) -> Any:
+def open_recorded(context: Any, url: str, wait_until: str = "load") -> Any:
     """A new page of `context` at `url` (a page with the snippet), once its recorder has
     loaded and has the site's config."""
     page = context.new_page()
     with page.expect_response(lambda r: "/config" in r.url):
-        page.goto(url)
+        page.goto(url, wait_until=wait_until)
     page.wait_for_function("typeof window.footage === 'function' && window.footage.loaded")
     return page
 

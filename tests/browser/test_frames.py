@@ -25,7 +25,8 @@ from tests.browser.conftest import (
     requests_from_frames,
 )
 from tests.browser.test_privacy import configure, events_of, known_recordings, new_recording
-from tests.conftest import free_port
+from tests.browser.test_recorded_ahead import AFTER_IDLE
+from tests.conftest import free_port, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -100,9 +101,12 @@ OUTSIDE = """<!doctype html><html><head><meta charset="utf-8"><title>Checkout</t
 CARD_FORM = """<!doctype html><html><body><p>Card number</p><input id="card"></body></html>"""
 
 
+@pytest.mark.parametrize("frame_loads", ["before", "after"])
 def test_a_frame_of_another_site_replays_as_a_box_saying_it_was_not_recorded(
-    browser, demo, artifacts
+    browser, demo, artifacts, frame_loads
 ):
+    """The frame's page loads before the recording starts, or after it (then the recording
+    saw an empty frame of the page's own origin, and rrweb kept no address for it)."""
     server, login = demo
     known = known_recordings(server, login)
     key = server.services.db.one("SELECT site_key FROM sites WHERE is_demo = 1")["site_key"]
@@ -111,8 +115,17 @@ def test_a_frame_of_another_site_replays_as_a_box_saying_it_was_not_recorded(
         "**/demo/checkout",
         fulfil(OUTSIDE % {"snippet": SNIPPET % {"key": key, "host": server.url}}),
     )
-    context.route("https://payments.example/**", fulfil(CARD_FORM))
-    page = open_recorded(context, f"{server.url}/demo/checkout")
+    held: list[Any] = []  # the frame's request, answered once the page is recorded
+    context.route(
+        "https://payments.example/**",
+        (lambda route: held.append(route)) if frame_loads == "after" else fulfil(CARD_FORM),
+    )
+    # (with the frame held, the page's load event waits for it)
+    page = open_recorded(context, f"{server.url}/demo/checkout", "domcontentloaded")
+    if frame_loads == "after":
+        page.evaluate(AFTER_IDLE)  # the page is recorded (ahead, in idle time)
+        wait_for(lambda: page.evaluate("true") and held)
+        held[0].fulfill(body=CARD_FORM, content_type="text/html")
     page.frame_locator("#pay").locator("#card").wait_for()
     page.mouse.move(300, 30, steps=3)
     page.click("h1")
@@ -140,7 +153,7 @@ def test_a_frame_of_another_site_replays_as_a_box_saying_it_was_not_recorded(
     )
     # It says where the frame led (host and path), never the address's query.
     assert "payments.example%2Fembed%2Fcard" in image and "secret-token" not in image
-    page.screenshot(path=str(artifacts / "replay-frame-not-recorded.png"))
+    page.screenshot(path=str(artifacts / f"replay-frame-not-recorded-{frame_loads}.png"))
     page.context.close()
 
 

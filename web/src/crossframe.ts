@@ -62,3 +62,35 @@ export function inviteFrames(siteKey: string): void {
     }
   }
 }
+
+/**
+ * The addresses of this page's frames that lead to another origin, as rrweb attribute changes
+ * (`rr_src`, rrweb's own name for a frame it could not read), for frames not reported yet.
+ * rrweb writes `rr_src` only for a frame already showing the other origin when it records it;
+ * a frame still loading then shows an empty document of this origin, its address is dropped,
+ * and the replay could not say where it led (web/src/unrecorded.ts).
+ */
+export function frameAddresses(
+  reported: WeakSet<HTMLIFrameElement>,
+  idOf: (frame: HTMLIFrameElement) => number,
+): { id: number; attributes: { rr_src: string } }[] {
+  const frames = document.getElementsByTagName('iframe');
+  const changes: { id: number; attributes: { rr_src: string } }[] = [];
+  for (let i = 0; i < frames.length; i++) {
+    const frame = frames[i];
+    if (reported.has(frame)) continue;
+    const id = idOf(frame);
+    const src = frame.getAttribute('src');
+    if (!(id > 0) || !src) continue;
+    reported.add(frame);
+    try {
+      const url = new URL(src, location.href);
+      if ((url.protocol === 'http:' || url.protocol === 'https:') && url.origin !== location.origin) {
+        changes.push({ id, attributes: { rr_src: url.href } });
+      }
+    } catch {
+      // not an address
+    }
+  }
+  return changes;
+}

@@ -13,12 +13,12 @@
 import { record } from 'rrweb';
 import { uuid, visitorId, readSession, isAlive, touchSession, newSession, readFlag, writeFlag } from './ids';
 import { captureCanvases } from './canvas';
-import { ACTIVITY, ASK, RECORD, frameMessage, inviteFrames, isOwnFrame, underOtherOrigin } from './crossframe';
+import { ACTIVITY, ASK, RECORD, frameAddresses, frameMessage, inviteFrames, isOwnFrame, underOtherOrigin } from './crossframe';
 import { maskAll, maskText, maskValue, scrubEvent, scrubUrl, PageMaskState, type MaskRules } from './masking';
 import { PageView, pageInfo, type PageInfo, type PendingVisitor, type Scalar, type VisitorBody } from './pageview';
 import { privacyGate, type Privacy } from './privacy';
 import { post } from './transport';
-import { ERROR_TAG, EVENT_TAG, FULL_SNAPSHOT } from './vocabulary';
+import { ERROR_TAG, EVENT_TAG, FULL_SNAPSHOT, MUTATION } from './vocabulary';
 
 // ---- configuration ----------------------------------------------------------
 
@@ -696,7 +696,7 @@ function startView(sessionId: string | null): void {
   state.siteEventsInView = 0;
   state.masks = new PageMaskState();
   const rules = state.config.record;
-  const onEvent = (event: { type: number; data?: unknown }): void => {
+  const onEvent = (event: { type: number; data?: unknown; timestamp?: number }): void => {
     try {
       if (state.view !== view) return;
       if (insideIgnoredEvents(event)) return;
@@ -704,6 +704,7 @@ function startView(sessionId: string | null): void {
       // attributes (title, alt, placeholder, aria-label, value…), links, the page address.
       scrubEvent(event, rules, state.masks, true);
       view.add(JSON.stringify(event));
+      if (event.type === FULL_SNAPSHOT || addsNodes(event)) reportFrames();
       if (view.held) {
         if (view.pendingBytes > HOLD_MAX_BYTES) setTimeout(guard(renewHold), 0);
         return;
@@ -713,6 +714,15 @@ function startView(sessionId: string | null): void {
       if (event.type === FULL_SNAPSHOT) scheduleFirstBatch(view);
     } catch {
       // an event that cannot be serialised is dropped
+    }
+  };
+  // Where frames of another origin lead (crossframe.ts: rrweb keeps it only for frames loaded
+  // when it records them), once per frame and page view.
+  const reported = new WeakSet<HTMLIFrameElement>();
+  const reportFrames = (): void => {
+    const attributes = frameAddresses(reported, (frame) => record.mirror.getId(frame));
+    if (attributes.length) {
+      onEvent({ type: EVENT_INCREMENTAL, data: { source: MUTATION, texts: [], attributes, removes: [], adds: [] }, timestamp: Date.now() });
     }
   };
   state.emit = onEvent;
@@ -733,6 +743,12 @@ function startView(sessionId: string | null): void {
   state.stopRecording = withCanvases(stop, () => state.view === view && !view.held, onEvent);
   if (!view.held) startTimers();
   inviteFrames(state.siteKey);
+}
+
+/** Whether an rrweb event adds nodes to the page. */
+function addsNodes(event: { type: number; data?: unknown }): boolean {
+  const data = event.data as { source?: unknown; adds?: unknown } | undefined;
+  return event.type === EVENT_INCREMENTAL && !!data && data.source === MUTATION && Array.isArray(data.adds) && data.adds.length > 0;
 }
 
 /** rrweb's recording options, masked by the site's rules (everything but `emit`). */

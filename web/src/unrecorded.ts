@@ -55,7 +55,9 @@ export function placeholder(src: string): string {
 function unrecordedSource(replayer: Replayer, node: Node): string | null {
   if (node.nodeName !== 'IFRAME') return null;
   const meta = replayer.getMirror().getMeta(node) as { attributes?: Obj } | null;
-  const src = meta && isObj(meta.attributes) ? meta.attributes.rr_src : null;
+  let src: unknown = meta && isObj(meta.attributes) ? meta.attributes.rr_src : null;
+  // …or set later by an attribute change (the recorder tells it for a frame still loading).
+  if (typeof src !== 'string' || !src) src = (node as Element).getAttribute('rr_src');
   return typeof src === 'string' && src ? src : null;
 }
 
