@@ -44,7 +44,8 @@ INNER = """<!doctype html><html><head><meta charset="utf-8"><title>Widget</title
 </head><body style="font: 14px sans-serif">
 <p id="state">Inside the frame</p>
 <button onclick="document.getElementById('state').textContent = 'Frame answered';
-  footage('event', 'widget_used', { step: 'answered' });">Ask</button>
+  footage('event', 'widget_used', { step: 'answered' });
+  setTimeout(() => { throw new Error('Widget broke'); });">Ask</button>
 </body></html>"""
 
 
@@ -67,7 +68,8 @@ def test_a_same_origin_frame_is_recorded_by_its_page_and_starts_nothing(browser,
     frame.locator("#state").wait_for()
     page.frames[1].wait_for_function("window.footage && window.footage.loaded")
     # The visitor acts only inside the frame: the mouse moves there and clicks its button.
-    frame.locator("button").click()
+    with page.expect_response(lambda r: delivered(r, b"Widget broke")):
+        frame.locator("button").click()
     frame.locator("#state").filter(has_text="Frame answered").wait_for()
     page.wait_for_function("() => !!document.querySelector('iframe')")  # the page is still up
     leave(page, server)
@@ -84,6 +86,8 @@ def test_a_same_origin_frame_is_recorded_by_its_page_and_starts_nothing(browser,
         e["type"] == 5 and (e["data"].get("payload") or {}).get("name") == "widget_used"
         for e in events
     ), [e["data"] for e in events if e["type"] == 5]
+    # …and so did its JavaScript error, on the page's timeline.
+    assert "Widget broke" in errors_of(events)
     # The frame sent nothing itself, and no recording has the frame as a page.
     assert from_frame == []
     auth = {"Authorization": f"Bearer {login['api_token']}"}
@@ -165,7 +169,8 @@ PAY_PARENT = """<!doctype html><html><head><meta charset="utf-8"><title>Shop</ti
 PAY_FRAME = """<!doctype html><html><head><meta charset="utf-8"><title>Pay</title>%(snippet)s
 </head><body style="font: 14px sans-serif">
 <p id="state">Inside the pay frame</p>
-<button onclick="document.getElementById('state').textContent = 'Paid, thank you'">Pay</button>
+<button onclick="document.getElementById('state').textContent = 'Paid, thank you';
+  setTimeout(() => { throw new Error('Payment widget broke'); });">Pay</button>
 </body></html>"""
 
 
@@ -187,8 +192,10 @@ def test_a_frame_of_another_origin_of_the_same_site_joins_the_pages_recording(
                 context = browser.new_context(viewport={"width": 1000, "height": 700})
                 rec = visit_basket(server, login, context, page_url)
     assert [p["url"] for p in rec["pages"]] == [page_url]
-    text = json.dumps(events_of(server, login, rec["id"]))
+    events = events_of(server, login, rec["id"])
+    text = json.dumps(events)
     assert "Inside the pay frame" in text and "Paid, thank you" in text
+    assert "Payment widget broke" in errors_of(events)  # the frame's error, on the page's timeline
     auth = {"Authorization": f"Bearer {login['api_token']}"}
     with server.client(headers=auth) as http:
         items = http.get("/api/v1/recordings?limit=200").json()["items"]
@@ -215,7 +222,8 @@ def visit_basket(server: Any, login: dict[str, str], context: Any, url: str) -> 
     page = open_recorded(context, url)
     inner = page.frame_locator("#pay")
     inner.locator("#state").wait_for()
-    with page.expect_response(lambda r: delivered(r, b"Paid, thank you")):
+    # (its error comes after its change: the batch with it carries both)
+    with page.expect_response(lambda r: delivered(r, b"Payment widget broke")):
         inner.locator("button").click()
     leave(page, server)
     context.close()
@@ -275,10 +283,21 @@ def test_a_page_of_the_site_framed_by_a_page_without_the_snippet_records_itself(
             inner = page.frame_locator("#pay")
             inner.locator("#state").wait_for()
             page.frames[1].wait_for_function("window.footage && window.footage.loaded")
-            with page.expect_response(lambda r: delivered(r, b"Paid, thank you")):
+            with page.expect_response(lambda r: delivered(r, b"Payment widget broke")):
                 inner.locator("button").click()
             context.close()
             rec = new_recording(server, login, known, frame_url)
     assert [p["url"] for p in rec["pages"]] == [frame_url]
-    text = json.dumps(events_of(server, login, rec["id"]))
+    events = events_of(server, login, rec["id"])
+    text = json.dumps(events)
     assert "Inside the pay frame" in text and "Paid, thank you" in text
+    assert "Payment widget broke" in errors_of(events)  # on its own timeline
+
+
+def errors_of(events: list[dict]) -> str:
+    """The messages of the JavaScript errors a recording's timeline shows, joined."""
+    return " | ".join(
+        str((e["data"].get("payload") or {}).get("message"))
+        for e in events
+        if e["type"] == 5 and e["data"].get("tag") == "footage.error"
+    )

@@ -8,6 +8,7 @@
 //   page  → frames footage:record {siteKey}   "I record (again): send your page from the start"
 //   frame → page   rrweb events               (rrweb's own message shape; page's rrweb takes them)
 //   frame → page   footage:activity           the visitor moved or typed inside the frame
+//   frame → page   footage:error {error}      a JavaScript error of the frame's page
 //
 // The page invites a frame only with its own site key, and a frame joins only a page with
 // its own site key, answering to that page's origin alone; a frame of another site records
@@ -18,18 +19,21 @@
 export const ASK = 'footage:ask';
 export const RECORD = 'footage:record';
 export const ACTIVITY = 'footage:activity';
+export const ERROR = 'footage:error';
 
 export interface FrameMessage {
   type: string;
   siteKey: string;
+  /** footage:error's error (message, source, line, column), checked by the page. */
+  error?: unknown;
 }
 
 /** A handshake message of Footage's, or null for anything else posted to the window. */
 export function frameMessage(data: unknown): FrameMessage | null {
   if (!data || typeof data !== 'object') return null;
-  const { type, siteKey } = data as { type?: unknown; siteKey?: unknown };
-  if (type !== ASK && type !== RECORD && type !== ACTIVITY) return null;
-  return { type, siteKey: typeof siteKey === 'string' ? siteKey : '' };
+  const { type, siteKey, error } = data as { type?: unknown; siteKey?: unknown; error?: unknown };
+  if (type !== ASK && type !== RECORD && type !== ACTIVITY && type !== ERROR) return null;
+  return { type, siteKey: typeof siteKey === 'string' ? siteKey : '', error };
 }
 
 /** Whether this page is in a frame whose page above is of another origin. */

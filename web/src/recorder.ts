@@ -13,7 +13,7 @@
 import { record } from 'rrweb';
 import { uuid, visitorId, readSession, isAlive, touchSession, newSession, readFlag, writeFlag } from './ids';
 import { captureCanvases } from './canvas';
-import { ACTIVITY, ASK, RECORD, frameAddresses, frameMessage, inviteFrames, isOwnFrame, underOtherOrigin } from './crossframe';
+import { ACTIVITY, ASK, ERROR, RECORD, frameAddresses, frameMessage, inviteFrames, isOwnFrame, underOtherOrigin } from './crossframe';
 import { maskAll, maskText, maskValue, scrubEvent, scrubUrl, PageMaskState, type MaskRules } from './masking';
 import { PageView, pageInfo, type PageInfo, type PendingVisitor, type Scalar, type VisitorBody } from './pageview';
 import { privacyGate, type Privacy } from './privacy';
@@ -134,6 +134,8 @@ const state = {
   lastFrameActivity: 0,
   /** Frames of another origin that asked this page to record them. */
   askedFrames: new WeakSet<Window>(),
+  /** In a same-origin frame recorded by the page above: passes this page's errors up. */
+  forwardError: null as ((payload: ErrorPayload) => void) | null,
   /** The page view's event handler (scrub, serialise, add), for events Footage makes itself. */
   emit: null as ((event: { type: number; data?: unknown; timestamp: number }) => void) | null,
   /** An `input` event is being dispatched: the visitor is typing (typedValue). */
@@ -207,6 +209,8 @@ const commands: Record<string, Command> = {
     if (state.stopEarlyWatch && !state.earlyActivityAt) state.earlyActivityAt = Date.now(); // config on its way
     onActivity(event as Event);
   },
+  // …and its JavaScript errors, which belong to the page's timeline.
+  'frame:error': (payload) => frameError(payload),
   // footage-chat.js (loaded below when the site has chat on) asks what it needs.
   'chat:context': (callback) => {
     if (state.chat && typeof callback === 'function') {
@@ -280,6 +284,12 @@ function install(): void {
       if (above && above.loaded) above('frame:activity', event);
     });
     for (const type of ACTIVITY_EVENTS) window.addEventListener(type, pass, LISTEN);
+    state.forwardError = (payload) => {
+      const above = recordingAncestor() as (Command & { loaded?: boolean }) | null;
+      if (above && above.loaded) above('frame:error', payload);
+    };
+    window.addEventListener('error', guard(onError));
+    window.addEventListener('unhandledrejection', guard(onRejection));
   }
   for (const args of queue) footage(...Array.prototype.slice.call(args));
 }
@@ -616,6 +626,8 @@ function onMessage(event: MessageEvent): void {
   } else if (message.type === ACTIVITY && state.askedFrames.has(frame)) {
     if (state.stopEarlyWatch && !state.earlyActivityAt) state.earlyActivityAt = Date.now();
     activity();
+  } else if (message.type === ERROR && state.askedFrames.has(frame)) {
+    frameError(message.error);
   }
 }
 
@@ -1180,7 +1192,7 @@ function onError(event: Event): void {
   const e = event as ErrorEvent;
   if (typeof e.message !== 'string') return; // not a script error
   const fromStack = locate(e.error);
-  addError({
+  reportError({
     message: e.message,
     source: e.filename || fromStack.source,
     line: e.lineno || fromStack.line,
@@ -1191,7 +1203,26 @@ function onError(event: Event): void {
 function onRejection(event: Event): void {
   const reason = (event as PromiseRejectionEvent).reason as unknown;
   const text = reason instanceof Error ? `${reason.name}: ${reason.message}` : safeString(reason);
-  addError({ message: `Unhandled promise rejection: ${text}`, ...locate(reason) });
+  reportError({ message: `Unhandled promise rejection: ${text}`, ...locate(reason) });
+}
+
+/** An error of this page: on its timeline, or on that of the page above that records it. */
+function reportError(payload: ErrorPayload): void {
+  if (state.forwardError) return state.forwardError(payload);
+  if (state.parentOrigin) {
+    window.parent.postMessage({ type: ERROR, siteKey: state.siteKey, error: payload }, state.parentOrigin);
+    return;
+  }
+  addError(payload);
+}
+
+/** An error a frame this page records passed up: checked, then on this page's timeline. */
+function frameError(raw: unknown): void {
+  if (!raw || typeof raw !== 'object') return;
+  const { message, source, line, column } = raw as Record<string, unknown>;
+  if (typeof message !== 'string' || !message) return;
+  const whole = (n: unknown): number => (typeof n === 'number' && Number.isInteger(n) && n >= 0 && n < 1e9 ? n : 0);
+  addError({ message, source: typeof source === 'string' ? source : '', line: whole(line), column: whole(column) });
 }
 
 function addError(payload: ErrorPayload): void {
