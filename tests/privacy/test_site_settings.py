@@ -106,6 +106,7 @@ def test_patch_changes_only_what_is_sent(live, accounts):
     ("body", "words"),
     [
         ({"record_forms": "yes"}, "'record_forms' must be true or false"),
+        ({"record_canvas": "2 fps"}, "'record_canvas' must be true or false"),
         ({"record_everything": True}, "unknown setting 'record_everything'"),
         ({"excluded_pages": ["re:(unclosed"]}, "line 1"),
         (
