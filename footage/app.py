@@ -22,6 +22,9 @@ from footage.accounts import team as team_page
 from footage.accounts import tokens as token_routes
 from footage.accounts.auth import session_user
 from footage.accounts.plans import Plans, load_plans
+from footage.assets import routes as asset_routes
+from footage.assets import store as asset_store
+from footage.assets.capture import AssetCapture
 from footage.clock import Clock
 from footage.conversations import chat as conversation_chat
 from footage.conversations import dashboard as conversation_pages
@@ -124,6 +127,9 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
             NewRecordingLimit(
                 settings.ingest_ip_new_recordings, settings.ingest_ip_new_recordings_window_seconds
             ),
+            asset_fresh_ms=(
+                int(settings.asset_fresh_seconds * 1000) if settings.keep_assets else None
+            ),
         ),
         finalizer=Finalizer(db, blobs, clock, timings, on_ready=on_ready_hooks()),
         plans=plans,
@@ -209,6 +215,9 @@ class JobLoop:
             self._thread.join()
 
 
+ASSET_GRACE_MS = 3_600_000
+
+
 def background_jobs(svc: Services) -> JobLoop:
     """The background work of `footage serve` and `footage worker`, in the order of a pass."""
     every_pass = svc.settings.finalizer_interval_seconds
@@ -223,10 +232,22 @@ def background_jobs(svc: Services) -> JobLoop:
                 "retention: deleted %d recordings past their plan's retention",
                 deleted["recordings"],
             )
+        # Copies no recording shows any more; an hour's grace for one being taken right now.
+        copies = asset_store.sweep(svc.db, svc.blobs, svc.clock.now_ms(), ASSET_GRACE_MS)
+        if copies:
+            log.info("retention: deleted %d kept assets no recording shows", copies)
+
+    assets = AssetCapture(svc.db, svc.blobs, svc.clock, svc.settings)
+    copying = (
+        [Job("assets kept with recordings", every_pass, assets.kick, stop=assets.stop)]
+        if svc.settings.keep_assets
+        else []
+    )
 
     return JobLoop(
         [
             Job("finalizer", every_pass, svc.finalizer.run_once),
+            *copying,
             Job("video renderer", every_pass, videos.kick, stop=videos.stop),
             Job(
                 "heatmaps of earlier recordings",
@@ -286,6 +307,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     add_page_context(app, usage_routes.refusal_alarms, template="recordings.html")
 
     app.include_router(ingest_routes.router)
+    app.include_router(asset_routes.router)
     app.include_router(recording_routes.router)
     app.include_router(recording_routes.segments_router)
     app.include_router(heatmap_routes.router)

@@ -130,6 +130,26 @@ class Settings:
         "Optional MaxMind-format (.mmdb) country database. Default: the database bundled "
         "with the geoip2fast package.",
     )
+    keep_assets: bool = setting(
+        True,
+        "Keep a copy of the stylesheets, images and fonts recorded pages use, so replays "
+        "show the site as the visitor saw it. Copies are taken only from each site's allowed "
+        "origins.",
+    )
+    asset_fresh_seconds: float = setting(
+        300.0,
+        "A copy of an asset this recent is used for new recordings without asking the site again.",
+    )
+    asset_max_bytes: int = setting(5_000_000, "Largest stylesheet, image or font copied.")
+    asset_timeout_seconds: float = setting(
+        10.0, "Longest time to copy one asset, redirects included."
+    )
+    asset_private_addresses: bool = setting(
+        False,
+        "Copy assets from private, loopback and link-local addresses too (sites on an "
+        "intranet). Off: such addresses are refused, checked after every DNS lookup and "
+        "redirect.",
+    )
     demo: bool = setting(True, "Create a demo account, site and pages on first start.")
     background: bool = setting(
         True, "Run the finalizer inside `footage serve` (turn off with --no-background)."

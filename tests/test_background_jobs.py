@@ -76,6 +76,7 @@ def test_the_passes_of_serve_and_worker(svc: Services) -> None:
     jobs = background_jobs(svc)
     assert [(j.name, j.interval_seconds) for j in jobs.jobs] == [
         ("finalizer", 0.2),
+        ("assets kept with recordings", 0.2),
         ("video renderer", 0.2),
         ("heatmaps of earlier recordings", 0.2),
         ("retention", 300.0),

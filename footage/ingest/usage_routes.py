@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Request
 from footage.accounts.auth import api_account
 from footage.accounts.service import find_account
 from footage.accounts.usage import usage_of
+from footage.assets import store as kept_assets
 from footage.ingest.refusals import REFUSAL_ALARM, alarms, refused_last_hour
 from footage.web.users import User
 
@@ -31,7 +32,9 @@ Account = Annotated[dict[str, Any], Depends(api_account)]
     "`refused_last_hour` lists the sites whose batches were refused in the last hour, by "
     "reason (`too_many_new_recordings`, `origin_not_allowed`, `quota_exceeded`, "
     f"`bad_timestamp`); from {REFUSAL_ALARM} refused batches a site's `alarm` is true and its "
-    "`message` says what happened: someone may be sending fake recordings with the site key.",
+    "`message` says what happened: someone may be sending fake recordings with the site key. "
+    "`kept_assets` counts the copies of stylesheets, images and fonts kept with the "
+    "recordings (`copies`, `bytes`: each stored once per site).",
 )
 def usage(request: Request, account: Account) -> dict[str, Any]:
     svc = request.app.state.services
@@ -40,6 +43,7 @@ def usage(request: Request, account: Account) -> dict[str, Any]:
     now = svc.clock.now_ms()
     found = usage_of(svc.db, row, svc.plans.of(row["plan"]), now).as_dict()
     found["refused_last_hour"] = [s.as_dict() for s in refused_last_hour(svc.db, row["id"], now)]
+    found["kept_assets"] = kept_assets.bytes_of_account(svc.db, row["id"])
     return found
 
 

@@ -20,6 +20,8 @@ import orjson
 from footage.accounts.plans import Plan, Plans
 from footage.accounts.service import site_by_key
 from footage.accounts.usage import count_new_recording, day_of
+from footage.assets import store as kept_assets
+from footage.assets.extract import asset_urls
 from footage.clock import Clock
 from footage.errors import BadRequest, Conflict, FootageError, Forbidden, NotFound
 from footage.ingest.group import GroupWriter, Pending
@@ -201,8 +203,11 @@ class Ingest:
         plans: Plans,
         caps: RecordingCaps | None = None,
         new_recordings: NewRecordingLimit | None = None,
+        asset_fresh_ms: int | None = None,
     ):
         self.db, self.blobs, self.clock, self.geo, self.plans = db, blobs, clock, geo, plans
+        # Assets kept with recordings (footage/assets/): None when the operator turned it off.
+        self.asset_fresh_ms = asset_fresh_ms
         self.caps = caps or RecordingCaps()
         # `is None`, not `or`: a limit that remembers nobody yet has a length of 0.
         self.new_recordings = NewRecordingLimit() if new_recordings is None else new_recordings
@@ -250,6 +255,8 @@ class Ingest:
         self._refuse_new_recording_early(site, batch, visit)
         batch = self.scrub(site, batch)
         data, raw = encode_chunk(map(dump_event, batch.events)) if batch.events else (None, 0)
+        # After the scrub: an address the site's masks changed is not asked for as it was.
+        assets = asset_urls(batch.events) if self.asset_fresh_ms is not None else []
 
         def apply(conn: Any, blob_key: str | None, offset: int) -> Accepted:
             known = q(
@@ -270,7 +277,13 @@ class Ingest:
                     "this page view belongs to a recording that has ended; start a new page view",
                     code="recording_ended",
                 )
-            return self._apply(conn, site, batch, visit, blob_key, offset, len(data or b""), raw)
+            accepted = self._apply(
+                conn, site, batch, visit, blob_key, offset, len(data or b""), raw
+            )
+            if assets and accepted.stored and accepted.recording_id is not None:
+                stale = self.clock.now_ms() - (self.asset_fresh_ms or 0)
+                kept_assets.ask_for(conn, site["id"], accepted.recording_id, assets, stale)
+            return accepted
 
         return Pending(data, apply)
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from footage.accounts.service import sites_of
+from footage.assets import store as kept_assets
 from footage.errors import BadRequest, NotFound
 from footage.recordings import filters
 from footage.recordings.filters import MODIFIERS, describe
@@ -136,6 +137,7 @@ def player_page(request: Request, user: PageUser, recording_id: str) -> Response
         start_ms=max(0, start),
         moments=moments,
         signals=signals,
+        kept_assets=kept_assets.for_recording(svc.db, recording_id),
     )
 
 

@@ -17,6 +17,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from footage.assets import store as kept_assets
 from footage.clock import iso
 from footage.errors import NotFound
 from footage.recordings.pieces import (
@@ -107,6 +108,7 @@ def shared_recording(request: Request, token: str) -> Response:
         "recorded_on": (iso(link.started_at) or "")[:10],
         "duration": clock_time(link.duration_ms or 0),
         "expires_at": (iso(link.expires_at) or "")[:16].replace("T", " "),
+        "kept_assets": kept_assets.for_recording(svc.db, link.recording_id),
     }
     return templates.TemplateResponse(request, "share.html", context, headers=HEADERS)
 

@@ -646,4 +646,51 @@ MIGRATIONS: list[tuple[int, list[Step]]] = [
             "ALTER TABLE sites ADD COLUMN record_canvas INTEGER NOT NULL DEFAULT 1",
         ],
     ),
+    (
+        21,
+        [
+            # Assets kept with recordings (footage/assets/): a site's stylesheets, images and
+            # fonts by address, the latest copy Footage took of each and whether it has to be
+            # taken again (`state`: pending, fetching, stored, refused). One row per address,
+            # whatever the number of visitors: the copy is taken again at most every
+            # asset_fresh_seconds.
+            """CREATE TABLE site_assets (
+                site_id TEXT NOT NULL REFERENCES sites(id) ON DELETE CASCADE,
+                url TEXT NOT NULL,
+                state TEXT NOT NULL,
+                hash TEXT,
+                etag TEXT,
+                reason TEXT,
+                fetched_at BIGINT,
+                claimed_at BIGINT,
+                PRIMARY KEY (site_id, url)
+            )""",
+            "CREATE INDEX site_assets_state ON site_assets (state, claimed_at)",
+            # The copies themselves, by SHA-256 of their bytes: stored once per site
+            # (blob `assets/<site>/<hash>`). `children`: the copies a stylesheet's copy
+            # points at (space-separated hashes), kept as long as the stylesheet is.
+            """CREATE TABLE asset_copies (
+                site_id TEXT NOT NULL REFERENCES sites(id) ON DELETE CASCADE,
+                hash TEXT NOT NULL,
+                content_type TEXT NOT NULL,
+                bytes BIGINT NOT NULL,
+                children TEXT NOT NULL DEFAULT '',
+                created_at BIGINT NOT NULL,
+                PRIMARY KEY (site_id, hash)
+            )""",
+            # Which copy a recording shows for each address it used: taken while the visitor
+            # was on the page, so a later change of the site does not change the replay.
+            # `hash` is NULL until the copy is there, and stays NULL when it was refused.
+            """CREATE TABLE recording_assets (
+                recording_id TEXT NOT NULL REFERENCES recordings(id) ON DELETE CASCADE,
+                site_id TEXT NOT NULL,
+                url TEXT NOT NULL,
+                state TEXT NOT NULL DEFAULT 'pending',
+                hash TEXT,
+                PRIMARY KEY (recording_id, url)
+            )""",
+            "CREATE INDEX recording_assets_pending ON recording_assets (state, site_id, url)",
+            "CREATE INDEX recording_assets_hash ON recording_assets (site_id, hash)",
+        ],
+    ),
 ]

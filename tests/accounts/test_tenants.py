@@ -30,6 +30,8 @@ NOT_AN_ACCOUNTS_ID = {
     ("GET", "/share/{token}/pieces/{n}"): "a share link's pieces (tests/share/test_pieces.py)",
     ("GET", "/footage.{version}.js"): "the recorder, pinned by its digest (public)",
     ("GET", "/footage-chat.{version}.js"): "the chat box, pinned by its digest (public)",
+    ("GET", "/site-assets/{site_key}/{digest}"): "a kept copy, by content hash (tests/assets)",
+    ("HEAD", "/site-assets/{site_key}/{digest}"): "a kept copy, by content hash (tests/assets)",
 }
 # What a request sends besides the id, so that only the owner check can refuse it.
 JSON_BODIES: dict[tuple[str, str], Any] = {

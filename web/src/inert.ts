@@ -31,6 +31,7 @@ import {
   STYLE_DECLARATION,
   STYLE_SHEET_RULE,
 } from './vocabulary';
+import { KeptCopies } from './kept';
 
 interface SerializedNode {
   type: number;
@@ -203,9 +204,9 @@ export class OwnURLs {
   }
 }
 
-/** Footage's files that need no login: its bundles and styles, and the demo shop (whose
- * recordings legitimately show its images). */
-const PUBLIC_PATHS = ['/static/', '/demo/'];
+/** Footage's files that need no login: its bundles and styles, the demo shop (whose
+ * recordings legitimately show its images) and the copies of assets kept with recordings. */
+const PUBLIC_PATHS = ['/static/', '/demo/', '/site-assets/'];
 /** Other attributes holding a URL the element loads. */
 const URL_ATTRIBUTES = new Set(['href', 'src', 'xlink:href', 'poster', 'background', 'longdesc', 'icon']);
 /** What a URL to Footage becomes in CSS: about: URLs are never fetched. */
@@ -218,17 +219,20 @@ const CSS_STRING_FUNCTIONS = /(?:-webkit-)?(?:image-set|src)\([^)]*\)/gi;
 const CSS_STRING = /(["'])([^"'\n]*)\1/g;
 
 /** A style attribute changed by a mutation: a string, or rrweb's {property: value} diff. */
-function styleValue(value: unknown, own: OwnURLs): unknown {
-  if (typeof value === 'string') return own.css(value);
+function styleValue(value: unknown, css: (text: string) => string): unknown {
+  if (typeof value === 'string') return css(value);
   if (!value || typeof value !== 'object') return value;
   const diff = value as Record<string, unknown>;
   for (const property of Object.keys(diff)) {
     const v = diff[property];
-    if (typeof v === 'string') diff[property] = own.css(v);
-    else if (Array.isArray(v) && typeof v[0] === 'string') v[0] = own.css(v[0]);
+    if (typeof v === 'string') diff[property] = css(v);
+    else if (Array.isArray(v) && typeof v[0] === 'string') v[0] = css(v[0]);
   }
   return diff;
 }
+
+/** Attributes whose address a kept copy replaces (a link's `href` only on a stylesheet or icon). */
+const KEPT_ATTRIBUTES = new Set(['src', 'poster', 'background']);
 
 class Neutraliser {
   /** Tag names by node id, for attribute mutations (which carry only the id). */
@@ -236,7 +240,22 @@ class Neutraliser {
   /** Text nodes inside <style>: their text is CSS. */
   private readonly styleTexts = new Set<number>();
 
-  constructor(private readonly own: OwnURLs) {}
+  private readonly css: (text: string) => string;
+
+  constructor(
+    private readonly own: OwnURLs,
+    private readonly kept: KeptCopies = new KeptCopies({}),
+  ) {
+    this.css = kept.empty ? (text) => own.css(text) : (text) => kept.css(own.css(text));
+  }
+
+  /** An attribute's value with a kept copy in place of the site's address. */
+  private keptValue(tag: string, name: string, value: unknown): unknown {
+    if (this.kept.empty || typeof value !== 'string') return value;
+    if (KEPT_ATTRIBUTES.has(name) || (name === 'href' && tag === 'link')) return this.kept.url(value);
+    if (name === 'srcset' || name === 'imagesrcset') return this.kept.srcset(value);
+    return value;
+  }
 
   event(e: Event): void {
     const data = e.data;
@@ -249,16 +268,16 @@ class Neutraliser {
       }
       for (const change of Array.isArray(data.attributes) ? data.attributes : []) this.attributes(change);
       for (const text of Array.isArray(data.texts) ? data.texts : []) {
-        if (text && typeof text.value === 'string' && this.styleTexts.has(text.id)) text.value = this.own.css(text.value);
+        if (text && typeof text.value === 'string' && this.styleTexts.has(text.id)) text.value = this.css(text.value);
       }
     } else if (data.source === STYLE_SHEET_RULE) {
       this.rules(data);
     } else if (data.source === ADOPTED_STYLE_SHEET) {
       for (const sheet of Array.isArray(data.styles) ? data.styles : []) if (sheet) this.rules(sheet);
     } else if (data.source === STYLE_DECLARATION) {
-      if (data.set && typeof data.set.value === 'string') data.set.value = this.own.css(data.set.value);
+      if (data.set && typeof data.set.value === 'string') data.set.value = this.css(data.set.value);
     } else if (data.source === FONT) {
-      if (!data.buffer && typeof data.fontSource === 'string') data.fontSource = this.own.css(data.fontSource);
+      if (!data.buffer && typeof data.fontSource === 'string') data.fontSource = this.css(data.fontSource);
     } else if (data.source === CANVAS_MUTATION) {
       this.canvas(data, 0);
     }
@@ -270,7 +289,7 @@ class Neutraliser {
       const text = node as SerializedNode & { textContent?: unknown; isStyle?: boolean };
       if (parentTag === 'style' || text.isStyle) {
         if (typeof node.id === 'number') this.styleTexts.add(node.id);
-        if (typeof text.textContent === 'string') text.textContent = this.own.css(text.textContent);
+        if (typeof text.textContent === 'string') text.textContent = this.css(text.textContent);
       }
     }
     let tag = '';
@@ -282,7 +301,8 @@ class Neutraliser {
         const lower = name.toLowerCase();
         const value = attributes[name];
         if (isDangerous(tag, lower, value, node) || this.own.attribute(lower, value)) delete attributes[name];
-        else if (lower === 'style' || lower === '_csstext') attributes[name] = styleValue(value, this.own);
+        else if (lower === 'style' || lower === '_csstext') attributes[name] = styleValue(value, this.css);
+        else attributes[name] = this.keptValue(tag, lower, value);
       }
       // rrweb turns <script> into <noscript> itself; this keeps it so should rrweb ever not.
       if (tag === 'script') node.tagName = 'noscript';
@@ -300,7 +320,8 @@ class Neutraliser {
       if (value === null) continue; // a removal is always fine
       // Anything dangerous, or leading to Footage, is removed rather than set.
       if (isDangerous(tag, lower, value, node) || this.own.attribute(lower, value)) change.attributes[name] = null;
-      else if (lower === 'style' || lower === '_csstext') change.attributes[name] = styleValue(value, this.own);
+      else if (lower === 'style' || lower === '_csstext') change.attributes[name] = styleValue(value, this.css);
+      else change.attributes[name] = this.keptValue(tag, lower, value);
     }
   }
 
@@ -308,11 +329,11 @@ class Neutraliser {
   private rules(data: { adds?: unknown; rules?: unknown; replace?: unknown; replaceSync?: unknown }): void {
     for (const list of [data.adds, data.rules]) {
       for (const add of Array.isArray(list) ? list : []) {
-        if (add && typeof add.rule === 'string') add.rule = this.own.css(add.rule);
+        if (add && typeof add.rule === 'string') add.rule = this.css(add.rule);
       }
     }
-    if (typeof data.replace === 'string') data.replace = this.own.css(data.replace);
-    if (typeof data.replaceSync === 'string') data.replaceSync = this.own.css(data.replaceSync);
+    if (typeof data.replace === 'string') data.replace = this.css(data.replace);
+    if (typeof data.replaceSync === 'string') data.replaceSync = this.css(data.replaceSync);
   }
 
   /** Canvas commands can draw an image by its URL (rrweb makes an Image of it in the player's
@@ -329,10 +350,15 @@ class Neutraliser {
 
 /**
  * Takes out of the events, in place, everything that could run script or navigate, and every
- * URL that leads to Footage itself (`base`: the page that plays them).
+ * URL that leads to Footage itself (`base`: the page that plays them); then puts the copies
+ * kept with the recording (`kept`) in place of the site's addresses they stand for.
  */
-export function neutralise<T extends Event>(events: T[], base: string = location.href): T[] {
-  const neutraliser = new Neutraliser(new OwnURLs(base));
+export function neutralise<T extends Event>(
+  events: T[],
+  base: string = location.href,
+  kept: KeptCopies = new KeptCopies({}),
+): T[] {
+  const neutraliser = new Neutraliser(new OwnURLs(base), kept);
   for (const e of events) if (e && typeof e === 'object') neutraliser.event(e);
   return events;
 }

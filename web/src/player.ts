@@ -26,6 +26,7 @@ import type { eventWithTime } from 'rrweb';
 import { canvasPictures } from './canvasreplay';
 import { unrecordedFrames } from './unrecorded';
 import { guardFrame, neutralise } from './inert';
+import { KeptCopies, readKept } from './kept';
 import { PieceLoader, insertSorted, pieceAt, readIndex } from './pieces';
 import type { PieceIndex } from './pieces';
 import {
@@ -315,7 +316,12 @@ class Player {
   });
   private readonly speedButtons: HTMLButtonElement[] = [];
 
-  constructor(private readonly root: HTMLElement) {}
+  /** The copies of the page's assets kept with the recording (kept.ts). */
+  private readonly kept: KeptCopies;
+
+  constructor(private readonly root: HTMLElement) {
+    this.kept = new KeptCopies(readKept(root.dataset.assets));
+  }
 
   /** Builds the frame, loads the events and shows the first frame. */
   async load(): Promise<void> {
@@ -427,7 +433,7 @@ class Player {
    */
   private addPiece(n: number, events: RawEvent[]): void {
     this.loaded.add(n);
-    neutralise(events);
+    neutralise(events, location.href, this.kept);
     this.note(n, events);
     const list = (this.replayer as unknown as { service: { state: { context: { events: RawEvent[] } } } }).service
       .state.context.events;
@@ -586,7 +592,7 @@ class Player {
     if (meta && meta.data && meta.data.width > 0 && meta.data.height > 0) {
       this.dims = { width: meta.data.width, height: meta.data.height };
     }
-    this.replayer = new Replayer(neutralise(events) as unknown as eventWithTime[], {
+    this.replayer = new Replayer(neutralise(events, location.href, this.kept) as unknown as eventWithTime[], {
       root: this.screen,
       skipInactive: this.skipInactive,
       inactivePeriodThreshold: INACTIVE_AFTER_MS,

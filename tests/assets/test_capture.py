@@ -1,0 +1,201 @@
+"""Kept assets end to end on a served process: a batch asks for copies, the capture takes them
+from the site (a real HTTP server on loopback), the player's address serves them, and they go
+when no recording shows them any more. Both databases."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from footage.accounts.service import NewAccount
+from footage.assets import store
+from footage.assets.capture import AssetCapture
+from footage.ingest.wire import parse_batch
+from footage.ingest.writer import Visit
+from footage.store.deletion import delete_recordings
+from tests.assets.site import png, serve_site
+from tests.conftest import (
+    LiveServer,
+    batch,
+    click,
+    free_port,
+    full_snapshot,
+    make_account,
+    meta,
+    new_ids,
+    settings_for,
+    start_server,
+)
+
+CSS = b"body { background: url(/tile.png) } @font-face { font-family: X; src: url('/x.woff2') }"
+SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+
+
+@pytest.fixture
+def served(tmp_path: Path, database_url: str) -> Iterator[LiveServer]:
+    """A served process that copies from loopback; its capture is driven by the tests."""
+    settings = settings_for(
+        tmp_path, database_url=database_url, port=free_port(), asset_private_addresses=True
+    )
+    server = start_server(settings)
+    yield server
+    server.stop()
+
+
+def page_using(origin: str, ts: int, *paths: str) -> list[dict[str, Any]]:
+    """A page's first events: its snapshot has an image per path and a stylesheet link."""
+    images = [
+        {
+            "type": 2,
+            "tagName": "img",
+            "attributes": {"src": origin + p},
+            "id": 10 + i,
+            "childNodes": [],
+        }
+        for i, p in enumerate(paths)
+        if not p.endswith(".css")
+    ]
+    links = [
+        {
+            "type": 2,
+            "tagName": "link",
+            "attributes": {"rel": "stylesheet", "href": origin + p},
+            "id": 50 + i,
+            "childNodes": [],
+        }
+        for i, p in enumerate(paths)
+        if p.endswith(".css")
+    ]
+    snapshot = full_snapshot(ts)
+    body = snapshot["data"]["node"]["childNodes"][0]["childNodes"][0]
+    body["childNodes"] += links + images
+    return [meta(ts, href=origin + "/"), snapshot, click(ts + 10)]
+
+
+def visit_site(server: LiveServer, account: NewAccount, origin: str, *paths: str) -> str:
+    """One visitor's page using these paths of the site; returns the recording's id."""
+    svc = server.services
+    svc.db.run(
+        "UPDATE sites SET allowed_origins = :o WHERE id = :s", {"o": origin, "s": account.site_id}
+    )
+    svc.ingest.forget_site(account.site_key)
+    events = page_using(origin, svc.clock.now_ms() - 1_000, *paths)
+    visit = Visit(origin=origin, server_origin=server.url, ip="198.51.100.7", user_agent="")
+    accepted = svc.ingest.accept(
+        parse_batch(batch(account.site_key, new_ids(), 0, events, url=origin + "/")), visit
+    )
+    assert accepted.recording_id
+    return accepted.recording_id
+
+
+def capture(server: LiveServer, **settings: Any) -> None:
+    svc = server.services
+    AssetCapture(
+        svc.db, svc.blobs, svc.clock, dataclasses.replace(svc.settings, **settings)
+    ).run_once()
+    store.settle(svc.db)
+
+
+def test_a_stylesheet_and_its_images_are_copied_and_served_from_footage(served):
+    alice = make_account(served.services, "Alice")
+    files = {"/shop.css": ("text/css", CSS), "/tile.png": ("image/png", png(4, 4, (1, 2, 3)))}
+    with serve_site(files) as origin:
+        rec = visit_site(served, alice, origin, "/shop.css", "/tile.png")
+        capture(served)
+    copies = store.for_recording(served.services.db, rec)
+    assert set(copies) == {f"{origin}/shop.css", f"{origin}/tile.png"}
+    with served.client() as http:
+        sheet = http.get(copies[f"{origin}/shop.css"])
+        tile = http.get(copies[f"{origin}/tile.png"])
+        head = http.head(copies[f"{origin}/tile.png"])
+        again = http.get(
+            copies[f"{origin}/tile.png"], headers={"If-None-Match": tile.headers["etag"]}
+        )
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-length"] == str(len(files["/tile.png"][1]))
+    assert again.status_code == 304
+    assert sheet.status_code == 200 and sheet.headers["content-type"].startswith("text/css")
+    # The stylesheet's image points at its copy, next to it; the missing font at the site.
+    tile_hash = copies[f"{origin}/tile.png"].rsplit("/", 1)[1]
+    assert f'url("{tile_hash}")' in sheet.text
+    assert f'url("{origin}/x.woff2")' in sheet.text
+    assert tile.content == files["/tile.png"][1]
+    for answer in (sheet, tile):
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        assert answer.headers["content-security-policy"].startswith("sandbox")
+        assert "immutable" in answer.headers["cache-control"]
+
+
+def test_many_visits_keep_one_copy_asked_of_the_site_once(served):
+    alice = make_account(served.services, "Alice")
+    hits: list[str] = []
+    with serve_site({"/logo.png": ("image/png", png(8, 8, (9, 9, 9)))}, hits) as origin:
+        recordings = [visit_site(served, alice, origin, "/logo.png") for _ in range(20)]
+        capture(served)
+        recordings.append(visit_site(served, alice, origin, "/logo.png"))  # copy still fresh
+        capture(served)
+    assert hits == ["/logo.png"]
+    db = served.services.db
+    assert len({tuple(store.for_recording(db, r).values()) for r in recordings}) == 1
+    assert store.bytes_of(db, alice.site_id)["copies"] == 1
+    with served.client(headers={"Authorization": f"Bearer {alice.api_token}"}) as http:
+        usage = http.get("/api/v1/usage").json()
+    assert usage["kept_assets"] == {"copies": 1, "bytes": len(png(8, 8, (9, 9, 9)))}
+
+
+def test_nothing_is_copied_from_loopback_unless_allowed_nor_from_another_origin(served):
+    alice = make_account(served.services, "Alice")
+    with serve_site({"/a.png": ("image/png", png(2, 2, (0, 0, 0)))}) as origin:
+        rec = visit_site(served, alice, origin, "/a.png")
+        capture(served, asset_private_addresses=False)
+        why = "SELECT reason FROM site_assets WHERE url = :u AND state = 'refused'"
+        assert "loopback" in served.services.db.one(why, {"u": f"{origin}/a.png"})["reason"]
+        with serve_site({"/b.png": ("image/png", png(2, 2, (0, 0, 0)))}) as other:
+            rec2 = visit_site(served, alice, origin, "/a.png")
+            # An address on another origin than the site's allowed ones, in the same page.
+            served.services.db.run(
+                "UPDATE site_assets SET state = 'pending' WHERE url = :u", {"u": f"{origin}/a.png"}
+            )
+            events = page_using(other, served.services.clock.now_ms(), "/b.png")
+            visit = Visit(origin=origin, server_origin=served.url, ip="198.51.100.7", user_agent="")
+            served.services.ingest.accept(
+                parse_batch(batch(alice.site_key, new_ids(), 0, events, url=origin + "/")), visit
+            )
+            capture(served)
+    db = served.services.db
+    assert "not an allowed origin" in db.one(why, {"u": f"{other}/b.png"})["reason"]
+    assert store.for_recording(db, rec) == {}  # refused while private addresses were off
+    assert list(store.for_recording(db, rec2)) == [f"{origin}/a.png"]
+
+
+def test_another_site_cannot_read_a_copy_and_a_copy_goes_with_its_last_recording(served):
+    svc = served.services
+    alice, bob = make_account(svc, "Alice"), make_account(svc, "Bob")
+    with serve_site(
+        {"/a.svg": ("image/svg+xml", SVG), "/b.png": ("image/png", png(2, 2, (5, 5, 5)))}
+    ) as origin:
+        first = visit_site(served, alice, origin, "/a.svg", "/b.png")
+        second = visit_site(served, alice, origin, "/b.png")
+        capture(served)
+    copies = store.for_recording(svc.db, first)
+    svg = copies[f"{origin}/a.svg"]
+    with served.client() as http:
+        own = http.get(svg)
+        other = http.get(svg.replace(alice.site_key, bob.site_key))
+    assert own.status_code == 200 and own.headers["content-type"] == "image/svg+xml"
+    assert "sandbox" in own.headers["content-security-policy"]  # its script never runs here
+    assert other.status_code == 404
+    with svc.db.write() as conn:
+        delete_recordings(conn, [first], svc.clock.now_ms(), on_delete=[])
+    # The address still points at both copies (the site's latest): kept.
+    assert store.sweep(svc.db, svc.blobs, svc.clock.now_ms() + 1, grace_ms=0) == 0
+    svc.db.run("DELETE FROM site_assets WHERE site_id = :s", {"s": alice.site_id})
+    assert store.sweep(svc.db, svc.blobs, svc.clock.now_ms() + 1, grace_ms=0) == 1  # the SVG
+    assert list(store.for_recording(svc.db, second)) == [f"{origin}/b.png"]
+    with served.client() as http:
+        assert http.get(svg).status_code == 404
+        assert http.get(store.for_recording(svc.db, second)[f"{origin}/b.png"]).status_code == 200
