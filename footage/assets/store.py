@@ -183,11 +183,23 @@ def bytes_of_account(db: Database, account_id: str) -> dict[str, int]:
 
 def sweep(db: Database, blobs: BlobStore, now: int, grace_ms: int) -> int:
     """Delete the copies that no recording and no address points at any more (nor a kept
-    stylesheet's copy), created before `now - grace_ms`; returns how many."""
+    stylesheet's copy), created before `now - grace_ms`; returns how many.
+
+    An address no recording uses any more goes first (copied before `now - grace_ms`): its
+    latest copy would otherwise outlive every recording that showed it (a visitor's erased
+    recording included)."""
     deleted: list[str] = []
     sites = [r["site_id"] for r in db.all("SELECT DISTINCT site_id FROM asset_copies")]
     for site_id in sites:
         with db.write() as conn:
+            q(
+                conn,
+                "DELETE FROM site_assets WHERE site_id = :s AND state IN ('stored', 'refused') "
+                "AND fetched_at < :old AND NOT EXISTS (SELECT 1 FROM recording_assets ra "
+                "WHERE ra.site_id = site_assets.site_id AND ra.url = site_assets.url)",
+                s=site_id,
+                old=now - grace_ms,
+            )
             copies = {
                 r["hash"]: r
                 for r in q(
