@@ -272,35 +272,55 @@ def visitor_page_cost(
     targets: list[tuple[Server, dict[str, str]]], origin_of: dict[str, str], runs: int
 ) -> dict[str, Any]:
     """Real Chromium: the shop's page with the snippet against each server; what the page
-    sends to Footage until 3 s after a click."""
+    sends to Footage, and its main thread's time, from the click until 15 s later."""
     from playwright.sync_api import sync_playwright
 
     sys.path.insert(0, str(REPO))
     from footage.chromium import CHROMIUM_ARGS, chromium_path
+
+    def metrics(cdp: Any) -> dict[str, float]:
+        found = cdp.send("Performance.getMetrics")["metrics"]
+        return {m["name"]: m["value"] for m in found}
 
     out: dict[str, Any] = {}
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
         for run in range(runs):
             for server, account in targets if run % 2 == 0 else targets[::-1]:
-                sent = {"requests": 0, "bytes": 0}
+                sent = {"requests": 0, "bytes": 0, "copy_requests": 0, "copy_bytes": 0}
 
-                def note(request: Any, host: str = server.url, sent: dict[str, int] = sent) -> None:
+                def note(request: Any, host: str = server.url, sent: dict[str, Any] = sent) -> None:
                     if request.url.startswith(host) and request.method == "POST":
+                        size = len(request.post_data_buffer or b"")
                         sent["requests"] += 1
-                        sent["bytes"] += len(request.post_data_buffer or b"")
+                        sent["bytes"] += size
+                        if "/api/v1/assets/" in request.url:
+                            sent["copy_requests"] += 1
+                            sent["copy_bytes"] += size
 
                 context = browser.new_context(viewport={"width": 1280, "height": 720})
                 context.on("request", note)
                 page = context.new_page()
+                cdp = context.new_cdp_session(page)
+                cdp.send("Performance.enable", {"timeDomain": "threadTicks"})
                 with page.expect_response(lambda r: "/config" in r.url):
                     page.goto(
                         f"{origin_of[server.name]}/c/0?key={account['site_key']}&host={server.url}"
                     )
                 page.wait_for_function("window.footage && window.footage.loaded")
+                before = metrics(cdp)
                 with page.expect_response(lambda r: r.url.endswith("/api/v1/ingest")):
                     page.mouse.click(200, 200)
-                page.wait_for_timeout(3000)  # the same window for both: the recorder's own pace
+                # The same window for each: the recorder's own pace (it offers copies 10 s
+                # after the first batch).
+                page.wait_for_timeout(15_000)
+                after = metrics(cdp)
+                sent["script_ms"] = round(
+                    (after["ScriptDuration"] - before["ScriptDuration"]) * 1000, 1
+                )
+                sent["main_thread_ms"] = round(
+                    (after["TaskDuration"] - before["TaskDuration"]) * 1000, 1
+                )
                 context.close()
                 out.setdefault(server.name, []).append(sent)
         browser.close()
@@ -341,14 +361,23 @@ def main() -> int:
     origin = f"http://127.0.0.1:{shop.server_address[1]}"
     with tempfile.TemporaryDirectory(prefix="footage-bench-assets-") as tmp:
         kept_dir, plain_dir = Path(tmp) / "kept" / "data", Path(tmp) / "plain" / "data"
+        given_dir = Path(tmp) / "given" / "data"
         kept_account = create_account(kept_dir, origin)
         plain_account = create_account(plain_dir, origin)
+        given_account = create_account(given_dir, origin)
         with (
             footage_server(kept_dir, *COMMON, "--asset-private-addresses") as kept,
             footage_server(plain_dir, *COMMON, "--no-keep-assets") as plain,
+            # Kept assets, but the server may not fetch from loopback: the browser gives all.
+            footage_server(given_dir, *COMMON) as given,
         ):
             kept.name, plain.name = "kept assets", "no kept assets"
-            for server, account in ((kept, kept_account), (plain, plain_account)):
+            given.name = "kept assets, all given by the browser"
+            for server, account in (
+                (kept, kept_account),
+                (plain, plain_account),
+                (given, given_account),
+            ):
                 allow(server, account, origin)
             targets = [(kept, kept_account), (plain, plain_account)]
             cpu_before = {s.name: tree_cpu_seconds(s.proc.pid) for s, _ in targets}
@@ -369,7 +398,9 @@ def main() -> int:
             hits = {p: n for p, n in shop.hits.items() if not p.startswith("/c/")}
             print("visitor's page in Chromium…")
             cost = visitor_page_cost(
-                targets, {kept.name: origin, plain.name: origin}, args.browser_runs
+                [*targets, (given, given_account)],
+                {kept.name: origin, plain.name: origin, given.name: origin},
+                args.browser_runs,
             )
         kept_stored, plain_stored = stored(kept_dir), stored(plain_dir)
     shop.shutdown()
@@ -427,11 +458,21 @@ def main() -> int:
                 name,
                 "/".join(str(r["requests"]) for r in runs),
                 "/".join(f"{r['bytes']:,}" for r in runs),
+                "/".join(f"{r['copy_requests']} ({r['copy_bytes']:,})" for r in runs),
+                "/".join(str(r["script_ms"]) for r in runs),
+                "/".join(str(r["main_thread_ms"]) for r in runs),
             ]
         )
     print(
         table(
-            ["server", "requests the page sent to Footage (per run)", "bytes sent (per run)"],
+            [
+                "server",
+                "requests the page sent to Footage (per run)",
+                "bytes sent",
+                "of which copies: requests (bytes)",
+                "script, CPU ms",
+                "main thread, CPU ms",
+            ],
             page_rows,
         )
     )

@@ -38,7 +38,7 @@ from footage.heatmaps import dashboard as heatmap_page
 from footage.heatmaps import pages_page
 from footage.heatmaps import routes as heatmap_routes
 from footage.heatmaps import store as heatmap_store
-from footage.ingest import install_page, usage_routes
+from footage.ingest import copy_routes, install_page, usage_routes
 from footage.ingest import routes as ingest_routes
 from footage.ingest.asgi import RecorderEndpoints
 from footage.ingest.asgi import openapi_paths as recorder_openapi_paths
@@ -308,6 +308,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
 
     app.include_router(ingest_routes.router)
     app.include_router(asset_routes.router)
+    app.include_router(copy_routes.router)
     app.include_router(recording_routes.router)
     app.include_router(recording_routes.segments_router)
     app.include_router(heatmap_routes.router)

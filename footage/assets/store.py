@@ -90,11 +90,7 @@ def keep_copy(
 ) -> str:
     """Store a copy unless the site has these bytes already; returns its hash."""
     digest = hashlib.sha256(body).hexdigest()
-    known = db.one(
-        "SELECT 1 AS one FROM asset_copies WHERE site_id = :s AND hash = :h",
-        {"s": site_id, "h": digest},
-    )
-    if known is None:
+    if not has_copy(db, site_id, digest):
         blobs.put(copy_key(site_id, digest), body)  # before its row: a row always has its blob
         db.run(
             "INSERT INTO asset_copies (site_id, hash, content_type, bytes, children, created_at) "
@@ -109,6 +105,25 @@ def keep_copy(
             },
         )
     return digest
+
+
+def has_copy(db: Database, site_id: str, digest: str) -> bool:
+    """Whether the site has a copy with these bytes."""
+    row = db.one(
+        "SELECT 1 AS one FROM asset_copies WHERE site_id = :s AND hash = :h",
+        {"s": site_id, "h": digest},
+    )
+    return row is not None
+
+
+def shown_by(db: Database, recording_id: str, url: str, digest: str) -> None:
+    """The recording shows this copy for this address: the one its visitor's browser had
+    (it takes the place of the server's, which may differ from what the visitor got)."""
+    db.run(
+        "UPDATE recording_assets SET state = 'stored', hash = :h "
+        "WHERE recording_id = :r AND url = :u",
+        {"r": recording_id, "u": url, "h": digest},
+    )
 
 
 def copied(db: Database, site_id: str, url: str, digest: str, etag: str | None, now: int) -> None:

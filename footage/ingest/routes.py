@@ -83,6 +83,9 @@ def site_config(request: Request, site_key: str) -> Response:
                 },
                 "record_mobile": bool(site["record_mobile"]),
                 "canvas_fps": CANVAS_FPS if site["record_canvas"] else 0,
+                # The recorder offers the page's images and fonts for the kept copies
+                # (footage/ingest/copy_routes.py).
+                "offer_copies": svc.settings.keep_assets,
                 "excluded_pages": [p for p in site["excluded_pages"].splitlines() if p],
                 "respect_do_not_track": bool(site["respect_do_not_track"]),
                 "require_consent": bool(site["require_consent"]),

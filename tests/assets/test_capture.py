@@ -5,91 +5,18 @@ when no recording shows them any more. Both databases."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-
-from footage.accounts.service import NewAccount
 from footage.assets import store
 from footage.assets.capture import AssetCapture
 from footage.ingest.wire import parse_batch
 from footage.ingest.writer import Visit
 from footage.store.deletion import delete_recordings
-from tests.assets.site import png, serve_site
-from tests.conftest import (
-    LiveServer,
-    batch,
-    click,
-    free_port,
-    full_snapshot,
-    make_account,
-    meta,
-    new_ids,
-    settings_for,
-    start_server,
-)
+from tests.assets.site import page_using, png, serve_site, visit_site
+from tests.conftest import LiveServer, batch, make_account, new_ids
 
 CSS = b"body { background: url(/tile.png) } @font-face { font-family: X; src: url('/x.woff2') }"
 SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
-
-
-@pytest.fixture
-def served(tmp_path: Path, database_url: str) -> Iterator[LiveServer]:
-    """A served process that copies from loopback; its capture is driven by the tests."""
-    settings = settings_for(
-        tmp_path, database_url=database_url, port=free_port(), asset_private_addresses=True
-    )
-    server = start_server(settings)
-    yield server
-    server.stop()
-
-
-def page_using(origin: str, ts: int, *paths: str) -> list[dict[str, Any]]:
-    """A page's first events: its snapshot has an image per path and a stylesheet link."""
-    images = [
-        {
-            "type": 2,
-            "tagName": "img",
-            "attributes": {"src": origin + p},
-            "id": 10 + i,
-            "childNodes": [],
-        }
-        for i, p in enumerate(paths)
-        if not p.endswith(".css")
-    ]
-    links = [
-        {
-            "type": 2,
-            "tagName": "link",
-            "attributes": {"rel": "stylesheet", "href": origin + p},
-            "id": 50 + i,
-            "childNodes": [],
-        }
-        for i, p in enumerate(paths)
-        if p.endswith(".css")
-    ]
-    snapshot = full_snapshot(ts)
-    body = snapshot["data"]["node"]["childNodes"][0]["childNodes"][0]
-    body["childNodes"] += links + images
-    return [meta(ts, href=origin + "/"), snapshot, click(ts + 10)]
-
-
-def visit_site(server: LiveServer, account: NewAccount, origin: str, *paths: str) -> str:
-    """One visitor's page using these paths of the site; returns the recording's id."""
-    svc = server.services
-    svc.db.run(
-        "UPDATE sites SET allowed_origins = :o WHERE id = :s", {"o": origin, "s": account.site_id}
-    )
-    svc.ingest.forget_site(account.site_key)
-    events = page_using(origin, svc.clock.now_ms() - 1_000, *paths)
-    visit = Visit(origin=origin, server_origin=server.url, ip="198.51.100.7", user_agent="")
-    accepted = svc.ingest.accept(
-        parse_batch(batch(account.site_key, new_ids(), 0, events, url=origin + "/")), visit
-    )
-    assert accepted.recording_id
-    return accepted.recording_id
 
 
 def capture(server: LiveServer, **settings: Any) -> None:

@@ -143,3 +143,78 @@ def test_the_replay_shows_the_site_as_it_was_after_it_changed(browser, kept, art
     }
     assert f"{origin}/photo.png" in urls and f"{origin}/kept.ttf" in urls
     assert all(u.startswith(origin) for u in urls), urls
+
+
+MEMBERS = """<!doctype html><html><head><meta charset="utf-8"><title>Members</title>%(snippet)s
+</head><body style="margin: 0"><h1>Your plan</h1>
+<img id="badge" src="/badge.png" width="200" height="100">
+<img id="avatar" src="/avatar.png" width="100" height="100">
+<button id="go">Go</button></body></html>"""
+
+
+def test_what_only_the_visitor_could_load_comes_from_their_browser(browser, kept):
+    """An image behind the site's login: Footage's own request gets 403, the visitor's
+    browser has it, offers it and uploads it; one marked private never leaves the browser."""
+    server, login = kept
+    db = server.services.db
+    key = db.one("SELECT site_key FROM sites WHERE is_demo = 1")["site_key"]
+    snippet = SNIPPET % {"key": key, "host": server.url}
+    files = {
+        "/members": ("text/html; charset=utf-8", (MEMBERS % {"snippet": snippet}).encode()),
+        "/badge.png": ("image/png", png(200, 100, (240, 180, 20))),
+        "/avatar.png": ("image/png", png(100, 100, (90, 20, 160))),
+    }
+    headers = {
+        "/members": {"Set-Cookie": "member=1; Path=/"},
+        "/badge.png": {"Cache-Control": "max-age=600"},
+        "/avatar.png": {"Cache-Control": "private, max-age=600"},
+    }
+    members_only = frozenset({"/badge.png", "/avatar.png"})
+    site = serve_site(files, headers=headers, members_only=members_only)
+    with site as origin, recorded_on(server, login, f"{origin}/members"):
+        known = known_recordings(server, login)
+        context = browser.new_context(viewport={"width": 800, "height": 500})
+        uploads: list[str] = []
+        context.on(
+            "request", lambda r: uploads.append(r.url) if "/api/v1/assets/" in r.url else None
+        )
+        context.request.get(f"{origin}/members")  # the visitor is logged in: the cookie
+        page = open_recorded(context, f"{origin}/members")
+        # The page offers its images 10 s after its first batch (the server's copies first).
+        copied = lambda r: "/api/v1/assets/copies" in r.url and r.ok  # noqa: E731
+        with page.expect_response(copied, timeout=60_000):
+            page.click("#go")
+        state = "SELECT state, hash FROM recording_assets WHERE url = :u"
+        badge = wait_for(
+            lambda: db.one(state + " AND state = 'stored'", {"u": f"{origin}/badge.png"})
+        )
+        leave(page, server)
+        context.close()
+        rec = new_recording(server, login, known, "/members")
+        del files["/badge.png"]  # the site takes it down
+    # Footage's own request was refused (no cookie); the copy is the visitor's.
+    refused = db.one(
+        "SELECT state, reason FROM site_assets WHERE url = :u", {"u": f"{origin}/badge.png"}
+    )
+    assert refused["state"] == "refused" and "403" in refused["reason"]
+    assert (
+        db.one("SELECT bytes FROM asset_copies WHERE hash = :h", {"h": badge["hash"]})["bytes"] > 0
+    )
+    # The private one was neither offered nor uploaded; the replay loads it from the site.
+    assert all("avatar" not in u for u in uploads), uploads
+    assert db.one(state, {"u": f"{origin}/avatar.png"})["state"] == "refused"
+    player = open_player(browser, server, login, rec["id"])
+    try:
+        replay = player.frame_locator("#player iframe")
+        replay.locator("#badge").wait_for()
+        player.wait_for_function(
+            """() => {
+              const doc = document.querySelector('#player iframe').contentDocument;
+              const img = doc.querySelector('#badge');
+              return img && img.complete && img.naturalWidth === 200;
+            }"""
+        )
+        src = replay.locator("#badge").get_attribute("src") or ""
+    finally:
+        player.context.close()
+    assert src.startswith(f"{server.url}/site-assets/{key}/{badge['hash']}"), src

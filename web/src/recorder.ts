@@ -18,6 +18,7 @@ import { maskAll, maskText, maskValue, scrubEvent, scrubUrl, PageMaskState, type
 import { PageView, pageInfo, type PageInfo, type PendingVisitor, type Scalar, type VisitorBody } from './pageview';
 import { privacyGate, type Privacy } from './privacy';
 import { post } from './transport';
+import { offerCopies } from './copies';
 import { ERROR_TAG, EVENT_TAG, FULL_SNAPSHOT, MUTATION } from './vocabulary';
 
 // ---- configuration ----------------------------------------------------------
@@ -29,6 +30,8 @@ interface Config {
   sessionTimeoutMs: number;
   /** Canvas pictures per second (canvas.ts); 0: canvases are not recorded. */
   canvasFps: number;
+  /** Offer the page's images and fonts to the server's kept copies (copies.ts). */
+  offerCopies: boolean;
   /** What is recorded as it is; everything else is masked before it leaves the browser. */
   record: MaskRules;
   privacy: Privacy;
@@ -41,11 +44,17 @@ const DEFAULTS: Config = {
   heartbeatIntervalMs: 20_000,
   sessionTimeoutMs: 30 * 60 * 1000,
   canvasFps: 0,
+  offerCopies: false,
   // Until the server says otherwise, mask everything that can be masked.
   record: { forms: false, numbers: false, emails: false },
   privacy: { recordMobile: true, excludedPages: [], respectDoNotTrack: false, requireConsent: false },
 };
 
+/**
+ * The page's images and fonts are offered this long after its first batch was stored: by then
+ * the server has copied what it can reach itself, and the browser reads and hashes the rest.
+ */
+const COPIES_AFTER_MS = 10_000;
 /** The first batch of a page view goes out quickly, so the server knows the visitor is there. */
 const FIRST_BATCH_DELAY_MS = 800;
 /**
@@ -349,6 +358,7 @@ async function loadConfig(): Promise<Config | null> {
       heartbeatIntervalMs: num(body.heartbeat_interval_ms, DEFAULTS.heartbeatIntervalMs, 5000, 300_000),
       sessionTimeoutMs: num(body.session_timeout_ms, DEFAULTS.sessionTimeoutMs, 60_000, 24 * 3600_000),
       canvasFps: num(body.canvas_fps, DEFAULTS.canvasFps, 0, 10),
+      offerCopies: body.offer_copies === true,
       record: {
         forms: flag(body.record, 'forms'),
         numbers: flag(body.record, 'numbers'),
@@ -687,6 +697,7 @@ function joinParent(origin: string): void {
  */
 function startView(sessionId: string | null): void {
   stopRecorder();
+  let offered = false;
   const view = new PageView(uuid(), {
     ingestUrl: `${state.host}/api/v1/ingest`,
     siteKey: state.siteKey,
@@ -696,6 +707,11 @@ function startView(sessionId: string | null): void {
     page: maskedPageInfo,
     onSent: () => {
       state.lastSentAt = Date.now();
+      // Once the server knows the page view (its addresses are in the recording): copies.
+      if (offered || !state.config.offerCopies) return;
+      offered = true;
+      const target = { host: state.host, siteKey: state.siteKey, pageId: view.id, current: () => state.view === view };
+      setTimeout(() => offerCopies(target).catch(() => undefined), COPIES_AFTER_MS);
     },
     onRefused: refuse,
     onEnded: restartView,
