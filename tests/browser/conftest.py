@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 from collections.abc import Iterator
 from pathlib import Path
@@ -132,3 +133,30 @@ def log_in(page: Any, base: str, login: dict[str, str]) -> None:
     page.fill("#password", login["password"])
     page.click("button[type=submit]")
     page.wait_for_url("**/recordings")
+
+
+def similarity(page: Any, first: bytes, second: bytes) -> float:
+    """The share of pixels (both pictures drawn 240 × 150) whose colours differ by at most
+    24 in every channel."""
+    return float(
+        page.evaluate(
+            """async ([a, b]) => {
+              const pixels = async (b64) => {
+                const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+                const bitmap = await createImageBitmap(new Blob([bytes], { type: 'image/png' }));
+                const context = new OffscreenCanvas(240, 150).getContext('2d');
+                context.drawImage(bitmap, 0, 0, 240, 150);
+                return context.getImageData(0, 0, 240, 150).data;
+              };
+              const [x, y] = [await pixels(a), await pixels(b)];
+              let same = 0;
+              for (let i = 0; i < x.length; i += 4) {
+                const d = Math.max(Math.abs(x[i] - y[i]), Math.abs(x[i + 1] - y[i + 1]),
+                  Math.abs(x[i + 2] - y[i + 2]));
+                if (d <= 24) same++;
+              }
+              return same / (x.length / 4);
+            }""",
+            [base64.b64encode(first).decode(), base64.b64encode(second).decode()],
+        )
+    )

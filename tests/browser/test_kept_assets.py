@@ -8,7 +8,6 @@ screenshotted at the moment of the live screenshot, still matches the live page.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,14 @@ from typing import Any
 import pytest
 
 from tests.assets.site import png, serve_site
-from tests.browser.conftest import delivered, leave, open_player, open_recorded, start_demo
+from tests.browser.conftest import (
+    delivered,
+    leave,
+    open_player,
+    open_recorded,
+    similarity,
+    start_demo,
+)
 from tests.browser.test_frames import SNIPPET, recorded_on
 from tests.browser.test_privacy import known_recordings, new_recording
 from tests.conftest import wait_for
@@ -41,33 +47,6 @@ def kept(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, dict[s
     server, login = start_demo(tmp_path_factory.mktemp("kept"), asset_private_addresses=True)
     yield server, login
     server.stop()
-
-
-def similarity(page: Any, first: bytes, second: bytes) -> float:
-    """The share of pixels (both pictures drawn 240 × 150) whose colours differ by at most
-    24 in every channel."""
-    return float(
-        page.evaluate(
-            """async ([a, b]) => {
-              const pixels = async (b64) => {
-                const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-                const bitmap = await createImageBitmap(new Blob([bytes], { type: 'image/png' }));
-                const context = new OffscreenCanvas(240, 150).getContext('2d');
-                context.drawImage(bitmap, 0, 0, 240, 150);
-                return context.getImageData(0, 0, 240, 150).data;
-              };
-              const [x, y] = [await pixels(a), await pixels(b)];
-              let same = 0;
-              for (let i = 0; i < x.length; i += 4) {
-                const d = Math.max(Math.abs(x[i] - y[i]), Math.abs(x[i + 1] - y[i + 1]),
-                  Math.abs(x[i + 2] - y[i + 2]));
-                if (d <= 24) same++;
-              }
-              return same / (x.length / 4);
-            }""",
-            [base64.b64encode(first).decode(), base64.b64encode(second).decode()],
-        )
-    )
 
 
 def test_the_replay_shows_the_site_as_it_was_after_it_changed(browser, kept, artifacts):
