@@ -305,6 +305,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     add_page_context(app, conversation_pages.unread_conversations)
     add_page_context(app, usage_page.usage_banner)
     add_page_context(app, usage_routes.refusal_alarms, template="recordings.html")
+    add_page_context(app, usage_routes.kept_assets_usage, template="usage.html")
 
     app.include_router(ingest_routes.router)
     app.include_router(asset_routes.router)

@@ -52,3 +52,9 @@ def refusal_alarms(request: Request, user: User, ctx: dict[str, Any]) -> None:
     svc = request.app.state.services
     if "refusal_alarms" not in ctx:
         ctx["refusal_alarms"] = alarms(svc.db, user["account_id"], svc.clock.now_ms())
+
+
+def kept_assets_usage(request: Request, user: User, ctx: dict[str, Any]) -> None:
+    """Page context of the Usage page: the copies of assets kept with the recordings."""
+    svc = request.app.state.services
+    ctx["kept_assets"] = kept_assets.bytes_of_account(svc.db, user["account_id"])

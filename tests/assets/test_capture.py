@@ -13,7 +13,7 @@ from footage.ingest.wire import parse_batch
 from footage.ingest.writer import Visit
 from footage.store.deletion import delete_recordings
 from tests.assets.site import page_using, png, serve_site, visit_site
-from tests.conftest import LiveServer, batch, make_account, new_ids
+from tests.conftest import LiveServer, batch, login, make_account, new_ids
 
 CSS = b"body { background: url(/tile.png) } @font-face { font-family: X; src: url('/x.woff2') }"
 SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
@@ -72,6 +72,10 @@ def test_many_visits_keep_one_copy_asked_of_the_site_once(served):
     with served.client(headers={"Authorization": f"Bearer {alice.api_token}"}) as http:
         usage = http.get("/api/v1/usage").json()
     assert usage["kept_assets"] == {"copies": 1, "bytes": len(png(8, 8, (9, 9, 9)))}
+    with served.client() as http:  # the owner's Usage page says it too
+        login(http, "alice@example.com")
+        page = http.get("/usage").text
+    assert "1 copy of your sites' stylesheets, images and fonts" in page
 
 
 def test_nothing_is_copied_from_loopback_unless_allowed_nor_from_another_origin(served):
