@@ -115,6 +115,18 @@ SORTS = {
     "most_active": ("active_ms", "DESC"),
 }
 PAGING = ("sort", "cursor", "limit")
+# The dashboard's duration fields, written as people write durations (`20s`, `2m`, `1h30m`;
+# a plain number is seconds): each sets the millisecond filter the API takes.
+HUMAN_DURATIONS = {
+    "min_duration": "min_duration_ms",
+    "max_duration": "max_duration_ms",
+    "min_active": "min_active_ms",
+    "max_active": "max_active_ms",
+}
+_DURATION_PART = re.compile(
+    r"(\d+(?:\.\d+)?)\s*(hours?|h|minutes?|mins?|ms|m|seconds?|secs?|s)", re.I
+)
+_UNIT_MS = {"h": 3_600_000, "m": 60_000, "s": 1_000, "ms": 1}
 MAX_TEXT = 500
 # The largest whole number a filter takes: what a 4-byte integer column holds on PostgreSQL
 # (24 days in milliseconds; more pages or clicks than any recording has). A larger one is
@@ -137,48 +149,92 @@ def parse_time(name: str, value: str) -> int:
     return int(moment.timestamp() * 1000)
 
 
-def parse(params: Mapping[str, str], *, strict: bool = True) -> dict[str, Any]:
-    """Query parameters → typed filter values; raises BadRequest naming the one to fix."""
+def parse_duration(name: str, value: str) -> int:
+    """`20s`, `2m`, `1h30m`, `1.5 min`, `90` (seconds) → milliseconds."""
+    text = value.strip().lower().replace(" ", "")
+    if re.fullmatch(r"\d+(?:\.\d+)?", text):
+        text += "s"
+    parts = _DURATION_PART.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise BadRequest(
+            f"'{name}' must be a duration such as 20s, 2m or 1h30m (a number alone is seconds)",
+            code="bad_filter",
+        )
+    ms = sum(float(n) * _UNIT_MS["ms" if u == "ms" else u[0]] for n, u in parts)
+    if ms > MAX_INT:
+        raise BadRequest(f"'{name}' must be at most 24 days", code="bad_filter")
+    return int(ms)
+
+
+def human_duration(ms: int) -> str:
+    """`1h30m`, `2m`, `20s`: the dashboard's way of writing a duration filter."""
+    seconds, rest = divmod(ms, 1000)
+    if rest:
+        return f"{ms}ms"
+    hours, seconds = divmod(seconds, 3600)
+    minutes, seconds = divmod(seconds, 60)
+    text = (f"{hours}h" if hours else "") + (f"{minutes}m" if minutes else "")
+    return text + (f"{seconds}s" if seconds or not text else "")
+
+
+def parse(
+    params: Mapping[str, str], *, strict: bool = True, errors: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Query parameters → typed filter values; raises BadRequest naming the one to fix.
+
+    With `errors` (the dashboard's form), a field that cannot be read is left out and its
+    message goes there under the field's name, so the list keeps the other filters."""
     values: dict[str, Any] = {}
     for name, raw in params.items():
-        f = BY_NAME.get(name)
-        if f is None:
-            if strict and name not in PAGING:
-                raise BadRequest(
-                    f"unknown parameter {name!r}; the filters are: {', '.join(BY_NAME)}",
-                    code="bad_filter",
-                )
-            continue
-        raw = raw.strip()
-        if raw == "":
-            continue  # an empty form field means "any"
-        if len(raw) > MAX_TEXT:
-            raise BadRequest(f"'{name}' is longer than {MAX_TEXT} characters", code="bad_filter")
-        if f.kind == "int":
-            # ASCII digits only: str.isdigit() also takes '²', which int() then refuses.
-            if not _WHOLE_NUMBER.fullmatch(raw) or int(raw) > MAX_INT:
-                raise BadRequest(
-                    f"'{name}' must be a whole number from 0 to {MAX_INT}", code="bad_filter"
-                )
-            values[name] = int(raw)
-        elif f.kind == "bool":
-            if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
-                raise BadRequest(f"'{name}' must be true or false", code="bad_filter")
-            values[name] = raw.lower() in ("true", "1", "yes")
-        elif f.kind == "choice":
-            if raw.lower() not in f.choices:
-                raise BadRequest(
-                    f"'{name}' must be one of: {', '.join(f.choices)}", code="bad_filter"
-                )
-            values[name] = raw.lower()
-        elif f.kind == "time":
-            values[name] = parse_time(name, raw)
-            if name == "to" and len(raw) == 10:  # a date alone: up to the end of that day
-                values[name] += 86_400_000
-        else:
-            values[name] = raw
+        try:
+            _parse_one(values, name, raw, strict)
+        except BadRequest as exc:
+            if errors is None:
+                raise
+            errors[name] = exc.message
     _check_combinations(values)
     return values
+
+
+def _parse_one(values: dict[str, Any], name: str, raw: str, strict: bool) -> None:
+    if name in HUMAN_DURATIONS:
+        if raw.strip():
+            values[HUMAN_DURATIONS[name]] = parse_duration(name, raw)
+        return
+    f = BY_NAME.get(name)
+    if f is None:
+        if strict and name not in PAGING:
+            raise BadRequest(
+                f"unknown parameter {name!r}; the filters are: {', '.join(BY_NAME)}",
+                code="bad_filter",
+            )
+        return
+    raw = raw.strip()
+    if raw == "":
+        return  # an empty form field means "any"
+    if len(raw) > MAX_TEXT:
+        raise BadRequest(f"'{name}' is longer than {MAX_TEXT} characters", code="bad_filter")
+    if f.kind == "int":
+        # ASCII digits only: str.isdigit() also takes '²', which int() then refuses.
+        if not _WHOLE_NUMBER.fullmatch(raw) or int(raw) > MAX_INT:
+            raise BadRequest(
+                f"'{name}' must be a whole number from 0 to {MAX_INT}", code="bad_filter"
+            )
+        values[name] = int(raw)
+    elif f.kind == "bool":
+        if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
+            raise BadRequest(f"'{name}' must be true or false", code="bad_filter")
+        values[name] = raw.lower() in ("true", "1", "yes")
+    elif f.kind == "choice":
+        if raw.lower() not in f.choices:
+            raise BadRequest(f"'{name}' must be one of: {', '.join(f.choices)}", code="bad_filter")
+        values[name] = raw.lower()
+    elif f.kind == "time":
+        values[name] = parse_time(name, raw)
+        if name == "to" and len(raw) == 10:  # a date alone: up to the end of that day
+            values[name] += 86_400_000
+    else:
+        values[name] = raw
 
 
 def _check_combinations(values: dict[str, Any]) -> None:
@@ -406,6 +462,8 @@ def describe(values: dict[str, Any], name: str) -> str:
         return f"{f.label}: {'yes' if value else 'no'}"
     if f.kind == "time":
         return f"{f.label}: {datetime.fromtimestamp(value / 1000, tz=UTC):%Y-%m-%d %H:%M} UTC"
+    if name in HUMAN_DURATIONS.values():
+        return f"{f.label}: {human_duration(value)}"
     return f"{f.label}: {value}"
 
 
@@ -429,6 +487,17 @@ def openapi_parameters() -> list[dict[str, Any]]:
                 "required": False,
                 "description": f.help,
                 "schema": schema,
+            }
+        )
+    for name, target in HUMAN_DURATIONS.items():
+        params.append(
+            {
+                "name": name,
+                "in": "query",
+                "required": False,
+                "description": f"`{target}` written as 20s, 2m or 1h30m (a number alone is "
+                "seconds).",
+                "schema": {"type": "string"},
             }
         )
     return params

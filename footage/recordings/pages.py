@@ -44,8 +44,9 @@ def recordings_page(request: Request, user: PageUser) -> Response:
     svc = request.app.state.services
     query = request.query_params
     error = None
+    field_errors: dict[str, str] = {}  # shown next to their fields; the other filters apply
     try:
-        values = filters.parse(query, strict=False)
+        values = filters.parse(query, strict=False, errors=field_errors)
         sort = query.get("sort") or "newest"
         page = search(
             svc.db,
@@ -59,6 +60,11 @@ def recordings_page(request: Request, user: PageUser) -> Response:
     except BadRequest as exc:
         error, values, sort = exc.message, {}, "newest"
         page = search(svc.db, user["account_id"], {}, limit=50)
+    # Above the list, each message names its field; beside its field it needs no name.
+    problems = ". ".join(field_errors.values())
+    for name, message in field_errors.items():
+        if message.startswith(f"'{name}' must"):
+            field_errors[name] = "Must" + message.removeprefix(f"'{name}' must")
     sites = sites_of(svc.db, user["account_id"])
     # The filters as they are in the URL (minus paging), for links that keep them.
     kept = [(k, v) for k, v in query.multi_items() if k not in ("cursor", "segment") and v]
@@ -73,12 +79,19 @@ def recordings_page(request: Request, user: PageUser) -> Response:
         values=values,
         sort=sort,
         error=error,
+        field_errors=field_errors,
+        filter_problems=problems,
+        human_duration=filters.human_duration,
         filter_query=urlencode(kept),
         chips=[
             {
                 "label": describe(values, name),
                 "remove": urlencode(
-                    [(k, v) for k, v in kept if k != name and MODIFIERS.get(k) != name]
+                    [
+                        (k, v)
+                        for k, v in kept
+                        if name not in (k, MODIFIERS.get(k), filters.HUMAN_DURATIONS.get(k))
+                    ]
                 ),
             }
             for name in values

@@ -54,6 +54,11 @@ PARAMETERS: dict[tuple[str, str, str], tuple[str, str]] = {
     ("GET", "/api/v1/heatmaps/snapshot", "url"): (FILTER, "page_url"),
     ("GET", "/api/v1/heatmaps/recordings", "url"): (FILTER, "page_url"),
     ("GET", "/api/v1/heatmaps/recordings", "selector"): (VALUE, "a CSS selector on the page"),
+    # A copy given by the visitor's browser: public by design, like ingest; the page view is
+    # looked up only within the site of the key sent (tests/assets/test_copies.py).
+    ("POST", "/api/v1/assets/copies", "site_key"): (VALUE, "public by design, the recorder's"),
+    ("POST", "/api/v1/assets/copies", "page_id"): (VALUE, "a page view of the key's own site"),
+    ("POST", "/api/v1/assets/copies", "url"): (VALUE, "an address the page view's recording uses"),
 }
 # Values: what they are says why they cannot name anything of another account's.
 VALUES = {
@@ -63,6 +68,10 @@ VALUES = {
     "max_duration_ms": "a number",
     "min_active_ms": "a number",
     "max_active_ms": "a number",
+    "min_duration": "a duration",
+    "max_duration": "a duration",
+    "min_active": "a duration",
+    "max_active": "a duration",
     "min_pages": "a number",
     "max_pages": "a number",
     "min_clicks": "a number",

@@ -157,3 +157,33 @@ def test_a_visit_of_many_pages_lists_the_first_fifty(live, owner):
     assert "Pages visited (55)" in player.text
     assert "/p049" in player.text and "/p050" not in player.text
     assert "… and 5 more on the timeline." in player.text
+
+
+def test_durations_are_typed_as_people_write_them(live, owner):
+    ids, t = new_ids(), 1_795_000_000_000
+    with live.client() as http:
+        http.post(
+            "/api/v1/ingest",
+            headers={"Origin": "https://alice.example"},
+            content=gz(
+                batch(
+                    owner.site_key,
+                    ids,
+                    0,
+                    [meta(t), full_snapshot(t + 1), click(t + 30_000)],
+                    title="Long visit",
+                    left=True,
+                )
+            ),
+        )
+        wait_for(lambda: live.services.db.one("SELECT id FROM recordings WHERE status = 'ready'"))
+        log_in(http)
+        kept = http.get("/recordings?min_duration=20s").text
+        dropped = http.get("/recordings?min_duration=1m").text
+        wrong = http.get("/recordings?min_duration=20+parsecs&max_duration=1m").text
+    assert "Long visit" in kept and 'value="20s"' in kept and "Shortest: 20s" in kept
+    assert "Long visit" not in dropped
+    # The mistake is told next to its field; the list keeps the other filter (none left).
+    assert 'aria-invalid="true" aria-describedby="min_duration-error"' in wrong
+    assert "Must be a duration such as 20s, 2m or 1h30m" in wrong
+    assert "Long visit" in wrong and "Longest: 1m" in wrong

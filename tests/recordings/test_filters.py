@@ -266,6 +266,11 @@ ALL = sorted(RECORDINGS)
         ({"min_duration_ms": "100000"}, ["r03"]),
         ({"max_duration_ms": "10000"}, ["r09"]),
         ({"min_active_ms": "100000"}, ["r03"]),
+        # The dashboard's fields, as people write durations (a number alone is seconds).
+        ({"min_duration": "100s"}, ["r03"]),
+        ({"min_duration": "1m40s"}, ["r03"]),
+        ({"max_duration": "10"}, ["r09"]),
+        ({"min_active": "1.5 min"}, ["r03"]),
         ({"url": "checkout"}, ["r01", "r07", "r08"]),
         ({"url": "CHECKOUT"}, ["r01", "r07", "r08"]),
         ({"url": "https://s.example/checkout", "url_match": "equals"}, ["r01", "r08"]),
@@ -345,12 +350,33 @@ def test_another_account_sees_nothing(svc, world):
         ({"event_property": "sku", "event_value": "X1"}, "need 'event'"),
         ({"event": "x", "event_property": "sku"}, "together"),
         ({"colour": "red"}, "unknown parameter 'colour'"),
+        ({"min_duration": "20 parsecs"}, "'min_duration' must be a duration such as 20s"),
+        ({"max_active": "-5s"}, "a duration such as 20s, 2m or 1h30m"),
+        ({"min_duration": "999999h"}, "at most 24 days"),
     ],
 )
 def test_bad_filters_say_what_to_fix(params, words):
     with pytest.raises(BadRequest) as caught:
         filters.parse(params)
     assert words in caught.value.message
+
+
+def test_the_dashboard_form_keeps_the_other_filters_when_one_is_wrong():
+    errors: dict[str, str] = {}
+    values = filters.parse(
+        {"min_duration": "soon", "device": "mobile", "max_duration": "2m"},
+        strict=False,
+        errors=errors,
+    )
+    assert values == {"device": "mobile", "max_duration_ms": 120_000}
+    assert list(errors) == ["min_duration"] and "20s, 2m or 1h30m" in errors["min_duration"]
+    assert filters.describe(values, "max_duration_ms") == "Longest: 2m"
+    assert [filters.human_duration(ms) for ms in (20_000, 5_400_000, 90_000, 250)] == [
+        "20s",
+        "1h30m",
+        "1m30s",
+        "250ms",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -151,7 +151,7 @@ def test_dashboard_filters_segments_and_empty_state(server, shop):
         deleted = http.post(f"/segments/{seg_id}/delete", data={"csrf": csrf})
         assert deleted.status_code == 200 and "Carts" not in deleted.text
         bad = http.get("/recordings?min_clicks=lots")
-        assert "must be a whole number" in bad.text and bad.text.count('class="play-link"') == len(
+        assert "Must be a whole number" in bad.text and bad.text.count('class="play-link"') == len(
             RECORDINGS
         )
 
