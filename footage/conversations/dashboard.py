@@ -134,7 +134,7 @@ def conversation_page(request: Request, user: PageUser, conversation_id: str) ->
         conversation=row,
         visitor=store.visitor_of(row),
         messages=messages,
-        panel=visitor_panel(svc.db, row, "", svc.clock.now_ms()),
+        panel=visitor_panel(svc.db, row, "", svc.clock.now_ms(), _retention_days(svc, user)),
         now_ms=svc.clock.now_ms(),
     )
 
@@ -152,9 +152,14 @@ def visitor_panel_fragment(request: Request, user: ScriptUser, conversation_id: 
         {
             "conversation": row,
             "visitor": store.visitor_of(row),
-            "panel": visitor_panel(svc.db, row, "", svc.clock.now_ms()),
+            "panel": visitor_panel(svc.db, row, "", svc.clock.now_ms(), _retention_days(svc, user)),
         },
     )
+
+
+def _retention_days(svc: Any, user: dict[str, Any]) -> int:
+    """How long the account's plan keeps recordings."""
+    return int(svc.plans.of(user["plan"]).retention_days)
 
 
 def _agent_json(m: dict[str, Any]) -> dict[str, Any]:

@@ -95,9 +95,14 @@ def past_conversations(db: Database, conversation: dict[str, Any]) -> list[dict[
 
 
 def visitor_panel(
-    db: Database, conversation: dict[str, Any], base_url: str, now_ms: int
+    db: Database,
+    conversation: dict[str, Any],
+    base_url: str,
+    now_ms: int,
+    retention_days: int | None = None,
 ) -> dict[str, Any]:
-    """Everything the Visitor info panel shows."""
+    """Everything the Visitor info panel shows; `retention_days` (the plan's) tells a visit
+    whose recording was deleted with time from one that was never recorded."""
     rows = recordings_of_visitor(db, conversation)
     items = [recording_item(r, conversation, base_url, now_ms) for r in rows]
     # The visit to describe: the one in progress, else this conversation's, else the latest.
@@ -106,6 +111,9 @@ def visitor_panel(
         "visit": visit_details(db, visit, now_ms),
         "this_visit": [i for i in items if i["in_conversation"] or i["status"] == "live"],
         "earlier": [i for i in items if not (i["in_conversation"] or i["status"] == "live")],
+        "retention_days": retention_days,
+        "expired": retention_days is not None
+        and now_ms - int(conversation["started_at"]) > retention_days * 86_400_000,
         "past_conversations": [
             {**c, "started_at": iso(c["started_at"])} for c in past_conversations(db, conversation)
         ],

@@ -316,3 +316,30 @@ def test_two_server_processes_share_the_conversation(world: World, tmp_path: Any
         assert waited["at"] - sent_at < 2.0
     finally:
         other.stop()
+
+
+def test_the_panel_says_when_the_visits_recording_was_deleted_with_time(world: World) -> None:
+    """A conversation that goes on after the plan's retention: its visit's recording is gone,
+    and the panel says so, rather than guessing that the visitor was never recorded."""
+    enable_chat(world)
+    from tests.conftest import full_snapshot, meta, move
+    from tests.sessions.test_finalizer import send
+
+    t = world.clock.now_ms()
+    ids = {"visitor_id": VISITOR, "session_id": "ses-0123456789ab", "page_id": "pag-0123456789ab"}
+    send(world.svc, world.alice.site_key, ids, 0, [meta(t), full_snapshot(t + 1), move(t + 900)])
+    started = first_message(world)
+    conv = started["conversation_id"]
+    world.clock.advance(70)
+    world.svc.finalizer.run_once()
+    world.clock.advance(9 * 86_400)
+    later = {"visitor_id": VISITOR, "conversation_id": conv, "token": started["token"]}
+    world.chat({**later, "text": "Still there?", "id": "msg-00000002"})
+    world.clock.advance(2 * 86_400)
+    world.svc.retention.run_once(world.clock.now_ms())
+    with world.server.client() as http:
+        login(http, "alice@example.com")
+        panel = http.get(f"/conversations/{conv}/visitor").text
+    assert "Play this visit" not in panel
+    assert "was deleted 10 days after it was made" in panel
+    assert "may not have been recorded" not in panel
