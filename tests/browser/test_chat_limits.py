@@ -119,3 +119,24 @@ def test_the_chat_box_says_how_long_to_wait_and_keeps_the_message(
     assert len(texts) == 1
     assert errors == []
     context.close()
+
+
+def test_escape_closes_the_chat_box_and_gives_the_focus_back(
+    browser: Any, demo_server: LiveServer
+) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.goto(f"{demo_server.url}/demo/")
+    page.wait_for_selector("[data-footage-chat]", state="attached", timeout=10_000)
+    chat = ChatBox(page)
+    launcher = chat.find("BUTTON", "launcher")
+    x, y = chat.center(launcher)
+    page.mouse.click(x, y)
+    panel = chat.find("SECTION", "panel")
+    wait_for(lambda: js(chat, panel, "!this.hidden"), timeout=5)
+    page.keyboard.type("half a question")  # the message field has the focus
+    page.keyboard.press("Escape")
+    assert js(chat, panel, "this.hidden") is True
+    assert js(chat, launcher, "this.getRootNode().activeElement === this") is True
+    assert js(chat, launcher, "this.getAttribute('aria-expanded')") == "false"
+    context.close()

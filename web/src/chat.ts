@@ -204,6 +204,14 @@ class Chat {
       void this.send();
     });
     this.error.hidden = true;
+    // Escape closes the open box from anywhere inside it, and gives the focus back to the
+    // button that opens it (keyboard users are not left on a hidden field).
+    this.panel.addEventListener('keydown', (event) => {
+      if (event.key !== 'Escape' || event.isComposing) return;
+      event.preventDefault();
+      this.toggle(false);
+      this.launcher.focus();
+    });
     this.panel.append(header, this.list, this.error, form);
     root.append(this.panel, this.launcher);
     document.body.appendChild(this.host);
