@@ -59,7 +59,7 @@ from footage.share import routes as share_routes
 from footage.store import Database
 from footage.store.blobs import BlobStore
 from footage.store.deletion import OnDelete
-from footage.web import api_docs
+from footage.web import api_docs, favicon
 from footage.web.assets import static_files
 from footage.web.cookies import secure_cookies
 from footage.web.csp import ContentSecurityPolicy
@@ -309,6 +309,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
 
     app.include_router(ingest_routes.router)
     app.include_router(asset_routes.router)
+    app.include_router(favicon.router)
     app.include_router(copy_routes.router)
     app.include_router(recording_routes.router)
     app.include_router(recording_routes.segments_router)

@@ -31,10 +31,12 @@ from footage.share.links import OpenLink, clock_time, count_view, open_link
 from footage.store.db import Database
 from footage.web.assets import asset_url
 from footage.web.csp import policy
+from footage.web.favicon import FAVICON_URL
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
 templates.env.globals["asset"] = asset_url  # hashed addresses of scripts and stylesheets
+templates.env.globals["favicon"] = FAVICON_URL
 
 # The policy of every page that shows a replay (footage/web/csp.py); the share page has
 # no forms. rrweb rebuilds the recorded page inside an iframe of this page (about:blank, so

@@ -18,6 +18,7 @@ from fastapi.templating import Jinja2Templates
 from footage.signals import SIGNALS
 from footage.web.assets import asset_url
 from footage.web.csrf import csrf_token
+from footage.web.favicon import FAVICON_URL
 from footage.web.users import User
 
 PageContext = Callable[[Request, User, dict[str, Any]], None]
@@ -40,6 +41,7 @@ def day_month(moment: datetime) -> str:
 
 
 templates.env.filters["duration"] = duration
+templates.env.globals["favicon"] = FAVICON_URL
 # The frustration signals, in their order (filters, labels): one registry for every page.
 templates.env.globals["frustration_signals"] = SIGNALS
 templates.env.filters["day_month"] = day_month

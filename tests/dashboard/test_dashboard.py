@@ -187,3 +187,15 @@ def test_durations_are_typed_as_people_write_them(live, owner):
     assert 'aria-invalid="true" aria-describedby="min_duration-error"' in wrong
     assert "Must be a duration such as 20s, 2m or 1h30m" in wrong
     assert "Long visit" in wrong and "Longest: 1m" in wrong
+
+
+def test_every_page_has_an_icon_and_favicon_ico_answers(live, owner):
+    with live.client() as http:
+        login_page = http.get("/login").text
+        icon = http.get("/favicon.ico")
+        log_in(http)
+        listing = http.get("/recordings").text
+    for page in (login_page, listing):
+        assert '<link rel="icon" href="data:image/svg+xml,' in page
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
+    assert icon.text.startswith("<svg") and "script" not in icon.text
