@@ -199,3 +199,17 @@ def test_every_page_has_an_icon_and_favicon_ico_answers(live, owner):
         assert '<link rel="icon" href="data:image/svg+xml,' in page
     assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
     assert icon.text.startswith("<svg") and "script" not in icon.text
+
+
+def test_the_free_plan_says_plainly_that_nothing_is_recorded(live, owner):
+    make_account(live.services, "Fred", plan="free")
+    with live.client() as http:
+        log_in(http, "fred@example.com")
+        pages = [http.get(p).text for p in ("/recordings", "/settings", "/conversations")]
+    for page in pages:
+        assert "Recordings are not included in the Free plan" in page
+        assert '<a href="/usage">Upgrade to Standard</a> for 10,000 recordings a month' in page
+    assert 'nothing is recorded until you <a href="/usage">upgrade</a>' in pages[1]
+    with live.client() as http:  # a plan with recordings says nothing of the kind
+        log_in(http)
+        assert "not included in" not in http.get("/settings").text
