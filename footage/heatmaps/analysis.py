@@ -8,7 +8,7 @@ the click's viewport position plus the window's scroll position at that moment.
 The signals, each with its moment (time) in the recording:
 
 - **rage click**: 3 or more clicks within 1 s inside a 30 px radius (sessions/summary.py);
-  every click of the burst is flagged.
+  every click of the burst is flagged, and none of them is also a dead click.
 - **dead click**: a click on an element followed, within 1 s, by no DOM change, no
   navigation and no scroll — while the page visibly lived on (some event of the same page
   view more than 1 s later; a page view that ends sooner was left, which is navigation).
@@ -62,7 +62,7 @@ log = logging.getLogger(__name__)
 
 # Bump when the analysis changes: recordings analysed by an older version are analysed again
 # in the background (heatmaps/backfill.py), and their heatmap rows replaced.
-ANALYSIS_VERSION = 1
+ANALYSIS_VERSION = 2  # 2: a rage burst's clicks are no longer also dead clicks
 
 RESPONSE_WINDOW_MS = 1_000  # dead clicks
 ERROR_WINDOW_MS = 1_000  # error clicks
@@ -331,7 +331,9 @@ def _page(view: PageView, index: int, events: list[dict[str, Any]], result: Anal
     # Clicks still waiting when the page view ended: it was left (navigation), not dead.
     for burst in rage_bursts([(c.at, c.vx, c.vy) for c in clicks]):
         for i in burst:
-            clicks[i].rage = True
+            # One signal per frustration: the clicks of a rage burst are that burst, not also
+            # as many dead clicks (the page not answering is what the burst says already).
+            clicks[i].rage, clicks[i].dead = True, False
         view.rage_clicks += 1
     view.clicks = len(clicks)
     view.dead_clicks = sum(c.dead for c in clicks)

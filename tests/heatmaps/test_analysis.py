@@ -101,6 +101,18 @@ def test_no_rage_click_when_the_third_is_late_or_far() -> None:
         assert result.pages[0].rage_clicks == 0
 
 
+def test_a_rage_burst_on_a_dead_element_is_one_rage_click_not_also_dead_clicks() -> None:
+    burst = [tap(T + 1000 + 150 * i, PICTURE, 300 + i, 300) for i in range(6)]
+    result = one_page(*burst, end=4_000)
+    assert [c.rage for c in result.clicks] == [True] * 6
+    assert [c.dead for c in result.clicks] == [False] * 6
+    assert result.pages[0].rage_clicks == 1 and result.pages[0].dead_clicks == 0
+    assert result.count("dead_click") == 0
+    # The same element clicked once, on its own, is still a dead click.
+    alone = one_page(tap(T + 1000, PICTURE, 300, 300), end=2_500)
+    assert alone.pages[0].dead_clicks == 1
+
+
 # --- dead clicks ---------------------------------------------------------------------------
 
 
