@@ -103,6 +103,20 @@ async def conversations_updates(request: Request, user: ScriptUser, since: int =
     return JSONResponse({"changed": bool(latest), "latest": latest or since})
 
 
+@router.get("/conversations/alerts.json")
+async def conversation_alerts(request: Request, user: ScriptUser, mark: int = -1) -> Response:
+    """The alerts of every dashboard page (web/src/alerts.ts): answers once visitors have
+    written since `mark` (at once without one), with the unread count and the newest."""
+    db = request.app.state.services.db
+
+    def moved() -> dict[str, Any] | None:
+        found: dict[str, Any] = store.visitor_messages(db, user["account_id"])
+        return found if mark < 0 or found["mark"] != mark else None
+
+    found = await _wait(request, moved)
+    return JSONResponse(found or {"mark": mark, "unchanged": True})
+
+
 def _conversation(request: Request, user: dict[str, Any], conversation_id: str) -> Any:
     return store.with_visitor(request.app.state.services.db, user["account_id"], conversation_id)
 

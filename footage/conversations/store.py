@@ -346,6 +346,34 @@ def latest_change(db: Database, account_id: str) -> int:
     return int(row["t"] or 0) if row else 0
 
 
+def visitor_messages(db: Database, account_id: str) -> dict[str, Any]:
+    """What the agents' alerts follow: `mark`, a number that grows with every message a
+    visitor writes (new conversations too); `unread`, the conversations nobody has read; and
+    `newest`, the unread one written to last (its id and who wrote), or None."""
+    row = db.one(
+        "SELECT COALESCE(SUM(last_visitor_seq), 0) AS mark, "
+        "COALESCE(SUM(CASE WHEN last_visitor_seq > read_seq THEN 1 ELSE 0 END), 0) AS unread "
+        "FROM conversations WHERE account_id = :a",
+        {"a": account_id},
+    )
+    newest = db.one(
+        f"{_LIST} WHERE c.account_id = :a AND c.last_visitor_seq > c.read_seq "
+        "ORDER BY c.last_message_at DESC, c.id DESC LIMIT 1",
+        {"a": account_id},
+    )
+    return {
+        "mark": int(row["mark"]) if row else 0,
+        "unread": int(row["unread"]) if row else 0,
+        "newest": {
+            "id": newest["id"],
+            "visitor": newest["visitor_name"] or newest["visitor_email"] or "A visitor",
+            "site": newest["site_name"],
+        }
+        if newest
+        else None,
+    }
+
+
 def unread_count(db: Database, account_id: str) -> int:
     row = db.one(
         "SELECT COUNT(*) AS n FROM conversations WHERE account_id = :a "

@@ -343,3 +343,19 @@ def test_the_panel_says_when_the_visits_recording_was_deleted_with_time(world: W
     assert "Play this visit" not in panel
     assert "was deleted 10 days after it was made" in panel
     assert "may not have been recorded" not in panel
+
+
+def test_alerts_count_visitors_messages_of_the_own_account_only(world: World) -> None:
+    enable_chat(world)
+    with world.server.client() as alice, world.server.client() as bob:
+        login(alice, "alice@example.com")
+        login(bob, "bob@example.com")
+        before = alice.get("/conversations/alerts.json").json()
+        assert (before["mark"], before["unread"], before["newest"]) == (0, 0, None)
+        conv = first_message(world)["conversation_id"]
+        after = alice.get("/conversations/alerts.json", params={"mark": 0}).json()
+        assert (after["mark"], after["unread"]) == (1, 1)
+        assert after["newest"] == {"id": conv, "visitor": "A visitor", "site": "alice.example"}
+        assert bob.get("/conversations/alerts.json").json()["mark"] == 0
+    with world.server.client() as nobody:
+        assert nobody.get("/conversations/alerts.json").status_code in (401, 403)

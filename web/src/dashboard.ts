@@ -1,11 +1,12 @@
-// The dashboard's small behaviours, on every page: confirmation before destructive forms,
-// selects that submit themselves, and the settings page's live preview of the masks — made by
-// the very functions the recorder uses (masking.ts), so what the owner sees is what
-// recordings will hold.
+// The dashboard's small behaviours, on every page: new chat alerts (alerts.ts), confirmation
+// before destructive forms, selects that submit themselves, and the settings page's live
+// preview of the masks — made by the very functions the recorder uses (masking.ts), so what
+// the owner sees is what recordings will hold.
 
 import { maskText, maskValue, type MaskRules } from './masking';
 import './share';
 import './downloads';
+import { setupAlerts } from './alerts';
 
 function checked(name: string): boolean {
   const box = document.querySelector<HTMLInputElement>(`input[data-setting="${name}"]`);
@@ -30,6 +31,7 @@ function update(): void {
 }
 
 function setup(): void {
+  setupAlerts();
   document.addEventListener('input', update);
   document.addEventListener('change', update);
   update();
