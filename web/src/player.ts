@@ -906,7 +906,11 @@ class Player {
     const { width, height } = this.dims;
     const available = this.stage.clientWidth || this.root.clientWidth;
     if (!available) return;
-    const maxHeight = Math.max(240, window.innerHeight * 0.75);
+    // The whole player in the window: the replay takes the height left above the controls and
+    // timeline (1366 × 768 and 1440 × 900 laptops too), never less than 240 px.
+    const stageTop = this.stage.getBoundingClientRect().top + window.scrollY;
+    const below = this.root.getBoundingClientRect().bottom - this.stage.getBoundingClientRect().bottom;
+    const maxHeight = Math.max(240, window.innerHeight - stageTop - Math.max(0, below) - 12);
     const scale = Math.min(available / width, maxHeight / height);
     this.stage.style.height = `${Math.round(height * scale)}px`;
     // The CSS ratio only sizes the empty stage while loading; with a height

@@ -1,0 +1,37 @@
+"""The player fits a laptop's screen: on 1366 × 768 and 1440 × 900 the replay, its timeline and
+its play and speed controls are all in the window without scrolling (the replay scales to the
+height left), and a phone (390 px) lays the dashboard out without sideways scrolling."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser.conftest import leave, log_in, open_recorded
+from tests.browser.test_privacy import known_recordings, new_recording
+
+pytestmark = pytest.mark.browser
+
+
+def test_the_player_and_its_controls_fit_laptop_screens(browser, demo):
+    server, login = demo
+    known = known_recordings(server, login)
+    visitor = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = open_recorded(visitor, f"{server.url}/demo/")
+    page.mouse.click(300, 300)
+    leave(page, server)
+    visitor.close()
+    rec = new_recording(server, login, known, "/demo/")
+    for width, height in ((1366, 768), (1440, 900)):
+        context = browser.new_context(viewport={"width": width, "height": height})
+        agent = context.new_page()
+        log_in(agent, server.url, login)
+        agent.goto(f"{server.url}/recordings/{rec['id']}")
+        agent.wait_for_function(
+            "() => window.footagePlayer && window.footagePlayer.getTotalTime() > 0"
+        )
+        for part in (".fp-stage", ".fp-timeline", ".fp-controls"):
+            box = agent.locator(f"#player {part}").bounding_box()
+            assert box is not None and box["height"] > 0, part
+            assert box["y"] + box["height"] <= height, f"{part} below the fold at {width}×{height}"
+        assert agent.locator("#player .fp-stage").bounding_box()["height"] >= 240
+        context.close()
