@@ -35,3 +35,19 @@ def test_the_player_and_its_controls_fit_laptop_screens(browser, demo):
             assert box["y"] + box["height"] <= height, f"{part} below the fold at {width}×{height}"
         assert agent.locator("#player .fp-stage").bounding_box()["height"] >= 240
         context.close()
+
+
+def test_the_dashboard_fits_a_phone(browser, demo):
+    server, login = demo
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+    )
+    page = context.new_page()
+    log_in(page, server.url, login)
+    rec = page.locator("a.play-link").first.get_attribute("href")
+    wide = {}
+    for path in ("/recordings", rec, "/conversations", "/settings", "/usage", "/team", "/pages"):
+        page.goto(f"{server.url}{path}")
+        wide[path] = page.evaluate("() => document.documentElement.scrollWidth")
+    context.close()
+    assert {p: w for p, w in wide.items() if w > 390} == {}
