@@ -79,6 +79,7 @@ def site_config(request: Request, site_key: str) -> Response:
                 "record": {
                     "forms": bool(site["record_forms"]),
                     "numbers": bool(site["record_numbers"]),
+                    "all_numbers": bool(site["mask_all_numbers"]),
                     "emails": bool(site["record_emails"]),
                 },
                 "record_mobile": bool(site["record_mobile"]),

@@ -324,6 +324,7 @@ class Ingest:
         rules = MaskRules(
             forms=bool(site["record_forms"]),
             numbers=bool(site["record_numbers"]),
+            all_numbers=bool(site["mask_all_numbers"]),
             emails=bool(site["record_emails"]),
         )
         state = self._mask_state(site["id"], batch.page_id)

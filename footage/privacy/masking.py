@@ -105,7 +105,7 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from footage.rrweb import (
@@ -169,6 +169,27 @@ def _digit_pattern() -> str:
 
 
 _DIGITS: Final = re.compile(_digit_pattern())
+_D: Final = _digit_pattern()
+# Page text with numbers masked but not all of them: the numbers that identify people go,
+# the rest (prices, quantities, dates, times, years) stays readable. Tried left to right at
+# each place: a date or a time is kept whole; any other run of digits (single spaces, dots,
+# hyphens, slashes and brackets between them, a leading '+' or '(') is masked when it has at
+# least PERSONAL_DIGITS digits (phone, card, account and id numbers), or is international
+# ('+' and at least 6). Each branch consumes a digit per repetition: linear time.
+PERSONAL_DIGITS: Final = 7
+_DATE: Final = (
+    rf"{_D}{{4}}-{_D}{{1,2}}-{_D}{{1,2}}(?!{_D})"
+    rf"|{_D}{{1,2}}[./]{_D}{{1,2}}[./]{_D}{{2,4}}(?!{_D})"
+    rf"|{_D}{{1,2}}\. ?{_D}{{1,2}}\. ?{_D}{{4}}(?!{_D})"
+)
+_TIME: Final = rf"{_D}{{1,2}}:{_D}{{2}}(?::{_D}{{2}})?(?!{_D})"
+# A run stops before a date or a time ("€12.50 2026-12-03": a price, then a date).
+_NUMBER: Final = re.compile(
+    rf"(?P<date>{_DATE})|(?P<time>{_TIME})"
+    rf"|(?P<run>[+(]?{_D}(?:[ ().\-/]{{0,2}}(?!{_DATE}|{_TIME}){_D})*)"
+)
+# Where a long text may be cut for mask_personal_numbers: no token contains or touches it.
+_NUMBER_CUT: Final = re.compile(r"[^ ().\-/+:" + _D[1:-1] + "]")
 # A long text is masked a slice at a time: one call holds the GIL for its whole run, and one
 # over a 20 MB text stopped every other thread (the server's event loop) for seconds. A digit
 # is one character, so slicing cannot change the result; in ASCII text the only digits are
@@ -228,6 +249,10 @@ class MaskRules:
     forms: bool = False
     numbers: bool = False
     emails: bool = False
+    # With numbers masked: every digit of the page's text (True), or only the numbers that
+    # identify people (False, the default: see mask_personal_numbers). Typed digits are all
+    # masked either way.
+    all_numbers: bool = False
 
     @property
     def recorded_everything(self) -> bool:
@@ -262,19 +287,49 @@ def _mask_emails(s: str) -> str:
     return "".join(pieces)
 
 
+def _mask_number(m: re.Match[str]) -> str:
+    run = m.group("run")
+    if run is None:
+        return m.group()  # a date or a time
+    digits = len(_DIGITS.findall(run))
+    if digits >= PERSONAL_DIGITS or (run[0] == "+" and digits >= 6):
+        return _DIGITS.sub("*", run)
+    return run
+
+
+def mask_personal_numbers(s: str) -> str:
+    """The numbers of page text that identify people masked (see _NUMBER), the rest kept.
+
+    A long text is masked a slice at a time (see _DIGIT_SLICE), cut only where no number
+    can be, so the result is the same as in one piece."""
+    pieces, start = [], 0
+    while len(s) - start > _DIGIT_SLICE:
+        cut = _NUMBER_CUT.search(s, start + _DIGIT_SLICE)
+        if cut is None:
+            break
+        pieces.append(_NUMBER.sub(_mask_number, s[start : cut.start()]))
+        start = cut.start()
+    pieces.append(_NUMBER.sub(_mask_number, s[start:]))
+    return "".join(pieces)
+
+
 def mask_text(s: str, rules: MaskRules) -> str:
-    """Page text: e-mail addresses masked unless recorded, then digits unless recorded."""
+    """Page text: e-mail addresses masked unless recorded, then numbers unless recorded: every
+    digit with ``rules.all_numbers``, else those that identify people."""
     if not rules.emails:
         s = _mask_emails(s)
     if not rules.numbers:
-        s = _mask_digits(s)
+        s = _mask_digits(s) if rules.all_numbers else mask_personal_numbers(s)
     return s
 
 
 def mask_value(value: str, rules: MaskRules, sensitive: bool) -> str:
-    """Typed text: all masked when ``sensitive`` or typed text is not recorded, else mask_text."""
+    """Typed text: all masked when ``sensitive`` or typed text is not recorded, else mask_text
+    with every digit masked (a typed number is the visitor's own)."""
     if sensitive or not rules.forms:
         return "*" * len(value)
+    if not rules.numbers and not rules.all_numbers:
+        rules = replace(rules, all_numbers=True)
     return mask_text(value, rules)
 
 
@@ -500,10 +555,12 @@ def _map_strings(
 class _Masker:
     """One ``scrub_events`` call: the rules, the state, and the walk."""
 
-    __slots__ = ("rules", "state", "forms", "numbers", "emails", "everything")
+    __slots__ = ("rules", "typed_rules", "state", "forms", "numbers", "emails", "everything")
 
     def __init__(self, rules: MaskRules, state: PageMaskState) -> None:
         self.rules = rules
+        # Typed text, when recorded: every digit masked unless numbers are (see mask_value).
+        self.typed_rules = rules if rules.numbers else replace(rules, all_numbers=True)
         self.state = state
         self.forms = rules.forms
         self.numbers = rules.numbers
@@ -511,11 +568,10 @@ class _Masker:
         self.everything = rules.recorded_everything
 
     def text(self, s: str) -> str:
-        if not self.emails:
-            s = _mask_emails(s)
-        if not self.numbers:
-            s = _mask_digits(s)
-        return s
+        return mask_text(s, self.rules)
+
+    def typed(self, s: str) -> str:
+        return mask_text(s, self.typed_rules)
 
     def url(self, s: str) -> str:
         return scrub_url(s, self.rules)
@@ -526,7 +582,7 @@ class _Masker:
             return s if self.emails else _mask_emails(s)
         if flags & _SENSITIVE or (flags & _TYPED and not self.forms):
             return "*" * len(s)
-        return self.text(s)
+        return self.typed(s) if flags & _TYPED else self.text(s)
 
     # -- events --
 
@@ -547,7 +603,7 @@ class _Masker:
                     if self.state.flags(data.get("id")) & _SENSITIVE or not self.forms:
                         data["text"] = "*" * len(text)
                     else:
-                        data["text"] = self.text(text)
+                        data["text"] = self.typed(text)
             elif not self.emails:
                 _map_strings(data, _mask_emails)
         elif kind == FULL_SNAPSHOT:

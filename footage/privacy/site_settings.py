@@ -56,8 +56,16 @@ SETTINGS: list[SiteSetting] = [
         "record_numbers",
         "bool",
         "Record numbers",
-        "Off: digits in the page and in form fields are replaced by * (order numbers, "
-        "phone numbers, card numbers, prices).",
+        "Off: numbers that identify people are replaced by * in the page (phone, card, "
+        "account and id numbers, any run of 7 digits or more), and every digit typed into "
+        "a form; prices, quantities, dates and times stay readable.",
+    ),
+    SiteSetting(
+        "mask_all_numbers",
+        "bool",
+        "Mask every number",
+        "With numbers not recorded: every digit in the page is replaced by *, prices and "
+        "dates included.",
     ),
     SiteSetting(
         "record_emails",

@@ -693,4 +693,12 @@ MIGRATIONS: list[tuple[int, list[Step]]] = [
             "CREATE INDEX recording_assets_hash ON recording_assets (site_id, hash)",
         ],
     ),
+    (
+        22,
+        [
+            # Numbers in page text: with record_numbers off, only those that identify people
+            # are masked (privacy/masking.py), unless the site asks for every digit.
+            "ALTER TABLE sites ADD COLUMN mask_all_numbers INTEGER NOT NULL DEFAULT 0",
+        ],
+    ),
 ]

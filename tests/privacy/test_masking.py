@@ -30,9 +30,12 @@ from footage.privacy.masking import (
     scrub_url,
 )
 
-DEFAULT = MaskRules()
+# Most tests here mask every digit (`mask_all_numbers`): what they check is where masking
+# reaches, which every digit shows best. The default's own rule for page text (only the
+# numbers that identify people) is tested in test_numbers.py.
+DEFAULT = MaskRules(all_numbers=True)
 EVERYTHING = MaskRules(forms=True, numbers=True, emails=True)
-FORMS = MaskRules(forms=True)
+FORMS = MaskRules(forms=True, all_numbers=True)
 
 # ---- rrweb-shaped builders --------------------------------------------------------------------
 
@@ -222,7 +225,9 @@ def test_mask_text_masks_emails_then_digits_by_the_rules() -> None:
     s = "Mail ada.lovelace+shop@mail.example.co.uk or call 0176 1234"
     assert mask_text(s, DEFAULT) == "Mail " + "*" * 36 + " or call **** ****"
     assert mask_text(s, MaskRules(numbers=True)) == "Mail " + "*" * 36 + " or call 0176 1234"
-    assert mask_text(s, MaskRules(emails=True)) == s.replace("0176 1234", "**** ****")
+    assert mask_text(s, MaskRules(emails=True, all_numbers=True)) == s.replace(
+        "0176 1234", "**** ****"
+    )
     assert mask_text(s, EVERYTHING) == s
 
 
@@ -259,7 +264,9 @@ def test_email_mask_is_linear_on_long_runs_before_an_at_sign() -> None:
 def test_digit_table_covers_every_decimal_digit_python_knows() -> None:
     decimals = [chr(c) for c in range(sys.maxunicode + 1) if chr(c).isdecimal()]
     assert all(masking._DIGITS.fullmatch(c) for c in decimals)
-    assert mask_text("".join(decimals), MaskRules(emails=True)) == "*" * len(decimals)
+    assert mask_text("".join(decimals), MaskRules(emails=True, all_numbers=True)) == "*" * len(
+        decimals
+    )
     assert not masking._DIGITS.search("x½²Ⅻ")  # numerals that are not decimal digits stay
 
 
@@ -746,7 +753,7 @@ def test_any_json_is_walked_without_an_exception(
     events: list[Any], forms: bool, numbers: bool, emails: bool
 ) -> None:
     # The internal walk, without scrub_events' fail-closed net: it must not need it.
-    walker = masking._Masker(MaskRules(forms, numbers, emails), PageMaskState())
+    walker = masking._Masker(MaskRules(forms, numbers, emails, all_numbers=True), PageMaskState())
     for event in events:
         if isinstance(event, dict):
             walker.event(event)
@@ -935,7 +942,7 @@ def test_the_email_mask_is_every_span_the_pattern_matches(s: str) -> None:
 @settings(max_examples=100, deadline=None)
 @given(st.text(max_size=40), st.booleans(), st.booleans())
 def test_masks_keep_the_length_and_are_idempotent(s: str, numbers: bool, emails: bool) -> None:
-    rules = MaskRules(numbers=numbers, emails=emails)
+    rules = MaskRules(numbers=numbers, emails=emails, all_numbers=True)
     once = mask_text(s, rules)
     assert len(once) == len(s)
     assert mask_text(once, rules) == once

@@ -69,6 +69,7 @@ def test_defaults_are_the_privacy_friendly_ones(live, accounts):
         "record_canvas": True,
         "record_forms": False,
         "record_numbers": False,
+        "mask_all_numbers": False,
         "record_emails": False,
         "record_ips": False,
         "excluded_pages": [],
@@ -170,7 +171,12 @@ def test_config_tells_the_recorder_what_to_mask_and_skip(live, accounts):
     with live.client() as http:
         c = config(http, alice.site_key)
         assert c["enabled"] is True
-        assert c["record"] == {"forms": False, "numbers": False, "emails": False}
+        assert c["record"] == {
+            "forms": False,
+            "numbers": False,
+            "emails": False,
+            "all_numbers": False,
+        }
         patch(http, alice, record_numbers=True, excluded_pages=["/account/*"], require_consent=True)
         c = wait_config(http, alice.site_key, lambda c: c["record"]["numbers"])
     assert c["excluded_pages"] == ["/account/*"]

@@ -14,7 +14,12 @@ function checked(name: string): boolean {
 }
 
 function rules(): MaskRules {
-  return { forms: checked('record_forms'), numbers: checked('record_numbers'), emails: checked('record_emails') };
+  return {
+    forms: checked('record_forms'),
+    numbers: checked('record_numbers'),
+    emails: checked('record_emails'),
+    allNumbers: checked('mask_all_numbers'),
+  };
 }
 
 function show(id: string, kind: string, mask: (value: string, r: MaskRules) => string): void {

@@ -46,6 +46,12 @@ export interface MaskRules {
   forms: boolean;
   numbers: boolean;
   emails: boolean;
+  /**
+   * With numbers masked: every digit of the page's text (true), or only the numbers that
+   * identify people (false or absent, the default: see maskPersonalNumbers). Typed digits are
+   * all masked either way.
+   */
+  allNumbers?: boolean;
 }
 
 /** All three recorded: only passwords and ignore="mask" areas are still masked. */
@@ -68,17 +74,42 @@ A9D0-A9D9 A9F0-A9F9 AA50-AA59 ABF0-ABF9 FF10-FF19 104A0-104A9 10D30-10D39 10D40-
 1E4F0-1E4F9 1E5F1-1E5FA 1E950-1E959 1FBF0-1FBF9
 `;
 
-function digitPattern(): RegExp {
+function digitClass(): string {
   const ranges = DECIMAL_DIGITS.trim()
     .split(/\s+/)
     .map((pair) => {
       const [first, last] = pair.split('-');
       return `\\u{${first}}-\\u{${last}}`;
     });
-  return new RegExp(`[${ranges.join('')}]`, 'gu');
+  return `[${ranges.join('')}]`;
 }
 
-const DIGITS = digitPattern();
+const D = digitClass();
+const DIGITS = new RegExp(D, 'gu');
+// Page text with numbers masked but not all of them (twin of _NUMBER in masking.py): a date
+// or a time is kept whole; any other run of digits (single spaces, dots, hyphens, slashes and
+// brackets between them, a leading '+' or '(') is masked when it has at least PERSONAL_DIGITS
+// digits (phone, card, account and id numbers), or is international ('+' and at least 6).
+const PERSONAL_DIGITS = 7;
+const DATE =
+  `${D}{4}-${D}{1,2}-${D}{1,2}(?!${D})` +
+  `|${D}{1,2}[./]${D}{1,2}[./]${D}{2,4}(?!${D})` +
+  `|${D}{1,2}\\. ?${D}{1,2}\\. ?${D}{4}(?!${D})`;
+const TIME = `${D}{1,2}:${D}{2}(?::${D}{2})?(?!${D})`;
+// A run stops before a date or a time ("€12.50 2026-12-03": a price, then a date).
+const NUMBER = new RegExp(
+  `(?<date>${DATE})|(?<time>${TIME})|(?<run>[+(]?${D}(?:[ ().\\-/]{0,2}(?!${DATE}|${TIME})${D})*)`,
+  'gu',
+);
+
+/** The numbers of page text that identify people masked, the rest (prices, dates…) kept. */
+export function maskPersonalNumbers(s: string): string {
+  return s.replace(NUMBER, (match: string, _date?: string, _time?: string, run?: string) => {
+    if (run === undefined) return match;
+    const digits = (run.match(DIGITS) || []).length;
+    return digits >= PERSONAL_DIGITS || (run[0] === '+' && digits >= 6) ? run.replace(DIGITS, '*') : run;
+  });
+}
 const LOCAL_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!#$%&'*+/=?^_`{|}~.-";
 const LOCAL = new Uint8Array(128);
 for (let i = 0; i < LOCAL_CHARS.length; i++) LOCAL[LOCAL_CHARS.charCodeAt(i)] = 1;
@@ -141,16 +172,19 @@ function maskEmails(s: string): string {
   return out + s.slice(done);
 }
 
-/** Page text: e-mail addresses masked unless recorded, then digits unless recorded. */
+/** Page text: e-mail addresses masked unless recorded, then numbers unless recorded: every
+ * digit with `rules.allNumbers`, else those that identify people. */
 export function maskText(s: string, rules: MaskRules): string {
   if (!rules.emails) s = maskEmails(s);
-  if (!rules.numbers) s = s.replace(DIGITS, '*');
+  if (!rules.numbers) s = rules.allNumbers ? s.replace(DIGITS, '*') : maskPersonalNumbers(s);
   return s;
 }
 
-/** Typed text: all masked when `sensitive` or typed text is not recorded, else maskText. */
+/** Typed text: all masked when `sensitive` or typed text is not recorded, else maskText with
+ * every digit masked (a typed number is the visitor's own). */
 export function maskValue(value: string, rules: MaskRules, sensitive: boolean): string {
   if (sensitive || !rules.forms) return maskAll(value);
+  if (!rules.numbers && !rules.allNumbers) rules = { ...rules, allNumbers: true };
   return maskText(value, rules);
 }
 
@@ -396,13 +430,16 @@ class Masker {
   }
 
   readonly text = (s: string): string => maskText(s, this.rules);
+  /** Typed text, when recorded: every digit masked unless numbers are (see maskValue). */
+  readonly typed = (s: string): string =>
+    maskText(s, this.rules.numbers ? this.rules : { ...this.rules, allNumbers: true });
   readonly url = (s: string): string => scrubUrl(s, this.rules);
 
   /** Text of a node the state knows `flags` of. */
   byFlags(s: string, flags: number): string {
     if (flags & STYLE) return this.emails ? s : maskEmails(s);
     if (flags & SENSITIVE || (flags & TYPED && !this.forms)) return maskAll(s);
-    return this.text(s);
+    return flags & TYPED ? this.typed(s) : this.text(s);
   }
 
   // -- events --
@@ -420,7 +457,7 @@ class Masker {
         const text = data.text;
         if (typeof text === 'string' && text) {
           if (this.state.flags(data.id) & SENSITIVE || !this.forms) data.text = maskAll(text);
-          else data.text = this.text(text);
+          else data.text = this.typed(text);
         }
       } else if (!this.emails) {
         mapStrings(data, maskEmails);

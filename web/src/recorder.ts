@@ -46,7 +46,7 @@ const DEFAULTS: Config = {
   canvasFps: 0,
   offerCopies: false,
   // Until the server says otherwise, mask everything that can be masked.
-  record: { forms: false, numbers: false, emails: false },
+  record: { forms: false, numbers: false, emails: false, allNumbers: true },
   privacy: { recordMobile: true, excludedPages: [], respectDoNotTrack: false, requireConsent: false },
 };
 
@@ -363,6 +363,8 @@ async function loadConfig(): Promise<Config | null> {
         forms: flag(body.record, 'forms'),
         numbers: flag(body.record, 'numbers'),
         emails: flag(body.record, 'emails'),
+        // Absent (an older server): every digit, as that server's own masks do.
+        allNumbers: !(body.record && typeof body.record === 'object' && (body.record as Record<string, unknown>).all_numbers === false),
       },
       privacy: {
         recordMobile: body.record_mobile !== false,
