@@ -51,3 +51,37 @@ def test_the_dashboard_fits_a_phone(browser, demo):
         wide[path] = page.evaluate("() => document.documentElement.scrollWidth")
     context.close()
     assert {p: w for p, w in wide.items() if w > 390} == {}
+
+
+def test_the_players_keys_are_listed_by_question_mark_and_work(browser, demo):
+    server, login = demo
+    known = known_recordings(server, login)
+    visitor = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = open_recorded(visitor, f"{server.url}/demo/")
+    page.mouse.click(300, 300)
+    leave(page, server)
+    visitor.close()
+    rec = new_recording(server, login, known, "/demo/")
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    agent = context.new_page()
+    log_in(agent, server.url, login)
+    agent.goto(f"{server.url}/recordings/{rec['id']}")
+    agent.wait_for_function("() => window.footagePlayer && window.footagePlayer.getTotalTime() > 0")
+    help_card = agent.locator("#player .fp-help")
+    assert help_card.is_hidden()
+    agent.keyboard.press("Shift+Slash")  # "?"
+    help_card.wait_for(state="visible")
+    assert "Back or ahead 5 seconds" in help_card.inner_text()
+    agent.keyboard.press("Escape")
+    help_card.wait_for(state="hidden")
+    agent.keyboard.press("BracketRight")
+    agent.keyboard.press("BracketRight")
+    pressed = agent.locator("#player .fp-speed[aria-pressed=true]")
+    assert pressed.inner_text() == "4×"
+    agent.keyboard.press("BracketLeft")
+    assert pressed.inner_text() == "2×"
+    agent.keyboard.press("f")
+    agent.wait_for_function("() => document.fullscreenElement !== null")
+    agent.keyboard.press("f")
+    agent.wait_for_function("() => document.fullscreenElement === null")
+    context.close()

@@ -54,6 +54,27 @@ const CLICK_NAMES: Record<number, string> = {
   [TOUCH_END]: 'Tap',
 };
 const SPEEDS = [1, 2, 4, 8];
+const SEEK_STEP_MS = 5000;
+/** The player's keys (shown by `?`): key → what it does. */
+const SHORTCUTS: Record<string, string> = {
+  ' ': 'toggle',
+  k: 'toggle',
+  ArrowLeft: 'back',
+  ArrowRight: 'ahead',
+  '[': 'slower',
+  ']': 'faster',
+  f: 'fullscreen',
+  F: 'fullscreen',
+  '?': 'help',
+  Escape: 'close',
+};
+const SHORTCUT_HELP: [string, string][] = [
+  ['Space', 'Play or pause'],
+  ['← / →', 'Back or ahead 5 seconds'],
+  ['[ / ]', 'Slower or faster'],
+  ['F', 'Full screen (again to leave)'],
+  ['?', 'Show or hide these keys'],
+];
 const KEY_SEEK_MS = 5000;
 
 interface RawEvent {
@@ -152,6 +173,7 @@ const ICONS = {
   pause: '<svg viewBox="0 0 24 24" aria-hidden="true"><rect x="6" y="5" width="4" height="14" rx="1"/><rect x="14" y="5" width="4" height="14" rx="1"/></svg>',
   replay: '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M12 5V2L7 6l5 4V7a5 5 0 1 1-5 5H5a7 7 0 1 0 7-7z"/></svg>',
   error: '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M12 2a10 10 0 1 0 0 20 10 10 0 0 0 0-20zm1 15h-2v-2h2v2zm0-4h-2V7h2v6z"/></svg>',
+  fullscreen: '<svg viewBox="0 0 24 24" aria-hidden="true" fill="none" stroke="currentColor" stroke-width="2"><path d="M4 9V4h5M20 9V4h-5M4 15v5h5M20 15v5h-5"/></svg>',
 };
 
 function icon(name: keyof typeof ICONS): HTMLElement {
@@ -292,6 +314,8 @@ class Player {
   private readonly screen = el('div', { class: 'fp-screen' });
   private readonly overlay = el('div', { class: 'fp-overlay' });
   private readonly controls = el('div', { class: 'fp-controls' });
+  /** The keys, shown by `?` or the keyboard button. */
+  private readonly help = el('div', { class: 'fp-help', role: 'dialog', 'aria-label': 'Keyboard shortcuts', hidden: '' });
   private readonly timeline = el('div', {
     class: 'fp-timeline',
     role: 'slider',
@@ -745,7 +769,16 @@ class Player {
         ]),
       );
     }
-    this.frame.append(topBar, this.stage, this.controls);
+    this.help.append(
+      el('b', {}, ['Keyboard shortcuts']),
+      el('dl', {}, SHORTCUT_HELP.flatMap(([key, what]) => [el('dt', {}, [el('kbd', {}, [key])]), el('dd', {}, [what])])),
+    );
+    const keys = el('button', { type: 'button', class: 'fp-btn fp-keys', 'aria-label': 'Keyboard shortcuts', title: 'Keyboard shortcuts (?)' }, ['?']);
+    keys.addEventListener('click', () => this.shortcut('help'));
+    const full = el('button', { type: 'button', class: 'fp-btn fp-keys', 'aria-label': 'Full screen', title: 'Full screen (F)' }, [icon('fullscreen')]);
+    full.addEventListener('click', () => this.toggleFullscreen());
+    this.controls.querySelector('.fp-row')?.append(full, keys);
+    this.frame.append(topBar, this.stage, this.controls, this.help);
     this.root.append(this.frame);
     this.setControlsEnabled(false);
 
@@ -852,15 +885,36 @@ class Player {
   // ---- keyboard & page links ----
 
   private onKey(e: KeyboardEvent): void {
-    if (e.key !== ' ' && e.code !== 'Space') return;
     if (!this.replayer || e.defaultPrevented || e.altKey || e.ctrlKey || e.metaKey) return;
     const target = e.target as HTMLElement | null;
-    // Space already means something in form fields and on buttons (which click themselves).
-    if (target && target.closest('input, textarea, select, button, a[href], [contenteditable=""], [contenteditable="true"]')) {
-      return;
-    }
+    // Keys already mean something in form fields; Space and Enter on buttons and links too.
+    if (target && target.closest('input, textarea, select, [contenteditable=""], [contenteditable="true"]')) return;
+    const onControl = !!target && !!target.closest('button, a[href]');
+    const key = e.key === ' ' || e.code === 'Space' ? ' ' : e.key;
+    const action = SHORTCUTS[key];
+    if (!action || (key === ' ' && onControl)) return;
+    if (key === 'Escape' && this.help.hidden) return;
     e.preventDefault();
-    this.toggle();
+    this.shortcut(action);
+  }
+
+  /** What a key of SHORTCUTS does. */
+  private shortcut(action: string): void {
+    if (action === 'toggle') this.toggle();
+    else if (action === 'back' || action === 'ahead') {
+      const step = action === 'back' ? -SEEK_STEP_MS : SEEK_STEP_MS;
+      this.seek(Math.min(this.total, Math.max(0, this.currentTime() + step)));
+    } else if (action === 'slower' || action === 'faster') {
+      const at = SPEEDS.indexOf(this.speed) + (action === 'slower' ? -1 : 1);
+      this.setSpeed(SPEEDS[Math.min(SPEEDS.length - 1, Math.max(0, at))]);
+    } else if (action === 'fullscreen') this.toggleFullscreen();
+    else if (action === 'help') this.help.hidden = !this.help.hidden;
+    else if (action === 'close') this.help.hidden = true;
+  }
+
+  private toggleFullscreen(): void {
+    if (document.fullscreenElement) void document.exitFullscreen().catch(() => undefined);
+    else if (this.frame.requestFullscreen) void this.frame.requestFullscreen().catch(() => undefined);
   }
 
   private onSeekLink(e: MouseEvent): void {
