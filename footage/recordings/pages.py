@@ -24,6 +24,7 @@ from footage.recordings.pieces import (
 from footage.recordings.queries import get_recording, iter_events_json, live_count, started_at_ms
 from footage.recordings.search import empty_hint, search
 from footage.recordings.segments import list_segments
+from footage.recordings.watched import mark_watched, watched_of
 from footage.signals import SIGNAL_KINDS
 from footage.web.render import render
 from footage.web.users import PageUser, ScriptUser, User
@@ -102,6 +103,7 @@ def recordings_page(request: Request, user: PageUser) -> Response:
         else None,
         segments=segments,
         segment=next((s for s in segments if s["id"] == segment_id), None),
+        watched=watched_of(svc.db, user["id"], [r["id"] for r in page["items"]]),
         cursor=query.get("cursor"),
         demo_url=f"{svc.settings.base_url}/demo/" if any(s["is_demo"] for s in sites) else None,
     )
@@ -125,6 +127,7 @@ def player_page(request: Request, user: PageUser, recording_id: str) -> Response
         )
         response.status_code = 404
         return response
+    mark_watched(svc.db, user["id"], recording_id, svc.clock.now_ms())
     # Opened from a filtered list: the moments that matched, and the first of them to start at.
     values = filters.parse(request.query_params, strict=False) if request.query_params else {}
     started = started_at_ms(svc.db, recording_id)

@@ -701,4 +701,18 @@ MIGRATIONS: list[tuple[int, list[Step]]] = [
             "ALTER TABLE sites ADD COLUMN mask_all_numbers INTEGER NOT NULL DEFAULT 0",
         ],
     ),
+    (
+        23,
+        [
+            # Which recordings each dashboard user has opened in the player: the list marks
+            # them "Watched" for that user (recordings/watched.py).
+            """CREATE TABLE recording_views (
+                user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                recording_id TEXT NOT NULL REFERENCES recordings(id) ON DELETE CASCADE,
+                viewed_at BIGINT NOT NULL,
+                PRIMARY KEY (user_id, recording_id)
+            )""",
+            "CREATE INDEX recording_views_recording ON recording_views (recording_id)",
+        ],
+    ),
 ]

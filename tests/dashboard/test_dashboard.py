@@ -213,3 +213,37 @@ def test_the_free_plan_says_plainly_that_nothing_is_recorded(live, owner):
     with live.client() as http:  # a plan with recordings says nothing of the kind
         log_in(http)
         assert "not included in" not in http.get("/settings").text
+
+
+def test_a_recording_opened_in_the_player_is_marked_watched_for_that_user_only(live, owner):
+    ids, t = new_ids(), 1_795_000_000_000
+    with live.client() as http:
+        http.post(
+            "/api/v1/ingest",
+            headers={"Origin": "https://alice.example"},
+            content=gz(
+                batch(
+                    owner.site_key,
+                    ids,
+                    0,
+                    [meta(t), full_snapshot(t + 1), click(t + 900)],
+                    left=True,
+                )
+            ),
+        )
+        wait_for(lambda: live.services.db.one("SELECT id FROM recordings WHERE status = 'ready'"))
+        log_in(http)
+        before = http.get("/recordings").text
+        rec_id = re.search(r'href="/recordings/(rec_[^"?]+)', before).group(1)
+        assert "Watched" not in before
+        assert http.get(f"/recordings/{rec_id}").status_code == 200
+        assert 'class="tag watched"' in http.get("/recordings").text
+    # Another user of the account has not watched it.
+    live.services.db.run(
+        "INSERT INTO users (id, account_id, email, password_hash, role, created_at) "
+        "SELECT 'usr_agent', account_id, 'agent@example.com', password_hash, 'agent', created_at "
+        "FROM users WHERE email = 'alice@example.com'"
+    )
+    with live.client() as http:
+        log_in(http, "agent@example.com")
+        assert 'class="tag watched"' not in http.get("/recordings").text
