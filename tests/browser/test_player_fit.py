@@ -12,15 +12,20 @@ from tests.browser.test_privacy import known_recordings, new_recording
 pytestmark = pytest.mark.browser
 
 
-def test_the_player_and_its_controls_fit_laptop_screens(browser, demo):
-    server, login = demo
+def demo_recording(browser, server, login) -> dict:
+    """A visitor's click on the demo shop, left: its recording, once ready."""
     known = known_recordings(server, login)
     visitor = browser.new_context(viewport={"width": 1280, "height": 800})
     page = open_recorded(visitor, f"{server.url}/demo/")
     page.mouse.click(300, 300)
     leave(page, server)
     visitor.close()
-    rec = new_recording(server, login, known, "/demo/")
+    return new_recording(server, login, known, "/demo/")
+
+
+def test_the_player_and_its_controls_fit_laptop_screens(browser, demo):
+    server, login = demo
+    rec = demo_recording(browser, server, login)
     for width, height in ((1366, 768), (1440, 900)):
         context = browser.new_context(viewport={"width": width, "height": height})
         agent = context.new_page()
@@ -55,13 +60,7 @@ def test_the_dashboard_fits_a_phone(browser, demo):
 
 def test_the_players_keys_are_listed_by_question_mark_and_work(browser, demo):
     server, login = demo
-    known = known_recordings(server, login)
-    visitor = browser.new_context(viewport={"width": 1280, "height": 800})
-    page = open_recorded(visitor, f"{server.url}/demo/")
-    page.mouse.click(300, 300)
-    leave(page, server)
-    visitor.close()
-    rec = new_recording(server, login, known, "/demo/")
+    rec = demo_recording(browser, server, login)
     context = browser.new_context(viewport={"width": 1366, "height": 768})
     agent = context.new_page()
     log_in(agent, server.url, login)

@@ -32,6 +32,19 @@ def log_in(http, email="alice@example.com", password=PASSWORD):
     )
 
 
+def ready_visit(live, owner, last_ms: int = 900, title: str = "Home") -> None:
+    """One visit of Alice's site, left and finalized: a recording ready to list and play."""
+    t = 1_795_000_000_000
+    events = [meta(t), full_snapshot(t + 1), click(t + last_ms)]
+    with live.client() as http:
+        http.post(
+            "/api/v1/ingest",
+            headers={"Origin": "https://alice.example"},
+            content=gz(batch(owner.site_key, new_ids(), 0, events, title=title, left=True)),
+        )
+    wait_for(lambda: live.services.db.one("SELECT id FROM recordings WHERE status = 'ready'"))
+
+
 def test_pages_need_a_login(live, owner):
     with live.client() as http:
         r = http.get("/recordings")
@@ -160,23 +173,8 @@ def test_a_visit_of_many_pages_lists_the_first_fifty(live, owner):
 
 
 def test_durations_are_typed_as_people_write_them(live, owner):
-    ids, t = new_ids(), 1_795_000_000_000
+    ready_visit(live, owner, last_ms=30_000, title="Long visit")
     with live.client() as http:
-        http.post(
-            "/api/v1/ingest",
-            headers={"Origin": "https://alice.example"},
-            content=gz(
-                batch(
-                    owner.site_key,
-                    ids,
-                    0,
-                    [meta(t), full_snapshot(t + 1), click(t + 30_000)],
-                    title="Long visit",
-                    left=True,
-                )
-            ),
-        )
-        wait_for(lambda: live.services.db.one("SELECT id FROM recordings WHERE status = 'ready'"))
         log_in(http)
         kept = http.get("/recordings?min_duration=20s").text
         dropped = http.get("/recordings?min_duration=1m").text
@@ -216,22 +214,8 @@ def test_the_free_plan_says_plainly_that_nothing_is_recorded(live, owner):
 
 
 def test_a_recording_opened_in_the_player_is_marked_watched_for_that_user_only(live, owner):
-    ids, t = new_ids(), 1_795_000_000_000
+    ready_visit(live, owner)
     with live.client() as http:
-        http.post(
-            "/api/v1/ingest",
-            headers={"Origin": "https://alice.example"},
-            content=gz(
-                batch(
-                    owner.site_key,
-                    ids,
-                    0,
-                    [meta(t), full_snapshot(t + 1), click(t + 900)],
-                    left=True,
-                )
-            ),
-        )
-        wait_for(lambda: live.services.db.one("SELECT id FROM recordings WHERE status = 'ready'"))
         log_in(http)
         before = http.get("/recordings").text
         rec_id = re.search(r'href="/recordings/(rec_[^"?]+)', before).group(1)
