@@ -53,6 +53,7 @@ from footage.rrweb import (
 )
 from footage.sessions.summary import (
     MAX_MOMENTS_PER_KIND,
+    RAGE_CLICKS,
     Moment,
     capped_name,
     rage_bursts,
@@ -62,7 +63,8 @@ log = logging.getLogger(__name__)
 
 # Bump when the analysis changes: recordings analysed by an older version are analysed again
 # in the background (heatmaps/backfill.py), and their heatmap rows replaced.
-ANALYSIS_VERSION = 2  # 2: a rage burst's clicks are no longer also dead clicks
+# 2: a rage burst's clicks are no longer also dead clicks; 3: rage clicks are named
+ANALYSIS_VERSION = 3
 
 RESPONSE_WINDOW_MS = 1_000  # dead clicks
 ERROR_WINDOW_MS = 1_000  # error clicks
@@ -135,6 +137,10 @@ class Analysis:
     # clicks are moments of the summary already)
     moments: list[Moment] = field(default_factory=list)
     kept: dict[str, int] = field(default_factory=dict)  # moments per kind, up to the cap
+    # What each rage burst hit, as a moment at its third click (the summary's rage moment's
+    # time): the element's text, its selector in the detail. The summary finds the bursts;
+    # only the analysis knows the page's elements.
+    rage_names: list[Moment] = field(default_factory=list)
 
     def count(self, kind: str) -> int:
         """How many of this signal the recording had (beyond the moments' cap too); rage
@@ -335,6 +341,18 @@ def _page(view: PageView, index: int, events: list[dict[str, Any]], result: Anal
             # as many dead clicks (the page not answering is what the burst says already).
             clicks[i].rage, clicks[i].dead = True, False
         view.rage_clicks += 1
+        # The page's background (html, body) is no element the visitor meant: left unnamed.
+        on = [clicks[i] for i in burst if clicks[i].selector not in ("", "html", "body")]
+        if on and len(result.rage_names) < MAX_MOMENTS_PER_KIND:
+            named = next((c for c in on if c.text), on[0])
+            result.rage_names.append(
+                Moment(
+                    "rage_click",
+                    clicks[burst[RAGE_CLICKS - 1]].at,
+                    named.text or named.selector or None,
+                    {"selector": named.selector, "url": view.url},
+                )
+            )
     view.clicks = len(clicks)
     view.dead_clicks = sum(c.dead for c in clicks)
     view.error_clicks = sum(c.error for c in clicks)

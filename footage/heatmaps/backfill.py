@@ -19,7 +19,7 @@ from collections.abc import Callable
 from footage.heatmaps import store
 from footage.heatmaps.analysis import ANALYSIS_VERSION, analyse_safely
 from footage.recordings.queries import events_of
-from footage.sessions.moments import insert_moments
+from footage.sessions.moments import insert_moments, name_moments
 from footage.signals import SIGNAL_KINDS
 from footage.store.blobs import BlobStore
 from footage.store.db import Database, q
@@ -94,4 +94,5 @@ def analyse_one(db: Database, blobs: BlobStore, recording_id: str) -> bool:
             id=recording_id,
         )
         insert_moments(conn, recording_id, r["site_id"], analysis.moments)
+        name_moments(conn, recording_id, analysis.rage_names)
     return True

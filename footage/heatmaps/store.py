@@ -299,7 +299,7 @@ def on_ready(ready: ReadyRecording) -> ReadyRows | None:
     def write(conn: Connection) -> None:
         add_recording(conn, ready.id, ready.site_id, ready.device, started, analysis)
 
-    return ReadyRows(write, analysis.moments)
+    return ReadyRows(write, analysis.moments, analysis.rage_names)
 
 
 def on_delete(conn: Connection, ids: list[str]) -> None:

@@ -1,6 +1,7 @@
 """Read side of `recording_moments`: the points of a recording worth jumping to.
 
-The finalizer writes them (sessions/finalizer.py): kind 'page' (name: the address), 'rage_click',
+The finalizer writes them (sessions/finalizer.py): kind 'page' (name: the address), 'rage_click'
+(name and detail as a dead click's, from the analysis; none on the page's background),
 'error' (name: the message), 'event' (name: the site's event name, detail: its properties), and
 the frustration signals of heatmaps/analysis.py: 'dead_click' and 'error_click' (name: the
 element's text or selector, detail: selector and page address), 'quick_back' and

@@ -141,6 +141,8 @@ def player_page(request: Request, user: PageUser, recording_id: str) -> Response
             "at_ms": m["at_ms"],
             "name": m["name"] or "",
             "label": LABELS[m["kind"]],
+            # the element's selector, shown as a tooltip: the name is what the visitor saw
+            "selector": _selector(m["detail"]),
         }
         for m in moments_of(svc.db, recording_id)
         if m["kind"] in SIGNAL_KINDS
@@ -155,6 +157,11 @@ def player_page(request: Request, user: PageUser, recording_id: str) -> Response
         signals=signals,
         kept_assets=kept_assets.for_recording(svc.db, recording_id),
     )
+
+
+def _selector(detail: Any) -> str:
+    selector = detail.get("selector") if isinstance(detail, dict) else None
+    return selector if isinstance(selector, str) else ""
 
 
 @router.get("/recordings/{recording_id}/events.json")

@@ -24,7 +24,7 @@ from sqlalchemy import Connection
 from footage.accounts.usage import give_back
 from footage.clock import Clock
 from footage.sessions.moments import replace_moments
-from footage.sessions.ready import OnReady, ReadyRecording, ReadyRows
+from footage.sessions.ready import OnReady, ReadyRecording, ReadyRows, named
 from footage.sessions.summary import (
     Moment,
     external_referrer,
@@ -192,7 +192,9 @@ class Finalizer:
             obsolete = self._swap_chunks(
                 conn, ready, chunks, merged, blob_key, len(blob), pieces_json(pieces)
             )
-            moments = page_moments(starts) + summary.moments + _moments_of(added)
+            names = [name for rows in added for name in rows.names]
+            own = named(summary.moments, names)
+            moments = page_moments(starts) + own + _moments_of(added)
             replace_moments(conn, recording_id, rec["site_id"], moments)
             self._give_back_single_batch(conn, rec, chunks)
             self._mark_ready(conn, ready, pages, agent, len(blob))

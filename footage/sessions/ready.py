@@ -42,10 +42,22 @@ class ReadyRecording:
 @dataclass(frozen=True)
 class ReadyRows:
     """What a hook adds: `write` runs inside the finalize transaction; `moments` are stored
-    with the recording's own."""
+    with the recording's own; `names` name the summary's own moments (one of the same kind and
+    time takes its name and detail: a rage click, named by the element it hit)."""
 
     write: Callable[[Connection], None]
     moments: list[Moment] = field(default_factory=list)
+    names: list[Moment] = field(default_factory=list)
+
+
+def named(moments: list[Moment], names: list[Moment]) -> list[Moment]:
+    """`moments`, each one with no name taking that of `names` at its kind and time."""
+    by_key = {(m.kind, m.at): m for m in names}
+    out = []
+    for m in moments:
+        found = by_key.get((m.kind, m.at)) if m.name is None else None
+        out.append(Moment(m.kind, m.at, found.name, found.detail) if found else m)
+    return out
 
 
 # Called once per finalize of a recording; None: nothing to add.

@@ -105,9 +105,18 @@ def test_signals_in_the_list_the_filter_the_player_and_the_pages_report(
     assert rage[0]["time"] > dead[0]["time"] + 2000
 
     marker = page.locator(".fp-markers .fp-signal-dead_click").first
-    title = marker.get_attribute("title") or ""
-    assert re.fullmatch(r"Dead click on “Gear for your next trail” at 0:0\d", title), title
-    assert marker.get_attribute("aria-label") == title
+    # Named by what the visitor saw; the selector is only in the tooltip's second line.
+    label, selector = (marker.get_attribute("title") or "").split("\n")
+    assert re.fullmatch(r"Dead click on “Gear for your next trail” at 0:0\d", label), label
+    assert marker.get_attribute("aria-label") == label
+    assert selector.startswith("body") and "h1" in selector, selector
+    rage_marker = page.locator(".fp-markers .fp-signal-rage_click").first
+    rage_label = rage_marker.get_attribute("aria-label") or ""
+    assert re.fullmatch(r"Rage click on “Add to cart” at 0:\d\d", rage_label), rage_label
+    assert "Rage click: Add to cart" in page.locator(".signals").inner_text()
+    assert "add" in (
+        page.locator(".signals [data-signal-kind=rage_click]").first.get_attribute("title") or ""
+    )
     assert page.locator(".fp-markers .fp-signal-rage_click").count() == len(rage)
     legend = page.locator(".fp-signal-legend").inner_text()
     assert f"Dead clicks ({len(dead)})" in legend and f"Rage clicks ({len(rage)})" in legend

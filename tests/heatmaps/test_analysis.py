@@ -89,6 +89,19 @@ def test_rage_click_three_clicks_within_a_second_and_30_px() -> None:
     assert result.pages[0].rage_clicks == 1
 
 
+def test_a_rage_burst_is_named_by_the_element_it_hit_at_its_third_click() -> None:
+    result = one_page(
+        tap(T + 1000, PICTURE, 300, 300),  # the picture: no text but its alt
+        tap(T + 1200, PICTURE, 301, 300),
+        tap(T + 1400, PICTURE, 302, 300),
+        tap(T + 1600, PICTURE, 303, 300),
+        end=4_000,
+    )
+    (rage,) = result.rage_names
+    assert (rage.kind, rage.at - T, rage.name) == ("rage_click", 1400, "The machine")
+    assert rage.detail == {"selector": SELECTORS[PICTURE], "url": PRODUCT}
+
+
 def test_no_rage_click_when_the_third_is_late_or_far() -> None:
     late = one_page(
         tap(T + 1000, BUY, 100, 100), tap(T + 1300, BUY, 110, 100), tap(T + 2001, BUY, 100, 100)

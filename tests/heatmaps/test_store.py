@@ -4,6 +4,7 @@ out again; recordings stored before heatmaps are analysed in the background."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from footage.accounts.service import NewAccount
@@ -248,6 +249,22 @@ def test_recordings_from_before_heatmaps_are_analysed_in_the_background(
     counts = svc.db.all("SELECT analysed, dead_click_count FROM recordings ORDER BY started_at")
     assert counts == [{"analysed": ANALYSIS_VERSION, "dead_click_count": n} for n in (0, 0, 1)]
     assert backfill.run_once(svc.db, svc.blobs) == 0  # nothing left to do
+
+
+def test_a_rage_click_is_named_by_its_element_when_ready_and_by_the_background_analysis(
+    svc: Services, alice: NewAccount, clock: FrozenClock
+) -> None:
+    burst = [tap(1000 + 150 * i, PICTURE, 300 + i, 300) for i in range(4)]
+    recording, _ = record(svc, alice, clock, [*burst, move(4000)])
+    rage = "SELECT at, name, detail FROM recording_moments WHERE kind = 'rage_click'"
+    (row,) = svc.db.all(rage)
+    assert row["name"] == "The machine"
+    assert json.loads(row["detail"]) == {"selector": "body > main > img.hero", "url": PRODUCT}
+    # Stored by an older version: unnamed; the background analysis names it.
+    svc.db.run("UPDATE recording_moments SET name = NULL, detail = NULL WHERE kind = 'rage_click'")
+    svc.db.run("UPDATE recordings SET analysed = 2")
+    assert backfill.run_once(svc.db, svc.blobs) == 1
+    assert svc.db.all(rage) == [row]
 
 
 def test_two_tabs_at_once_keep_their_own_clicks(

@@ -92,6 +92,8 @@ export interface Signal {
   at_ms: number;
   /** The element's text or selector (clicks), or the page's address. */
   name: string;
+  /** The clicked element's CSS selector, for the tooltip ('' when none). */
+  selector: string;
 }
 
 /** Each signal's shape on the timeline (its names are in vocabulary.ts). */
@@ -118,7 +120,12 @@ export function readSignals(raw: string | undefined): Signal[] {
   if (!Array.isArray(parsed)) return [];
   return parsed
     .filter((s) => s && isSignalKind(s.kind) && typeof s.at_ms === 'number' && isFinite(s.at_ms))
-    .map((s) => ({ kind: s.kind, at_ms: Math.max(0, s.at_ms), name: typeof s.name === 'string' ? s.name : '' }));
+    .map((s) => ({
+      kind: s.kind,
+      at_ms: Math.max(0, s.at_ms),
+      name: typeof s.name === 'string' ? s.name : '',
+      selector: typeof s.selector === 'string' ? s.selector : '',
+    }));
 }
 
 /** "Dead click on “Add to cart” at 0:42", "Quick back from shop.example/a at 1:05". */
@@ -133,7 +140,12 @@ export function signalLabel(signal: Signal): string {
 
 /** The signals as timeline markers (on the player's own clock: ms from the first event). */
 export function signalMarkers(signals: Signal[]): Marker[] {
-  return signals.map((s) => ({ kind: s.kind, time: s.at_ms, label: signalLabel(s), name: s.name }));
+  return signals.map((s) => {
+    const label = signalLabel(s);
+    // What the visitor saw is the label; the selector that found it is for the curious.
+    const title = s.selector && s.selector !== s.name ? `${label}\n${s.selector}` : undefined;
+    return { kind: s.kind, time: s.at_ms, label, name: s.name, title };
+  });
 }
 
 export interface Marker {
