@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from footage.accounts.service import sites_of
 from footage.assets import store as kept_assets
-from footage.errors import BadRequest, NotFound
+from footage.errors import BadRequest, FootageError, NotFound
 from footage.recordings import filters
 from footage.recordings.filters import MODIFIERS, describe
 from footage.recordings.matches import LABELS, matching_moments
@@ -22,7 +22,7 @@ from footage.recordings.pieces import (
     serve_piece,
 )
 from footage.recordings.queries import get_recording, iter_events_json, live_count, started_at_ms
-from footage.recordings.search import empty_hint, search
+from footage.recordings.search import empty_hint, neighbours, search
 from footage.recordings.segments import list_segments
 from footage.recordings.watched import mark_watched, watched_of
 from footage.signals import SIGNAL_KINDS
@@ -147,11 +147,26 @@ def player_page(request: Request, user: PageUser, recording_id: str) -> Response
         for m in moments_of(svc.db, recording_id)
         if m["kind"] in SIGNAL_KINDS
     ][:MAX_SIGNAL_MARKERS]
+    # The list it was opened from (its filters and sort are in this page's address): the
+    # recordings before and after this one there, for the Previous and Next links (P and N).
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k not in ("t", "cursor")]
+    try:
+        near = neighbours(
+            svc.db,
+            user["account_id"],
+            values,
+            request.query_params.get("sort") or "newest",
+            recording_id,
+        )
+    except FootageError:  # a pattern the database refuses, or too slow: no links
+        near = {"previous": None, "next": None}
     return render(
         request,
         "player.html",
         user,
         rec=recording,
+        list_query=urlencode(kept),
+        neighbours=near,
         start_ms=max(0, start),
         moments=moments,
         signals=signals,

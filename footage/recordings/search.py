@@ -115,6 +115,43 @@ def search(
     }
 
 
+def neighbours(
+    db: Database, account_id: str, values: dict[str, Any], sort: str, recording_id: str
+) -> dict[str, str | None]:
+    """The recordings before and after this one in the list these filters and this sort
+    show: {"previous": id or None, "next": id or None} (the player's N and P keys).
+
+    The same keyset as the list's cursor, so "next" is what the list shows below it however
+    many pages in; a recording that does not match the filters itself still has neighbours
+    (where it would sit). An unknown sort or a recording of another account: no neighbours.
+    """
+    if sort not in filters.SORTS:
+        return {"previous": None, "next": None}
+    column, direction = filters.SORTS[sort]
+    row = db.one(
+        f"SELECT r.{column} AS k FROM recordings r WHERE r.id = :id AND r.account_id = :a",
+        {"id": recording_id, "a": account_id},
+    )
+    if row is None:
+        return {"previous": None, "next": None}
+    where, params = _where(db, account_id, values)
+    params.update(ck=row["k"] or 0, cid=recording_id)
+    found: dict[str, str | None] = {}
+    flipped = "ASC" if direction == "DESC" else "DESC"
+    for name, order in (("next", direction), ("previous", flipped)):
+        op = "<" if order == "DESC" else ">"
+        rows = _bounded_all(
+            db,
+            f"SELECT r.id FROM recordings r "
+            f"LEFT JOIN visitors v ON v.site_id = r.site_id AND v.id = r.visitor_id "
+            f"WHERE {where} AND (r.{column} {op} :ck OR (r.{column} = :ck AND r.id {op} :cid)) "
+            f"ORDER BY r.{column} {order}, r.id {order} LIMIT 1",
+            params,
+        )
+        found[name] = str(rows[0]["id"]) if rows else None
+    return found
+
+
 def count(db: Database, account_id: str, values: dict[str, Any], cap: int = HINT_COUNT_CAP) -> int:
     """How many ready recordings match (counted up to `cap`, which is enough for a hint)."""
     where, params = _where(db, account_id, values)

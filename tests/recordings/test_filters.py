@@ -12,7 +12,7 @@ import pytest
 from footage.app import Services
 from footage.errors import BadRequest
 from footage.recordings import filters
-from footage.recordings.search import count, empty_hint, search
+from footage.recordings.search import count, empty_hint, neighbours, search
 from footage.store.ipkey import ip_key
 from tests.conftest import START_MS, make_account
 
@@ -421,6 +421,29 @@ def test_cursor_pages_never_repeat_or_skip_even_while_recordings_arrive(svc, wor
             break
     assert len(seen) == len(set(seen))
     assert set(RECORDINGS) <= set(seen)
+
+
+@pytest.mark.parametrize("sort", list(filters.SORTS))
+@pytest.mark.parametrize("params", [{}, {"device": "desktop"}, {"min_duration_ms": "30000"}])
+def test_next_and_previous_are_the_lists_neighbours_in_every_sort(svc, world, sort, params):
+    values = filters.parse(params)
+    listed = [
+        i["id"] for i in search(svc.db, world["account"], values, sort=sort, limit=200)["items"]
+    ]
+    assert len(listed) >= 2
+    for i, rid in enumerate(listed):
+        near = neighbours(svc.db, world["account"], values, sort, rid)
+        assert near == {
+            "previous": listed[i - 1] if i else None,
+            "next": listed[i + 1] if i + 1 < len(listed) else None,
+        }, (i, rid)
+    # Another account's recording has none in this account's list, and a sort that does not
+    # exist none at all.
+    assert neighbours(svc.db, world["other"], values, sort, listed[0]) == {
+        "previous": None,
+        "next": None,
+    }
+    assert neighbours(svc.db, world["account"], values, "loudest", listed[0])["next"] is None
 
 
 def test_a_cursor_of_another_sort_is_refused(svc, world):

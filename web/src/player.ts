@@ -67,12 +67,17 @@ const SHORTCUTS: Record<string, string> = {
   F: 'fullscreen',
   '?': 'help',
   Escape: 'close',
+  n: 'next',
+  N: 'next',
+  p: 'previous',
+  P: 'previous',
 };
 const SHORTCUT_HELP: [string, string][] = [
   ['Space', 'Play or pause'],
   ['← / →', 'Back or ahead 5 seconds'],
   ['[ / ]', 'Slower or faster'],
   ['F', 'Full screen (again to leave)'],
+  ['N / P', 'Next or previous recording in the list'],
   ['?', 'Show or hide these keys'],
 ];
 const KEY_SEEK_MS = 5000;
@@ -168,6 +173,11 @@ interface Span {
 }
 
 // ---- small DOM helpers ------------------------------------------------------
+
+/** The page's link to the next or previous recording of its list, if it has one. */
+function neighbour(which: 'next' | 'previous'): HTMLAnchorElement | null {
+  return document.querySelector<HTMLAnchorElement>(`a[data-neighbour="${which}"]`);
+}
 
 function el<K extends keyof HTMLElementTagNameMap>(
   tag: K,
@@ -609,6 +619,7 @@ class Player {
       seek: (ms: number) => this.seek(ms),
       getCurrentTime: () => this.currentTime(),
       getTotalTime: () => this.total,
+      isPlaying: () => this.playing,
       markers: this.markers,
       /** Pieces loaded, of how many. */
       pieces: () => ({ loaded: this.loaded.size, count: this.pieceCount(), bytes: this.loader?.received ?? 0 }),
@@ -781,9 +792,13 @@ class Player {
         ]),
       );
     }
+    // N and P where the page links the list's next and previous recording (the dashboard's
+    // player page; not a share link or a download).
+    const listed = !!document.querySelector('[data-neighbours]');
+    const help = SHORTCUT_HELP.filter(([key]) => listed || key !== 'N / P');
     this.help.append(
       el('b', {}, ['Keyboard shortcuts']),
-      el('dl', {}, SHORTCUT_HELP.flatMap(([key, what]) => [el('dt', {}, [el('kbd', {}, [key])]), el('dd', {}, [what])])),
+      el('dl', {}, help.flatMap(([key, what]) => [el('dt', {}, [el('kbd', {}, [key])]), el('dd', {}, [what])])),
     );
     const keys = el('button', { type: 'button', class: 'fp-btn fp-keys', 'aria-label': 'Keyboard shortcuts', title: 'Keyboard shortcuts (?)' }, ['?']);
     keys.addEventListener('click', () => this.shortcut('help'));
@@ -922,6 +937,10 @@ class Player {
     } else if (action === 'fullscreen') this.toggleFullscreen();
     else if (action === 'help') this.help.hidden = !this.help.hidden;
     else if (action === 'close') this.help.hidden = true;
+    else if (action === 'next' || action === 'previous') {
+      const link = neighbour(action);
+      if (link) window.location.assign(link.href);
+    }
   }
 
   private toggleFullscreen(): void {
