@@ -131,7 +131,10 @@ def test_the_api_docs_are_served_from_footage_under_the_policy(server: LiveServe
             '<script defer src="/static/build/api-docs.js">',
         ]
         stylesheets = re.findall(r"<link\b[^>]*>", hashed)
-        assert stylesheets == ['<link rel="stylesheet" href="/static/build/swagger-ui.css">']
+        assert stylesheets == [
+            '<link rel="stylesheet" href="/static/build/swagger-ui.css">',
+            '<link rel="stylesheet" href="/static/api-docs.css">',
+        ]
         assert "//" not in re.sub(r"</?[a-z]+|<!doctype html>", "", html.split("<body>")[0])
         for path, kind, size in (
             ("/static/build/swagger-ui-bundle.js", "javascript", 500_000),

@@ -26,7 +26,9 @@ function start(): void {
   window.SwaggerUIBundle({
     url: root.dataset.openapiUrl || '/api/openapi.json',
     dom_id: '#swagger-ui',
-    deepLinking: true,
+    // Deep links put a link inside each operation's toggle button: a control in a control,
+    // which screen readers cannot reach (axe-core's nested-interactive).
+    deepLinking: false,
     // By default Swagger UI sends the description to validator.swagger.io for a badge.
     validatorUrl: null,
     tryItOutEnabled: false,

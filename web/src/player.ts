@@ -345,6 +345,8 @@ class Player {
     'aria-label': 'Seek',
     'aria-valuemin': '0',
   });
+  /** The slider and, over it but outside it (a control may not hold controls), the markers. */
+  private readonly scrubber = el('div', { class: 'fp-scrubber' });
   private readonly track = el('div', { class: 'fp-track' });
   private readonly progress = el('div', { class: 'fp-progress' });
   private readonly handle = el('div', { class: 'fp-handle' });
@@ -737,7 +739,8 @@ class Player {
     });
 
     this.track.append(this.progress);
-    this.timeline.append(this.track, this.markerLayer, this.handle, this.hoverTime);
+    this.timeline.append(this.track, this.handle, this.hoverTime);
+    this.scrubber.append(this.timeline, this.markerLayer);
     this.wireTimeline();
 
     this.playButton.append(icon('play'));
@@ -771,7 +774,7 @@ class Player {
     ]);
 
     this.controls.append(
-      this.timeline,
+      this.scrubber,
       el('div', { class: 'fp-row' }, [
         this.playButton,
         time,
@@ -783,7 +786,7 @@ class Player {
     );
     if (this.signals.length) {
       // Signals get a lane above the track (the handle never hides them) and a legend row.
-      this.timeline.classList.add('fp-with-signals');
+      this.scrubber.classList.add('fp-with-signals');
       this.controls.append(
         el('div', { class: 'fp-legend fp-signal-legend', 'aria-label': 'Frustration signals on the timeline' }, [
           el('span', { class: 'fp-signal-legend-title' }, ['Frustration signals:']),
