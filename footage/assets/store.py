@@ -18,6 +18,14 @@ from footage.store.blobs import BlobStore
 from footage.store.db import Database, q, sql_text
 
 PENDING, FETCHING, STORED, REFUSED = "pending", "fetching", "stored", "refused"
+# What one visitor can make Footage fetch. A page uses tens of assets, a long visit a few
+# hundred; the addresses are the visitor's to write, so one recording asks for at most this
+# many (the rest replay from the site)...
+MAX_ADDRESSES_PER_RECORDING = 1_000
+# ...and a site has at most this many addresses waiting for the server to fetch them: beyond
+# it new addresses wait for the visitor's browser to send them (copies.ts) rather than
+# queueing more requests to the site. The queue drains in seconds when the site answers.
+MAX_WAITING_PER_SITE = 500
 
 
 def copy_key(site_id: str, digest: str) -> str:
@@ -27,7 +35,17 @@ def copy_key(site_id: str, digest: str) -> str:
 
 def ask_for(conn: Any, site_id: str, recording_id: str, urls: list[str], stale_before: int) -> None:
     """Inside the batch's transaction: the recording uses these addresses. Each is copied
-    unless the site's copy was taken after `stale_before` (then the recording gets that one)."""
+    unless the site's copy was taken after `stale_before` (then the recording gets that one).
+    Within MAX_ADDRESSES_PER_RECORDING and MAX_WAITING_PER_SITE: an address beyond the
+    first is not recorded at all; one beyond the second is the browser's to send."""
+    if not urls:
+        return
+    asked = q(
+        conn,
+        "SELECT COUNT(*) AS n FROM recording_assets WHERE recording_id = :r",
+        r=recording_id,
+    )[0]["n"]
+    urls = urls[: max(0, MAX_ADDRESSES_PER_RECORDING - int(asked))]
     if not urls:
         return
     conn.execute(
@@ -37,6 +55,16 @@ def ask_for(conn: Any, site_id: str, recording_id: str, urls: list[str], stale_b
         ),
         [{"r": recording_id, "s": site_id, "u": url} for url in urls],
     )
+    waiting = q(
+        conn,
+        "SELECT COUNT(*) AS n FROM (SELECT 1 FROM site_assets WHERE site_id = :s "
+        "AND state = 'pending' LIMIT :cap) AS w",
+        s=site_id,
+        cap=MAX_WAITING_PER_SITE,
+    )[0]["n"]
+    urls = urls[: max(0, MAX_WAITING_PER_SITE - int(waiting))]
+    if not urls:
+        return
     conn.execute(
         sql_text(
             "INSERT INTO site_assets (site_id, url, state) VALUES (:s, :u, 'pending') "

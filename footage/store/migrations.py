@@ -715,4 +715,12 @@ MIGRATIONS: list[tuple[int, list[Step]]] = [
             "CREATE INDEX recording_views_recording ON recording_views (recording_id)",
         ],
     ),
+    (
+        24,
+        [
+            # How many addresses of a site wait to be fetched: bounded per site
+            # (assets/store.py), counted at every batch that uses new addresses.
+            "CREATE INDEX site_assets_waiting ON site_assets (site_id, state)",
+        ],
+    ),
 ]

@@ -19,6 +19,15 @@ CSS = b"body { background: url(/tile.png) } @font-face { font-family: X; src: ur
 SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
 
 
+def pending(db: Any, site_id: str) -> int:
+    """How many of the site's addresses wait for the server to fetch them."""
+    row = db.one(
+        "SELECT COUNT(*) AS n FROM site_assets WHERE site_id = :s AND state = 'pending'",
+        {"s": site_id},
+    )
+    return int(row["n"])
+
+
 def capture(server: LiveServer, **settings: Any) -> None:
     svc = server.services
     AssetCapture(
@@ -130,3 +139,52 @@ def test_another_site_cannot_read_a_copy_and_a_copy_goes_with_its_last_recording
     with served.client() as http:
         assert http.get(svg).status_code == 404
         assert http.get(store.for_recording(svc.db, second)[f"{origin}/b.png"]).status_code == 200
+
+
+def test_a_visitor_inventing_addresses_cannot_queue_unbounded_fetches(served):
+    """Addresses are the visitor's to write: a hostile one sends thousands on the site's own
+    origin. One recording keeps at most MAX_ADDRESSES_PER_RECORDING of them, and the site at
+    most MAX_WAITING_PER_SITE waiting for the server; the others still replay from the site,
+    and once the queue drains a real visitor's addresses are queued again."""
+    alice = make_account(served.services, "Alice")
+    db = served.services.db
+    hits: list[str] = []
+    with serve_site({"/logo.png": ("image/png", png(8, 8, (9, 9, 9)))}, hits) as origin:
+        ids = new_ids()
+        invented = [f"/junk/{i}.png" for i in range(store.MAX_ADDRESSES_PER_RECORDING + 300)]
+        # In batches of 250 (a batch's own cap is 300), all of one visitor's recording.
+        hostiles = {
+            visit_site(
+                served,
+                alice,
+                origin,
+                *invented[start : start + 250],
+                ids={**ids, "page_id": f"{ids['page_id'][:-3]}{n:03d}"},
+            )
+            for n, start in enumerate(range(0, len(invented), 250))
+        }
+        assert len(hostiles) == 1
+        hostile = hostiles.pop()
+        asked = db.one(
+            "SELECT COUNT(*) AS n FROM recording_assets WHERE recording_id = :r", {"r": hostile}
+        )
+        assert asked["n"] == store.MAX_ADDRESSES_PER_RECORDING
+        assert pending(db, alice.site_id) == store.MAX_WAITING_PER_SITE
+        # A real visitor meanwhile: the address is the recording's, waiting for a copy.
+        real = visit_site(served, alice, origin, "/logo.png")
+        assert db.one(
+            "SELECT state FROM recording_assets WHERE recording_id = :r", {"r": real}
+        ) == {"state": "pending"}
+        # The queue drains (each invented address answers 404); the real one is queued again
+        # by the next visitor who uses it, and both real recordings get its copy.
+        for _ in range(200):
+            if not pending(db, alice.site_id):
+                break
+            capture(served)
+        assert pending(db, alice.site_id) == 0
+        assert len(hits) == store.MAX_WAITING_PER_SITE  # never more requests than the cap
+        again = visit_site(served, alice, origin, "/logo.png")
+        capture(served)
+    assert len(hits) == store.MAX_WAITING_PER_SITE + 1
+    assert set(store.for_recording(db, real)) == {f"{origin}/logo.png"}
+    assert set(store.for_recording(db, again)) == {f"{origin}/logo.png"}
