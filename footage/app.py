@@ -44,6 +44,7 @@ from footage.ingest.asgi import RecorderEndpoints
 from footage.ingest.asgi import openapi_paths as recorder_openapi_paths
 from footage.ingest.new_recordings import NewRecordingLimit
 from footage.ingest.writer import CLOCK_SKEW_MS, Ingest, RecordingCaps
+from footage.live import routes as live_routes
 from footage.privacy import routes as privacy_routes
 from footage.privacy import settings_page, visitor_routes
 from footage.recordings import pages as recording_pages
@@ -53,6 +54,7 @@ from footage.retention import Retention
 from footage.sessions.finalizer import Finalizer, Timings
 from footage.sessions.geo import CountryLookup
 from footage.sessions.ready import OnReady
+from footage.sessions.watching import Watched
 from footage.settings import Settings
 from footage.share import public as share_page
 from footage.share import routes as share_routes
@@ -82,6 +84,7 @@ class Services:
     finalizer: Finalizer
     plans: Plans
     retention: Retention
+    watched: Watched  # visitors watched live now: the ingest answers tell their recorders
     # What the features remove with deleted recordings (retention, visitor erasure).
     on_delete: tuple[OnDelete, ...]
 
@@ -142,6 +145,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
             on_delete=on_delete,
         ),
         on_delete=on_delete,
+        watched=Watched(db, clock),
     )
 
 
@@ -337,6 +341,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app.include_router(conversation_chat.router)
     app.include_router(conversation_chat.script_router)
     app.include_router(conversation_pages.router)
+    app.include_router(live_routes.router)
     app.include_router(team_page.router)
     app.include_router(password_page.router)
     app.include_router(token_routes.router)

@@ -94,6 +94,13 @@ const builds = [
   },
   {
     ...common,
+    entryPoints: [path.join(here, 'src/live.ts')],
+    outfile: path.join(outdir, 'live.js'),
+    format: 'iife',
+    platform: 'browser',
+  },
+  {
+    ...common,
     entryPoints: [path.join(here, 'src/frames.ts')],
     outfile: path.join(outdir, 'frames.js'),
     format: 'iife',

@@ -43,6 +43,11 @@ from footage.ingest.writer import Visit
 from footage.ratelimit import Overloaded, TooManyRequests
 
 log = logging.getLogger(__name__)
+
+# What an endpoint answers: status, body, and whether the visitor is watched live.
+Answer = tuple[int, bytes, bool]
+# Sent (and exposed to the recorder's script) while someone watches the visitor live.
+WATCHED_HEADER = b"x-footage-watched"
 _ACCEPTED_TYPES = {b"", b"text/plain", b"application/json", b"application/octet-stream"}
 HEARTBEAT_MAX_BYTES = 10_000
 # A recorder's request carries a few hundred bytes of headers (a leave beacon also the
@@ -128,7 +133,7 @@ class RecorderEndpoints:
         )
         self.turns: dict[str, _Turn] = {}  # per address: one batch of it in the pools at once
         sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_SECONDS))
-        self.routes: dict[str, Callable[[bytes, Visit], Awaitable[tuple[int, bytes]]]] = {
+        self.routes: dict[str, Callable[[bytes, Visit], Awaitable[Answer]]] = {
             "/api/v1/ingest": self.ingest,
             "/api/v1/heartbeat": self.heartbeat,
         }
@@ -187,7 +192,7 @@ class RecorderEndpoints:
 
     async def serve(
         self,
-        handler: Callable[[bytes, Visit], Awaitable[tuple[int, bytes]]],
+        handler: Callable[[bytes, Visit], Awaitable[Answer]],
         scope: Scope,
         receive: Receive,
         send: Send,
@@ -240,7 +245,9 @@ class RecorderEndpoints:
                     f"the body did not arrive within {self.body_timeout:g} seconds of the "
                     "request's headers; send the whole request at once"
                 ) from None
-            status, payload = await handler(body, visit_of(scope, headers))
+            status, payload, watched = await handler(body, visit_of(scope, headers))
+            if watched:  # a dashboard user watches this visitor live: batches every second
+                extra.append((WATCHED_HEADER, b"1"))
         except FootageError as exc:
             status, payload = exc.status, orjson.dumps(exc.as_dict())
             if isinstance(exc, TooManyRequests):
@@ -256,7 +263,7 @@ class RecorderEndpoints:
             )
         response_headers = [
             (b"access-control-allow-origin", origin or b"*"),
-            (b"access-control-expose-headers", b"Retry-After"),
+            (b"access-control-expose-headers", b"Retry-After, X-Footage-Watched"),
             (b"vary", b"Origin"),
             *extra,
         ]
@@ -266,7 +273,7 @@ class RecorderEndpoints:
         await send({"type": "http.response.start", "status": status, "headers": response_headers})
         await send({"type": "http.response.body", "body": payload})
 
-    async def ingest(self, body: bytes, visit: Visit) -> tuple[int, bytes]:
+    async def ingest(self, body: bytes, visit: Visit) -> Answer:
         max_inflated, now = self.svc.settings.max_inflated_bytes, self.svc.clock.now_ms()
         ingest = self.svc.ingest
         address = visit.ip or ""
@@ -291,16 +298,28 @@ class RecorderEndpoints:
             )
         # The group writer resolves the future when the batch is durable.
         result = await ingest.accept_async(batch, visit, prepared=pending)
-        return 200, orjson.dumps(
+        payload = orjson.dumps(
             {"ok": True, "recording_id": result.recording_id, "duplicate": result.duplicate}
         )
+        return 200, payload, await self.watched(batch.site_key, batch.visitor_id)
 
-    async def heartbeat(self, body: bytes, visit: Visit) -> tuple[int, bytes]:
+    async def heartbeat(self, body: bytes, visit: Visit) -> Answer:
         beat = await self.light_decoding.run(
             visit.ip or "", lambda: parse_heartbeat(decode_body(body, 100_000)), len(body)
         )
         await to_thread.run_sync(self.svc.ingest.heartbeat, beat, visit)
-        return 204, b""
+        return 204, b"", await self.watched(beat.site_key, beat.visitor_id)
+
+    async def watched(self, site_key: str, visitor_id: str) -> bool:
+        """Whether someone watches this visitor live (at most a second old; the database is
+        read off the event loop, once a second per process)."""
+        site_id = self.svc.ingest.site_id_of(site_key)  # cached: the batch was just checked
+        if site_id is None:
+            return False
+        watched = self.svc.watched
+        if watched.stale():
+            await to_thread.run_sync(watched.refresh)
+        return watched.is_watched(site_id, visitor_id)
 
 
 class _Heavy(Exception):

@@ -228,6 +228,11 @@ class Ingest:
         self._sites[site_key] = (now + SITE_CACHE_SECONDS, site)
         return site
 
+    def site_id_of(self, site_key: str) -> str | None:
+        """The site's id (cached like its settings), or None for an unknown key."""
+        site = self._site(site_key)
+        return str(site["id"]) if site else None
+
     def forget_site(self, site_key: str) -> None:
         """The site's settings changed: this process reads them again on the next batch.
 

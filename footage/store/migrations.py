@@ -723,4 +723,20 @@ MIGRATIONS: list[tuple[int, list[Step]]] = [
             "CREATE INDEX site_assets_waiting ON site_assets (site_id, state)",
         ],
     ),
+    (
+        25,
+        [
+            # Who watches a visitor live (footage/live): each open live view renews its row
+            # every few seconds; the recorder of a watched visitor sends small batches about
+            # every second while a row is unexpired (footage/sessions/watching.py).
+            """CREATE TABLE live_watches (
+                site_id TEXT NOT NULL REFERENCES sites(id) ON DELETE CASCADE,
+                visitor_id TEXT NOT NULL,
+                user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                expires_at BIGINT NOT NULL,
+                PRIMARY KEY (site_id, visitor_id, user_id)
+            )""",
+            "CREATE INDEX live_watches_expiry ON live_watches (expires_at)",
+        ],
+    ),
 ]

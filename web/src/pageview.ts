@@ -60,8 +60,8 @@ export interface PageViewContext {
   batchMaxBytes: number;
   /** The page's address, title and referrer, masked as the site's settings say. */
   page(): PageInfo;
-  /** A batch reached the server. */
-  onSent(): void;
+  /** A batch reached the server; `watched`: someone watches the visitor live. */
+  onSent(watched?: boolean): void;
   /** 403 / 404: the server does not want recordings from this page. */
   onRefused(): void;
   /**
@@ -308,7 +308,7 @@ export class PageView {
   }
 
   /** What to do with the server's answer, as in the table of docs/wire.md. */
-  private answer(batch: Batch, { status, code, retryAfterMs }: Answer): void {
+  private answer(batch: Batch, { status, code, retryAfterMs, watched }: Answer): void {
     if (status === 403 || status === 404) {
       this.discard();
       this.ctx.onRefused();
@@ -331,7 +331,7 @@ export class PageView {
       }
       if (delivered) {
         this.delivered = true;
-        this.ctx.onSent();
+        this.ctx.onSent(watched);
       }
       this.pump();
       return;

@@ -17,7 +17,7 @@ import { ACTIVITY, ASK, ERROR, RECORD, frameAddresses, frameMessage, inviteFrame
 import { maskAll, maskText, maskValue, scrubEvent, scrubUrl, PageMaskState, type MaskRules } from './masking';
 import { PageView, pageInfo, type PageInfo, type PendingVisitor, type Scalar, type VisitorBody } from './pageview';
 import { privacyGate, type Privacy } from './privacy';
-import { post } from './transport';
+import { postForAnswer, type Answer } from './transport';
 import { offerCopies } from './copies';
 import { ERROR_TAG, EVENT_TAG, FULL_SNAPSHOT, MUTATION } from './vocabulary';
 
@@ -55,6 +55,8 @@ const DEFAULTS: Config = {
  * the server has copied what it can reach itself, and the browser reads and hashes the rest.
  */
 const COPIES_AFTER_MS = 10_000;
+/** The batch interval while someone watches the visitor live (footage/live). */
+const WATCHED_INTERVAL_MS = 1000;
 /** The first batch of a page view goes out quickly, so the server knows the visitor is there. */
 const FIRST_BATCH_DELAY_MS = 800;
 /**
@@ -162,6 +164,8 @@ const state = {
   identityRefused: 0,
   restarts: 0,
   lastSentAt: 0,
+  /** Someone watches this visitor live (the last answer said so). */
+  watched: false,
   lastActivityWrite: 0,
   flushTimer: undefined as ReturnType<typeof setInterval> | undefined,
   heartbeatTimer: undefined as ReturnType<typeof setInterval> | undefined,
@@ -707,8 +711,9 @@ function startView(sessionId: string | null): void {
     sessionId,
     batchMaxBytes: state.config.batchMaxBytes,
     page: maskedPageInfo,
-    onSent: () => {
+    onSent: (watched) => {
       state.lastSentAt = Date.now();
+      setWatched(!!watched);
       // Once the server knows the page view (its addresses are in the recording): copies.
       if (offered || !state.config.offerCopies) return;
       offered = true;
@@ -1019,7 +1024,7 @@ function startTimers(): void {
   if (state.flushTimer === undefined) {
     state.flushTimer = setInterval(
       guard(() => state.view && state.view.flush()),
-      state.config.batchIntervalMs,
+      state.watched ? WATCHED_INTERVAL_MS : state.config.batchIntervalMs,
     );
   }
   if (state.heartbeatTimer === undefined) {
@@ -1035,6 +1040,16 @@ function stopTimers(): void {
   state.flushTimer = state.heartbeatTimer = state.firstBatchTimer = undefined;
 }
 
+/** While a dashboard user watches the visitor live, batches go every second; after, as usual. */
+function setWatched(watched: boolean): void {
+  if (watched === state.watched) return;
+  state.watched = watched;
+  if (state.flushTimer === undefined) return;
+  clearInterval(state.flushTimer);
+  state.flushTimer = undefined;
+  startTimers();
+}
+
 /** Tells the server the visitor is still on a page where nothing happens. */
 function heartbeat(): void {
   const view = state.view;
@@ -1048,9 +1063,10 @@ function heartbeat(): void {
     session_id: view.sessionId,
     page_id: view.id,
   });
-  void post(`${state.host}/api/v1/heartbeat`, body, false).then(
-    guard((status: number) => {
+  void postForAnswer(`${state.host}/api/v1/heartbeat`, body, false).then(
+    guard(({ status, watched }: Answer) => {
       if (state.view !== view) return;
+      if (status === 204) setWatched(!!watched);
       if (status === 403 || status === 404) refuse();
       else if (status === 409) {
         view.discard();

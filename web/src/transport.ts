@@ -53,6 +53,8 @@ export interface Answer {
   code: string;
   /** How long the server asked us to wait (429 `Retry-After`), or 0. */
   retryAfterMs: number;
+  /** Someone watches this visitor live: send batches about every second (docs/wire.md). */
+  watched?: boolean;
 }
 
 /**
@@ -75,7 +77,7 @@ export async function postForAnswer(url: string, body: Body, keepalive: boolean)
       keepalive,
     });
     const status = response.status;
-    if (status !== 409 && status !== 429) return { status, code: '', retryAfterMs: 0 };
+    if (status !== 409 && status !== 429) return { status, code: '', retryAfterMs: 0, watched: !!response.headers.get('X-Footage-Watched') };
     return { status, code: await errorCode(response), retryAfterMs: retryAfterMs(response.headers.get('Retry-After')) };
   } catch {
     return { status: 0, code: '', retryAfterMs: 0 };

@@ -1,0 +1,1 @@
+"""Watching a visitor live: their current page and every change, while they are on the site."""
