@@ -16,6 +16,7 @@ import json
 import time
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import quote
 
 from anyio import to_thread
 from fastapi import APIRouter, Request
@@ -38,6 +39,7 @@ QUIET_SECONDS = 15.0  # a comment when nothing was sent for this long keeps prox
 LONGEST_SECONDS = 3600.0  # a view reconnects after this (EventSource does so by itself)
 READY_WAIT_SECONDS = 600.0  # after the visitor left, how long to wait for the recording
 MAX_VIEWS_PER_USER = 5  # live views one user may have open at once, per process
+MAX_LISTED = 100  # visitors on the site now, listed at most
 
 ACTION = "live_view.opened"
 
@@ -82,6 +84,36 @@ def why_not_recorded(request: Request, site: dict[str, Any]) -> str:
             "recorded until the 1st of next month, so there is nothing to watch live."
         )
     return UNKNOWN
+
+
+@router.get("/live")
+def live_list(request: Request, user: PageUser) -> Response:
+    """The visitors being recorded now, each with Watch live (the recordings list links here)."""
+    svc = request.app.state.services
+    now = svc.clock.now_ms()
+    rows = svc.db.all(
+        "SELECT r.id, r.site_id, r.visitor_id, r.started_at, r.created_at, r.last_seen_at, "
+        "s.name AS site_name, v.name AS visitor_name, v.email AS visitor_email, "
+        "(SELECT p.url FROM recording_pages p WHERE p.recording_id = r.id AND p.left_at IS NULL "
+        " ORDER BY COALESCE(p.started_at, p.first_seen_at) DESC LIMIT 1) AS page "
+        "FROM recordings r JOIN sites s ON s.id = r.site_id "
+        "LEFT JOIN visitors v ON v.site_id = r.site_id AND v.id = r.visitor_id "
+        "WHERE r.account_id = :a AND r.status = 'live' "
+        "ORDER BY r.last_seen_at DESC LIMIT :n",
+        {"a": user["account_id"], "n": MAX_LISTED},
+    )
+    visitors = [
+        {
+            **row,
+            "label": row["visitor_name"]
+            or row["visitor_email"]
+            or f"Visitor {row['visitor_id'][:8]}",
+            "lasted_ms": max(0, now - int(row["started_at"] or row["created_at"])),
+            "url": f"/live/{row['site_id']}/{quote(row['visitor_id'], safe='')}",
+        }
+        for row in rows
+    ]
+    return render(request, "live_list.html", user, visitors=visitors, listed=MAX_LISTED)
 
 
 @router.get("/live/{site_id}/{visitor_id}")
