@@ -1,0 +1,111 @@
+"""The live view's reading of a recording and the watch that sets the recorder's cadence, on
+a real database (both backends): what a view sends first and after, the visitor's state, and
+the ingest answers that tell a watched visitor's recorder."""
+
+from __future__ import annotations
+
+import httpx
+
+from footage.live.feed import Feed, live_recording, state_of
+from footage.sessions.watching import LEASE_MS, REFRESH_MS, Watched, stop_watching, watch
+from tests.conftest import (
+    LiveServer,
+    batch,
+    click,
+    free_port,
+    full_snapshot,
+    make_account,
+    meta,
+    move,
+    new_ids,
+    settings_for,
+    start_server,
+)
+from tests.sessions.test_finalizer import send
+
+
+def test_a_view_opens_at_the_current_page_and_then_gets_each_new_batch(svc, alice, clock):
+    ids, t = new_ids(), clock.now_ms()
+    first = send(svc, alice.site_key, ids, 0, [meta(t), full_snapshot(t + 1), click(t + 100)])
+    rec = first.recording_id
+    assert live_recording(svc.db, alice.site_id, ids["visitor_id"]) == rec
+    # The visitor moves to a second page: the view opens there, at its Meta.
+    second = {**ids, "page_id": ids["page_id"][:-4] + "page"}
+    send(svc, alice.site_key, ids, 1, [move(t + 200)], left=True)
+    page_two = [meta(t + 300, "https://alice.example/cart"), full_snapshot(t + 301, "Cart")]
+    send(svc, alice.site_key, second, 0, page_two, url="https://alice.example/cart")
+    feed = Feed(rec)
+    events, skew = feed.opening(svc.db, svc.blobs)
+    assert [e["type"] for e in events] == [4, 2]
+    assert events[0]["data"]["href"] == "https://alice.example/cart"
+    assert skew == clock.now_ms() - (t + 301)  # the server's clock less the browser's
+    assert feed.news(svc.db, svc.blobs) == b""  # nothing new yet
+    clock.advance(1)
+    send(svc, alice.site_key, second, 1, [click(t + 1300), move(t + 1400)])
+    news = feed.news(svc.db, svc.blobs)
+    assert news.startswith(b"[") and news.count(b'"timestamp"') == 2
+    assert feed.news(svc.db, svc.blobs) == b""  # each batch once
+    assert state_of(svc.db, rec) == "on_page"
+    send(svc, alice.site_key, second, 2, [move(t + 1500)], left=True)
+    assert state_of(svc.db, rec) == "between_pages"  # the leave grace: a next page may come
+    clock.advance(11)
+    assert svc.finalizer.run_once() == 1
+    assert state_of(svc.db, rec) == "ready"
+    assert live_recording(svc.db, alice.site_id, ids["visitor_id"]) is None
+
+
+def test_a_watch_lapses_and_each_process_reads_them_once_a_second(svc, alice, clock):
+    watched = Watched(svc.db, clock)
+    assert not watched.is_watched(alice.site_id, "vis-00000001")
+    watch(svc.db, alice.site_id, "vis-00000001", alice.user_id, clock.now_ms())
+    assert not watched.is_watched(alice.site_id, "vis-00000001")  # read less than a second ago
+    clock.advance(REFRESH_MS / 1000)
+    assert watched.is_watched(alice.site_id, "vis-00000001")
+    assert not watched.is_watched(alice.site_id, "vis-00000002")
+    clock.advance(LEASE_MS / 1000)  # the view stopped renewing it
+    assert not watched.is_watched(alice.site_id, "vis-00000001")
+    watch(svc.db, alice.site_id, "vis-00000001", alice.user_id, clock.now_ms())
+    stop_watching(svc.db, alice.site_id, "vis-00000001", alice.user_id)
+    clock.advance(REFRESH_MS / 1000)
+    assert not watched.is_watched(alice.site_id, "vis-00000001")
+
+
+def test_ingest_and_heartbeat_answers_say_when_the_visitor_is_watched(tmp_path, database_url):
+    server: LiveServer = start_server(
+        settings_for(tmp_path, database_url=database_url, port=free_port())
+    )
+    try:
+        alice = make_account(server.services, "Alice", site_url="https://alice.example")
+        ids = new_ids()
+        now = server.services.clock.now_ms()
+        headers = {"Origin": "https://alice.example", "Content-Type": "text/plain"}
+
+        def post_batch(seq: int, events: list) -> httpx.Response:
+            body = batch(alice.site_key, ids, seq, events)
+            return httpx.post(f"{server.url}/api/v1/ingest", json=body, headers=headers)
+
+        def heartbeat() -> httpx.Response:
+            body = {
+                "site_key": alice.site_key,
+                **{k: ids[k] for k in ("visitor_id", "session_id", "page_id")},
+            }
+            return httpx.post(f"{server.url}/api/v1/heartbeat", json=body, headers=headers)
+
+        first = post_batch(0, [meta(now), full_snapshot(now + 1)])
+        assert first.status_code == 200 and "x-footage-watched" not in first.headers
+        assert "X-Footage-Watched" in first.headers["access-control-expose-headers"]
+        watch(server.services.db, alice.site_id, ids["visitor_id"], alice.user_id, now)
+        server.services.watched.refresh()  # rather than waiting out the second
+        second = post_batch(1, [move(now + 100)])
+        assert second.headers["x-footage-watched"] == "1"
+        assert heartbeat().headers["x-footage-watched"] == "1"
+        # Another visitor of the same site is not watched.
+        other = {**new_ids(), "site_key": alice.site_key}
+        body = batch(alice.site_key, other, 0, [meta(now), full_snapshot(now + 1)])
+        answer = httpx.post(f"{server.url}/api/v1/ingest", json=body, headers=headers)
+        assert answer.status_code == 200 and "x-footage-watched" not in answer.headers
+        stop_watching(server.services.db, alice.site_id, ids["visitor_id"], alice.user_id)
+        server.services.watched.refresh()
+        assert "x-footage-watched" not in post_batch(2, [move(now + 200)]).headers
+    finally:
+        server.stop()
