@@ -44,14 +44,15 @@ MAX_LISTED = 100  # visitors on the site now, listed at most
 ACTION = "live_view.opened"
 
 # What the server knows stops recording; the browser-side reasons are listed for the rest.
-UNKNOWN = (
-    "Nothing is being recorded of this visitor now. Either they have not moved, scrolled or "
-    "typed yet (recording starts then), or something stops recording them: a page excluded in "
-    "Settings or by the site's code (recording:disable), the visitor excluded "
-    "(visitor:exclude or by address), a phone or tablet when those are not recorded, no "
-    "consent given where consent is required, or their browser asks not to be tracked. "
-    "The view starts by itself if they are recorded."
-)
+UNKNOWN = "Nothing is being recorded of this visitor now. The view starts by itself once it is."
+CAUSES = [
+    "they have not moved, scrolled or typed yet (recording starts then);",
+    "the page is excluded in Settings, or by the site's code (recording:disable);",
+    "the visitor is excluded (visitor:exclude, or by address in Settings);",
+    "a phone or tablet, where those are not recorded;",
+    "no consent given, where the site asks for it;",
+    "their browser asks not to be tracked, where the site respects that.",
+]
 
 _open_views: dict[str, int] = {}
 
@@ -208,7 +209,8 @@ async def _stream(
                 if recording is None:
                     reason = await thread(why_not_recorded, request, site)
                     if state != reason:
-                        yield _event("waiting", {"reason": reason})
+                        causes = CAUSES if reason == UNKNOWN else []
+                        yield _event("waiting", {"reason": reason, "causes": causes})
                         state, sent = reason, now
                     await asyncio.sleep(STATE_SECONDS)
                     continue

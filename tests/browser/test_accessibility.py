@@ -53,6 +53,8 @@ def shop(tmp_path_factory: pytest.TempPathFactory, browser: Any) -> Iterator[dic
         "recording": rec["id"],
         "conversation": conversations["items"][0]["id"],
         "share": share.json()["path"],
+        "site": site["id"],
+        "visitor": "vis-accessibility-01",  # not recorded: the view says why
     }
     server.stop()
 
@@ -73,6 +75,8 @@ def dashboard_pages(shop: dict[str, Any]) -> dict[str, str]:
         "settings": "/settings",
         "team": "/team",
         "api-docs": "/api/docs",
+        "live-visitors": "/live",
+        "live-view": f"/live/{shop['site']}/{shop['visitor']}",
     }
 
 

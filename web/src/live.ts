@@ -72,7 +72,7 @@ class LiveView {
     source.addEventListener('start', (e) => this.start(JSON.parse((e as MessageEvent).data)));
     source.addEventListener('events', (e) => this.add(JSON.parse((e as MessageEvent).data)));
     source.addEventListener('state', (e) => this.changed(JSON.parse((e as MessageEvent).data)));
-    source.addEventListener('waiting', (e) => this.waiting(JSON.parse((e as MessageEvent).data).reason));
+    source.addEventListener('waiting', (e) => this.waiting(JSON.parse((e as MessageEvent).data)));
     source.addEventListener('error', () => {
       if (this.source === source && source.readyState !== EventSource.CLOSED && this.state !== 'done') {
         this.say('Connection lost. Reconnecting…');
@@ -145,10 +145,16 @@ class LiveView {
     this.status.replaceChildren(...(live ? [el('span', 'live-dot'), ' '] : []), STATES[message.state] || '');
   }
 
-  private waiting(reason: string): void {
+  private waiting(message: { reason: string; causes?: string[] }): void {
     this.state = 'waiting';
     this.overlay.hidden = false;
-    this.overlay.replaceChildren(el('p', '', [reason]));
+    const causes = message.causes || [];
+    this.overlay.replaceChildren(
+      el('p', '', [message.reason]),
+      ...(causes.length
+        ? [el('p', '', ['It may be that:']), el('ul', 'live-causes', causes.map((c) => el('li', '', [c])))]
+        : []),
+    );
     this.say('Not being recorded now.');
   }
 
