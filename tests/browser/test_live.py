@@ -143,7 +143,7 @@ def test_an_agent_watches_a_visitor_live_through_another_process(browser, shop):
         "() => document.querySelector('#live .fp-url-text').textContent.endsWith('/demo/signup')",
         timeout=20_000,
     )
-    replay_text(agent, "Sign up")
+    replay_text(agent, "Create your Trailhead account")
 
     # The visitor leaves: the view says so, then links to the recording.
     leave(visitor, server)
@@ -187,5 +187,36 @@ def test_a_visitor_not_recorded_is_not_shown_and_the_view_says_why(browser, shop
     agent.wait_for_function("() => window.footageLive && window.footageLive.state === 'waiting'")
     assert "Recording is switched off for this site" in agent.locator("#live").inner_text()
     assert agent.evaluate(f"() => !({IN_REPLAY})()")  # nothing of the page is shown
+    agent_context.close()
+    visitor_context.close()
+
+
+def test_a_page_excluded_from_recording_is_never_shown_live(browser, shop):
+    server, login, other = shop
+    site = demo_site(server.services.db)
+    server.services.db.run(
+        "UPDATE sites SET excluded_pages = '/demo/signup' WHERE id = :s", {"s": site["id"]}
+    )
+    server.services.ingest.forget_site(site["site_key"])
+    visitor_context = browser.new_context(viewport={"width": 1280, "height": 800})
+    visitor = open_recorded(visitor_context, f"{server.url}/demo/")
+    with visitor.expect_response(lambda r: r.url.endswith("/api/v1/ingest")):
+        visitor.mouse.click(400, 120)
+    visitor_id = visitor.evaluate("() => localStorage.getItem('footage_vid')")
+    agent_context = browser.new_context(viewport={"width": 1366, "height": 768})
+    agent = agent_context.new_page()
+    log_in(agent, other, login)
+    agent.goto(f"{other}/live/{site['id']}/{visitor_id}")
+    agent.wait_for_function("() => window.footageLive && window.footageLive.state === 'on_page'")
+    # The visitor opens the excluded page: their recorder sends nothing of it, so the view
+    # says they left the page and never shows it.
+    visitor.goto(f"{server.url}/demo/signup")
+    visitor.mouse.click(300, 300)
+    visitor.keyboard.type("private")
+    agent.wait_for_function("() => window.footageLive.state === 'between_pages'", timeout=30_000)
+    assert "/demo/signup" not in agent.locator("#live .fp-url-text").inner_text()
+    assert agent.evaluate(
+        f"() => !({IN_REPLAY})().body.textContent.includes('Create your Trailhead account')"
+    )
     agent_context.close()
     visitor_context.close()
