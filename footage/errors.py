@@ -46,3 +46,15 @@ class NotFound(FootageError):
 
 class Conflict(FootageError):
     status, code = 409, "conflict"
+
+
+class MissingExtra(ValueError):
+    """A feature needs an optional part of Footage that this install lacks: the message names
+    the extra to install (pyproject.toml's optional dependencies)."""
+
+    def __init__(self, extra: str, feature: str) -> None:
+        super().__init__(
+            f"{feature} needs Footage's '{extra}' extra, which is not installed here; "
+            f"install it with: pip install 'footage[{extra}]'"
+        )
+        self.extra = extra

@@ -28,6 +28,10 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const staticdir = path.resolve(here, '../footage/web/static');
 const outdir = path.join(staticdir, 'build');
 const watch = process.argv.includes('--watch');
+// The version of Footage (footage/__init__.py, the one `footage --version` prints), at the top
+// of the scripts sites load: an operator can tell which recorder a site runs.
+const version = (await readFile(path.resolve(here, '../footage/__init__.py'), 'utf8')).match(/__version__ = "([^"]+)"/)[1];
+const banner = { js: `/*! Footage ${version} */` };
 
 /**
  * rrweb ships one ES module with two bundled copies of PostCSS (used only to
@@ -82,6 +86,7 @@ const builds = [
     ...common,
     entryPoints: [path.join(here, 'src/recorder.ts')],
     outfile: path.join(outdir, 'footage.js'),
+    banner,
     format: 'iife',
     platform: 'browser',
   },
@@ -116,6 +121,7 @@ const builds = [
   {
     ...common,
     entryPoints: [path.join(here, 'src/chat.ts')],
+    banner,
     outfile: path.join(outdir, 'chat.js'),
     format: 'iife',
     platform: 'browser',

@@ -62,7 +62,7 @@ def check_tools() -> None:
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
-        missing.append("the playwright Python package")
+        missing.append("the playwright Python package (pip install 'footage[video]')")
     if missing:
         raise VideoUnavailable(MISSING.format(what=" and ".join(missing)))
 

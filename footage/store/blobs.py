@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from footage.errors import MissingExtra
+
 _KEY = re.compile(r"^[A-Za-z0-9_\-]+(/[A-Za-z0-9_\-.]+)*$")
 
 
@@ -78,8 +80,11 @@ class S3BlobStore:
         self.bucket = parts.netloc
         self.prefix = parts.path.strip("/")
         if client is None:
-            import boto3
-            from botocore.config import Config
+            try:
+                import boto3
+                from botocore.config import Config
+            except ImportError:
+                raise MissingExtra("s3", "Keeping recordings in S3 (FOOTAGE_BLOB_URL)") from None
 
             client = boto3.client(
                 "s3",

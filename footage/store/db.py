@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, TextClause, create_engine, event, text
 from sqlalchemy.engine import make_url
 
+from footage.errors import MissingExtra
 from footage.store.dialect import Dialect
 from footage.store.migrations import MIGRATIONS
 from footage.store.regex import searches
@@ -25,6 +26,11 @@ from footage.store.regex import searches
 
 def normalize_url(url: str) -> str:
     """`postgresql://…` (what operators write) → the psycopg 3 driver; others unchanged."""
+    if url.startswith(("postgresql://", "postgres://", "postgresql+psycopg:")):
+        try:
+            import psycopg  # noqa: F401
+        except ImportError:
+            raise MissingExtra("postgresql", "PostgreSQL (FOOTAGE_DATABASE_URL)") from None
     for scheme in ("postgresql://", "postgres://"):
         if url.startswith(scheme):
             return "postgresql+psycopg://" + url[len(scheme) :]
