@@ -47,6 +47,9 @@ class LiveView {
   private replayer: Replayer | null = null;
   private dims = { width: 1280, height: 800 };
   private source: EventSource | null = null;
+  /** The visitor's time the view started at, less LIVE_DELAY_MS (rrweb's live baseline). */
+  private baseline = 0;
+  private baselineAt = 0;
   /** Events received since the view started (for tests and the curious). */
   received = 0;
   state = 'connecting';
@@ -81,10 +84,20 @@ class LiveView {
   }
 
   private start(message: { recording_id: string; server_ms: number; skew_ms: number; events: LiveEvent[] }): void {
+    // The visitor's clock: the server's now, less how far their browser's clock is behind
+    // it. Events play LIVE_DELAY_MS after they happened; older ones are drawn at once.
+    this.baseline = message.server_ms - message.skew_ms - LIVE_DELAY_MS;
+    this.baselineAt = performance.now();
+    this.startAt(neutralise(message.events, location.href));
+    this.changed({ state: 'on_page' });
+  }
+
+  /** A new Replayer from a page's Meta event: only the current page view is kept in memory,
+   *  however long the visitor stays (rrweb's live mode keeps every event it was given). */
+  private startAt(events: LiveEvent[]): void {
     this.replayer?.destroy();
     this.screen.textContent = '';
     this.overlay.hidden = true;
-    const events = neutralise(message.events, location.href);
     this.track(events);
     const replayer = new Replayer(events as unknown as eventWithTime[], {
       root: this.screen,
@@ -100,18 +113,22 @@ class LiveView {
       if (width > 0 && height > 0) this.dims = { width, height };
       this.rescale();
     });
-    // The visitor's clock: the server's now, less how far their browser's clock is behind
-    // it. Events play LIVE_DELAY_MS after they happened; older ones are drawn at once.
-    replayer.startLive(message.server_ms - message.skew_ms - LIVE_DELAY_MS);
+    // The baseline moves on with the agent's clock: a Replayer started later starts later.
+    replayer.startLive(this.baseline + (performance.now() - this.baselineAt));
     this.replayer = replayer;
     this.received += events.length;
     this.rescale();
-    this.changed({ state: 'on_page' });
   }
 
   private add(events: LiveEvent[]): void {
     if (!this.replayer) return;
     neutralise(events, location.href);
+    let meta = -1;
+    events.forEach((e, i) => {
+      if (e.type === META) meta = i;
+    });
+    // A new page view (or a checkpoint) starts over from its Meta: the earlier ones go.
+    if (meta >= 0) return this.startAt(events.slice(meta));
     this.track(events);
     for (const event of events) this.replayer.addEvent(event as unknown as eventWithTime);
     this.received += events.length;
