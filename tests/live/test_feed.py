@@ -6,14 +6,19 @@ from __future__ import annotations
 
 import httpx
 
+from footage.accounts import audit
+from footage.accounts.service import add_user
 from footage.live.feed import Feed, live_recording, state_of
+from footage.live.routes import ACTION
 from footage.sessions.watching import LEASE_MS, REFRESH_MS, Watched, stop_watching, watch
 from tests.conftest import (
+    PASSWORD,
     LiveServer,
     batch,
     click,
     free_port,
     full_snapshot,
+    login,
     make_account,
     meta,
     move,
@@ -107,5 +112,36 @@ def test_ingest_and_heartbeat_answers_say_when_the_visitor_is_watched(tmp_path, 
         stop_watching(server.services.db, alice.site_id, ids["visitor_id"], alice.user_id)
         server.services.watched.refresh()
         assert "x-footage-watched" not in post_batch(2, [move(now + 200)]).headers
+    finally:
+        server.stop()
+
+
+def test_an_agent_may_watch_and_the_view_is_in_the_audit_log(tmp_path, database_url):
+    server: LiveServer = start_server(
+        settings_for(tmp_path, database_url=database_url, port=free_port())
+    )
+    try:
+        svc = server.services
+        alice = make_account(svc, "Alice", site_url="https://alice.example")
+        agent_id = add_user(
+            svc.db,
+            svc.clock,
+            alice.account_id,
+            email="agent@alice.example",
+            password=PASSWORD,
+            role="agent",
+        )
+        with server.client() as http:
+            login(http, "agent@alice.example")
+            page = http.get(f"/live/{alice.site_id}/vis-00000001")
+            with http.stream("GET", f"/live/{alice.site_id}/vis-00000001/stream") as stream:
+                assert stream.headers["content-type"].startswith("text/event-stream")
+                first = next(stream.iter_lines())
+        assert page.status_code == 200 and "live on" in page.text
+        assert first == "event: waiting"  # Alice's visitor is not recorded now
+        entries = [e for e in audit.entries(svc.db, alice.account_id) if e["action"] == ACTION]
+        assert [(e["actor"], e["detail"]) for e in entries] == [
+            (f"user:{agent_id}", {"site": alice.site_id})
+        ]
     finally:
         server.stop()
