@@ -113,7 +113,9 @@ def test_an_agent_watches_a_visitor_live_through_another_process(browser, shop):
     agent_context = browser.new_context(viewport={"width": 1366, "height": 768})
     agent = agent_context.new_page()
     log_in(agent, other, login)
-    agent.goto(f"{other}/live/{site['id']}/{visitor_id}")
+    # The recordings list says a visitor is on the site; its link lists them, with Watch live.
+    agent.click("a[href='/live']")
+    agent.click(f"a.watch-live[href='/live/{site['id']}/{visitor_id}']")
     agent.wait_for_function("() => window.footageLive && window.footageLive.state === 'on_page'")
     replay_text(agent, "Gear for your next trail")
     assert "Live" in agent.locator("[data-live-status]").inner_text()
