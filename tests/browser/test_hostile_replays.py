@@ -4,7 +4,8 @@ of scripts, inline handlers, javascript: URLs, srcdoc frames, meta refreshes, <b
 SVG scripts (tests/browser/hostile.py), stored through the real ingest API. Played to the end
 and seeked, with its links and forms clicked and tabbed to: no script runs in any frame, no
 dialog opens, nothing navigates, no popup opens and nothing reaches the attacker. The heatmap
-page draws the same recording's page, with the same result."""
+page draws the same recording's page, and the live view shows the same visitor while they are
+on the site, with the same result."""
 
 from __future__ import annotations
 
@@ -365,4 +366,37 @@ def test_the_dashboard_works_under_its_policy(live: LiveServer, browser: Any) ->
     assert page.locator(".download-menu").is_visible()
     assert violations == []
     assert watch.dialogs == [] and watch.popups == []
+    context.close()
+
+
+def test_the_live_view_shows_a_hostile_visitor_inertly(live: LiveServer, browser: Any) -> None:
+    """The same payloads from a visitor still on the site, watched live: the page first (the
+    view's opening), then the rest as batches arrive (the live Replayer's addEvent)."""
+    alice = account(live, "Alice", "https://alice.example")
+    ids, events = new_ids(), hostile.events(T0)
+    headers = {"Origin": "https://alice.example", "Content-Type": "text/plain"}
+
+    def send(seq: int, part: list[dict[str, Any]]) -> None:
+        with live.client() as http:
+            r = http.post(
+                "/api/v1/ingest", content=gz(batch(alice.site_key, ids, seq, part)), headers=headers
+            )
+        assert r.status_code == 200, r.text
+
+    send(0, events[:2])  # Meta and the full snapshot: the visitor is on the page
+    context, page, watch = watched_page(browser, live.url)
+    log_in(page, live.url, {"email": "alice@example.com", "password": PASSWORD})
+    url = f"{live.url}/live/{alice.site_id}/{ids['visitor_id']}"
+    watch.navigations.clear()
+    page.goto(url)
+    page.wait_for_function("() => window.footageLive && window.footageLive.state === 'on_page'")
+    send(1, events[2:])
+    page.wait_for_function(f"() => window.footageLive.received >= {len(events)}")
+    sandbox = page.eval_on_selector("#live iframe", "f => [f.getAttribute('sandbox'), f.inert]")
+    assert sandbox == ["allow-same-origin", True]
+    box = page.locator("#live .fp-stage").bounding_box()
+    for x, y in ((0.2, 0.2), (0.5, 0.4), (0.8, 0.6)):  # into the replay: nothing reaches it
+        page.mouse.click(box["x"] + box["width"] * x, box["y"] + box["height"] * y)
+    page.wait_for_timeout(800)  # time for anything that was set off to show
+    assert_inert(page, watch, url, live.url)
     context.close()
