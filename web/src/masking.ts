@@ -86,6 +86,7 @@ function digitClass(): string {
 
 const D = digitClass();
 const DIGITS = new RegExp(D, 'gu');
+const ANY_DIGIT = new RegExp(D, 'u');
 // Page text with numbers masked but not all of them (twin of _NUMBER in masking.py): a date
 // or a time is kept whole; any other run of digits (single spaces, dots, hyphens, slashes and
 // brackets between them, a leading '+' or '(') is masked when it has at least PERSONAL_DIGITS
@@ -104,6 +105,9 @@ const NUMBER = new RegExp(
 
 /** The numbers of page text that identify people masked, the rest (prices, dates…) kept. */
 export function maskPersonalNumbers(s: string): string {
+  // Most page text has no digit at all: one scan for one, not NUMBER's alternatives at every
+  // character (the recorder calls this for every text node of the page).
+  if (!ANY_DIGIT.test(s)) return s;
   return s.replace(NUMBER, (match: string, _date?: string, _time?: string, run?: string) => {
     if (run === undefined) return match;
     const digits = (run.match(DIGITS) || []).length;
@@ -194,7 +198,10 @@ export function scrubUrl(url: string, rules: MaskRules): string {
   const cut = rules.numbers ? -1 : url.search(QUERY_START);
   // Part by part: '/', '?', '=' and '&' are legal in an e-mail's local part, and one address
   // must not mask the whole rest of the URL.
-  if (!rules.emails) url = url.replace(URL_PART, maskUrlPart);
+  // An e-mail needs its '@' (or '%40'): most addresses have none, and skip the part by part.
+  if (!rules.emails && (url.indexOf('@') >= 0 || url.indexOf('%40') >= 0)) {
+    url = url.replace(URL_PART, maskUrlPart);
+  }
   if (cut >= 0) url = url.slice(0, cut) + url.slice(cut).replace(QUERY_PARAM, maskParamDigits);
   return url;
 }
