@@ -13,6 +13,7 @@ import os
 import random
 import re
 import socket
+import subprocess
 import threading
 import time
 import uuid
@@ -392,3 +393,28 @@ def make_bucket(name: str) -> None:
     import boto3
 
     boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"]).create_bucket(Bucket=name)
+
+
+def serve_process(
+    command: list[Any], env: dict[str, str], log: Path, port: int, cwd: Path
+) -> subprocess.Popen[bytes]:
+    """`footage serve` (`command`) in a process of its own, its output in `log`; returns once
+    it answers /healthz on `port` (fails with its log if it exits or is silent for 60 s)."""
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(c) for c in command],
+            cwd=cwd,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    deadline = time.monotonic() + 60
+    while True:
+        assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)

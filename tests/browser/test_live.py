@@ -7,9 +7,7 @@ what it would have held unwatched."""
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,7 @@ import pytest
 from footage.accounts import audit
 from footage.accounts.service import demo_site
 from tests.browser.conftest import leave, log_in, open_recorded, start_demo
-from tests.conftest import LiveServer, free_port
+from tests.conftest import LiveServer, free_port, serve_process
 
 pytestmark = pytest.mark.browser
 
@@ -44,29 +42,11 @@ def second_process(tmp_path: Path, database_url: str) -> Iterator[str]:
             "FOOTAGE_LOG_LEVEL": "warning",
         }
     )
-    log = tmp_path / "second.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "footage", "serve"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-    url = f"http://127.0.0.1:{port}"
+    process = serve_process(
+        [sys.executable, "-m", "footage", "serve"], env, tmp_path / "second.log", port, ROOT
+    )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, log.read_text()
-            try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        yield url
+        yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
         process.wait(timeout=30)

@@ -11,7 +11,6 @@ import shutil
 import subprocess
 import sys
 import tarfile
-import time
 import zipfile
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import pytest
 
 from footage import __version__
 from tests.browser.conftest import open_recorded
-from tests.conftest import free_port, wait_for
+from tests.conftest import free_port, serve_process, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -101,26 +100,10 @@ def test_the_wheel_installs_without_node_and_serves_the_demo(tmp_path, browser, 
         }
     )
     log = tmp_path / "serve.log"
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            [venv / "bin" / "footage", "serve", "--data-dir", data, "--port", str(port)],
-            cwd=tmp_path,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
+    command = [venv / "bin" / "footage", "serve", "--data-dir", data, "--port", str(port)]
+    server = serve_process(command, env, log, port, tmp_path)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert server.poll() is None and time.monotonic() < deadline, log.read_text()
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
         script = httpx.get(f"{base}/footage.js", headers={"Accept-Encoding": "gzip"})
         assert script.status_code == 200
         assert script.text.startswith(f"/*! Footage {__version__} */")

@@ -16,15 +16,12 @@ from tests.conftest import (
     LiveServer,
     batch,
     click,
-    free_port,
     full_snapshot,
     login,
     make_account,
     meta,
     move,
     new_ids,
-    settings_for,
-    start_server,
 )
 from tests.sessions.test_finalizer import send
 
@@ -75,73 +72,63 @@ def test_a_watch_lapses_and_each_process_reads_them_once_a_second(svc, alice, cl
     assert not watched.is_watched(alice.site_id, "vis-00000001")
 
 
-def test_ingest_and_heartbeat_answers_say_when_the_visitor_is_watched(tmp_path, database_url):
-    server: LiveServer = start_server(
-        settings_for(tmp_path, database_url=database_url, port=free_port())
+def test_ingest_and_heartbeat_answers_say_when_the_visitor_is_watched(live: LiveServer) -> None:
+
+    alice = make_account(live.services, "Alice", site_url="https://alice.example")
+    ids = new_ids()
+    now = live.services.clock.now_ms()
+    headers = {"Origin": "https://alice.example", "Content-Type": "text/plain"}
+
+    def post_batch(seq: int, events: list) -> httpx.Response:
+        body = batch(alice.site_key, ids, seq, events)
+        return httpx.post(f"{live.url}/api/v1/ingest", json=body, headers=headers)
+
+    def heartbeat() -> httpx.Response:
+        body = {
+            "site_key": alice.site_key,
+            **{k: ids[k] for k in ("visitor_id", "session_id", "page_id")},
+        }
+        return httpx.post(f"{live.url}/api/v1/heartbeat", json=body, headers=headers)
+
+    first = post_batch(0, [meta(now), full_snapshot(now + 1)])
+    assert first.status_code == 200 and "x-footage-watched" not in first.headers
+    assert "X-Footage-Watched" in first.headers["access-control-expose-headers"]
+    watch(live.services.db, alice.site_id, ids["visitor_id"], alice.user_id, now)
+    live.services.watched.refresh()  # rather than waiting out the second
+    second = post_batch(1, [move(now + 100)])
+    assert second.headers["x-footage-watched"] == "1"
+    assert heartbeat().headers["x-footage-watched"] == "1"
+    # Another visitor of the same site is not watched.
+    other = {**new_ids(), "site_key": alice.site_key}
+    body = batch(alice.site_key, other, 0, [meta(now), full_snapshot(now + 1)])
+    answer = httpx.post(f"{live.url}/api/v1/ingest", json=body, headers=headers)
+    assert answer.status_code == 200 and "x-footage-watched" not in answer.headers
+    stop_watching(live.services.db, alice.site_id, ids["visitor_id"], alice.user_id)
+    live.services.watched.refresh()
+    assert "x-footage-watched" not in post_batch(2, [move(now + 200)]).headers
+
+
+def test_an_agent_may_watch_and_the_view_is_in_the_audit_log(live: LiveServer) -> None:
+
+    svc = live.services
+    alice = make_account(svc, "Alice", site_url="https://alice.example")
+    agent_id = add_user(
+        svc.db,
+        svc.clock,
+        alice.account_id,
+        email="agent@alice.example",
+        password=PASSWORD,
+        role="agent",
     )
-    try:
-        alice = make_account(server.services, "Alice", site_url="https://alice.example")
-        ids = new_ids()
-        now = server.services.clock.now_ms()
-        headers = {"Origin": "https://alice.example", "Content-Type": "text/plain"}
-
-        def post_batch(seq: int, events: list) -> httpx.Response:
-            body = batch(alice.site_key, ids, seq, events)
-            return httpx.post(f"{server.url}/api/v1/ingest", json=body, headers=headers)
-
-        def heartbeat() -> httpx.Response:
-            body = {
-                "site_key": alice.site_key,
-                **{k: ids[k] for k in ("visitor_id", "session_id", "page_id")},
-            }
-            return httpx.post(f"{server.url}/api/v1/heartbeat", json=body, headers=headers)
-
-        first = post_batch(0, [meta(now), full_snapshot(now + 1)])
-        assert first.status_code == 200 and "x-footage-watched" not in first.headers
-        assert "X-Footage-Watched" in first.headers["access-control-expose-headers"]
-        watch(server.services.db, alice.site_id, ids["visitor_id"], alice.user_id, now)
-        server.services.watched.refresh()  # rather than waiting out the second
-        second = post_batch(1, [move(now + 100)])
-        assert second.headers["x-footage-watched"] == "1"
-        assert heartbeat().headers["x-footage-watched"] == "1"
-        # Another visitor of the same site is not watched.
-        other = {**new_ids(), "site_key": alice.site_key}
-        body = batch(alice.site_key, other, 0, [meta(now), full_snapshot(now + 1)])
-        answer = httpx.post(f"{server.url}/api/v1/ingest", json=body, headers=headers)
-        assert answer.status_code == 200 and "x-footage-watched" not in answer.headers
-        stop_watching(server.services.db, alice.site_id, ids["visitor_id"], alice.user_id)
-        server.services.watched.refresh()
-        assert "x-footage-watched" not in post_batch(2, [move(now + 200)]).headers
-    finally:
-        server.stop()
-
-
-def test_an_agent_may_watch_and_the_view_is_in_the_audit_log(tmp_path, database_url):
-    server: LiveServer = start_server(
-        settings_for(tmp_path, database_url=database_url, port=free_port())
-    )
-    try:
-        svc = server.services
-        alice = make_account(svc, "Alice", site_url="https://alice.example")
-        agent_id = add_user(
-            svc.db,
-            svc.clock,
-            alice.account_id,
-            email="agent@alice.example",
-            password=PASSWORD,
-            role="agent",
-        )
-        with server.client() as http:
-            login(http, "agent@alice.example")
-            page = http.get(f"/live/{alice.site_id}/vis-00000001")
-            with http.stream("GET", f"/live/{alice.site_id}/vis-00000001/stream") as stream:
-                assert stream.headers["content-type"].startswith("text/event-stream")
-                first = next(stream.iter_lines())
-        assert page.status_code == 200 and "live on" in page.text
-        assert first == "event: waiting"  # Alice's visitor is not recorded now
-        entries = [e for e in audit.entries(svc.db, alice.account_id) if e["action"] == ACTION]
-        assert [(e["actor"], e["detail"]) for e in entries] == [
-            (f"user:{agent_id}", {"site": alice.site_id})
-        ]
-    finally:
-        server.stop()
+    with live.client() as http:
+        login(http, "agent@alice.example")
+        page = http.get(f"/live/{alice.site_id}/vis-00000001")
+        with http.stream("GET", f"/live/{alice.site_id}/vis-00000001/stream") as stream:
+            assert stream.headers["content-type"].startswith("text/event-stream")
+            first = next(stream.iter_lines())
+    assert page.status_code == 200 and "live on" in page.text
+    assert first == "event: waiting"  # Alice's visitor is not recorded now
+    entries = [e for e in audit.entries(svc.db, alice.account_id) if e["action"] == ACTION]
+    assert [(e["actor"], e["detail"]) for e in entries] == [
+        (f"user:{agent_id}", {"site": alice.site_id})
+    ]

@@ -6,11 +6,9 @@
 // The replay is the player's: rrweb's Replayer in a sandboxed, inert frame, every event
 // neutralised first (inert.ts), canvas pictures and unrecorded frames drawn the same way.
 
-import { Replayer } from 'rrweb';
-import type { eventWithTime } from 'rrweb';
-import { canvasPictures } from './canvasreplay';
-import { unrecordedFrames } from './unrecorded';
-import { guardFrame, neutralise } from './inert';
+import type { Replayer, eventWithTime } from 'rrweb';
+import { neutralise } from './inert';
+import { strangerReplayer } from './replay';
 
 /** How far behind the visitor the view plays: a batch every second arrives within it, so the
  *  visitor's moves replay at their own pace instead of in jumps. */
@@ -99,15 +97,7 @@ class LiveView {
     this.screen.textContent = '';
     this.overlay.hidden = true;
     this.track(events);
-    const replayer = new Replayer(events as unknown as eventWithTime[], {
-      root: this.screen,
-      liveMode: true,
-      mouseTail: { duration: 600, lineCap: 'round', lineWidth: 2, strokeStyle: 'rgba(79, 70, 229, 0.3)' },
-      UNSAFE_replayCanvas: false,
-      plugins: [canvasPictures(), unrecordedFrames()],
-      showWarning: false,
-    });
-    guardFrame(replayer.iframe); // a stranger's page: no script, no input
+    const replayer = strangerReplayer(events, { root: this.screen, liveMode: true });
     replayer.on('resize', (d) => {
       const { width, height } = d as { width: number; height: number };
       if (width > 0 && height > 0) this.dims = { width, height };

@@ -23,9 +23,8 @@
 
 import { Replayer } from 'rrweb';
 import type { eventWithTime } from 'rrweb';
-import { canvasPictures } from './canvasreplay';
-import { unrecordedFrames } from './unrecorded';
-import { guardFrame, neutralise } from './inert';
+import { neutralise } from './inert';
+import { strangerReplayer } from './replay';
 import { KeptCopies, readKept } from './kept';
 import { PieceLoader, insertSorted, pieceAt, readIndex } from './pieces';
 import type { PieceIndex } from './pieces';
@@ -641,23 +640,12 @@ class Player {
     if (meta && meta.data && meta.data.width > 0 && meta.data.height > 0) {
       this.dims = { width: meta.data.width, height: meta.data.height };
     }
-    this.replayer = new Replayer(neutralise(events, location.href, this.kept) as unknown as eventWithTime[], {
+    this.replayer = strangerReplayer(neutralise(events, location.href, this.kept), {
       root: this.screen,
       skipInactive: this.skipInactive,
       inactivePeriodThreshold: INACTIVE_AFTER_MS,
-      mouseTail: { duration: 600, lineCap: 'round', lineWidth: 2, strokeStyle: 'rgba(79, 70, 229, 0.3)' },
-      UNSAFE_replayCanvas: false,
-      // canvas pictures and frames not recorded, shown from outside the sandbox
-      plugins: [canvasPictures(), unrecordedFrames()],
-      showWarning: false,
       speed: this.speed,
     });
-    try {
-      guardFrame(this.replayer.iframe); // a recording is a stranger's page: no script, no input
-    } catch (error) {
-      this.replayer.destroy(); // before it draws the first page (a timer away)
-      throw error;
-    }
     this.total = Math.max(0, this.index ? this.index.duration_ms : this.replayer.getMetaData().totalTime);
     for (const m of signalMarkers(this.signals)) this.markers.push(m);
     for (const [n, part] of parts) this.note(n, part);
