@@ -152,7 +152,9 @@ FIGURES = {
     "script_ms": "script, CPU (ms)",
     "script_before_input_ms": "  of which before the first input (ms)",
     "main_thread_ms": "main thread, CPU (ms)",
+    "worker_cpu_ms": "the page's workers, CPU (ms)",
     "heap_mb": "heap (MB)",
+    "worker_heap_mb": "the page's workers' heap (MB)",
 }
 
 
@@ -597,6 +599,39 @@ def first_input(page: Any) -> None:
     page.mouse.up()
 
 
+def worker_heap(page: Any, cdp: Any) -> float:
+    """The used heap of the page's dedicated workers after their garbage collection (bytes),
+    through CDP sessions attached to them (`Target.sendMessageToTarget`)."""
+    attached: list[str] = []
+    replies: dict[int, Any] = {}
+
+    def reply(event: dict[str, Any]) -> None:
+        message = json.loads(event["message"])
+        if "id" in message:
+            replies[message["id"]] = message.get("result", {})
+
+    cdp.on("Target.attachedToTarget", lambda e: attached.append(e["sessionId"]))
+    cdp.on("Target.receivedMessageFromTarget", reply)
+    cdp.send(
+        "Target.setAutoAttach",
+        {"autoAttach": True, "waitForDebuggerOnStart": False, "flatten": False},
+    )
+    deadline = time.monotonic() + 2
+    while len(attached) < len(page.workers) and time.monotonic() < deadline:
+        page.wait_for_timeout(20)
+    total = 0.0
+    for n, session in enumerate(attached):
+        for k, method in enumerate(("HeapProfiler.collectGarbage", "Runtime.getHeapUsage")):
+            ask = {"id": 2 * n + k + 1, "method": method}
+            cdp.send(
+                "Target.sendMessageToTarget", {"sessionId": session, "message": json.dumps(ask)}
+            )
+        while 2 * n + 2 not in replies and time.monotonic() < deadline + 3:
+            page.wait_for_timeout(20)
+        total += replies.get(2 * n + 2, {}).get("usedSize", 0)
+    return total
+
+
 def run_once(browser: Any, target: Target, profile: bool = False) -> Run:
     """One fresh visitor on one page; the figures of the module docstring. With `profile`,
     CDP's sampling profiler from navigation to the end instead of the trace, and the first
@@ -632,6 +667,7 @@ def run_once(browser: Any, target: Target, profile: bool = False) -> Run:
         after = metrics(cdp)
         cdp.send("HeapProfiler.collectGarbage")
         heap = cdp.send("Runtime.getHeapUsage")["usedSize"]
+        workers_heap = worker_heap(page, cdp)
         if target.variant == "rrweb-sent":
             deadline = time.monotonic() + 5
             while (
@@ -647,6 +683,8 @@ def run_once(browser: Any, target: Target, profile: bool = False) -> Run:
     finally:
         context.close()
     figures = figures_of(probe, before, after, heap)
+    figures["worker_heap_mb"] = round(workers_heap / 1e6, 2)
+    figures.setdefault("worker_cpu_ms", 0.0)
     detail = run_detail(probe, before, target, ingest)
     if trace is not None:
         tasks = trace_tasks(trace, target.url)
@@ -703,7 +741,8 @@ INPUT_EVENTS = {
 def trace_tasks(raw: bytes, url: str) -> dict[str, Any]:
     """The page's main-thread tasks from a Chromium trace, in thread CPU time (`tdur`):
     blocking time (the sum of CPU − 50 ms) from navigation to 1 s after the first input, the
-    longest task, and the longest task that dispatched an event of the first input."""
+    longest task, the longest task that dispatched an event of the first input, and the CPU
+    of the page's dedicated workers (Footage compresses its batches in one) in that window."""
     data = json.loads(raw)
     events = data["traceEvents"] if isinstance(data, dict) else data
     starts = [
@@ -744,9 +783,26 @@ def trace_tasks(raw: bytes, url: str) -> dict[str, Any]:
     end = inputs[0] + AFTER_MS * 1000
     window = [t for t in tasks if t[0] < end]
     input_tasks = [t for t in window if any(t[0] <= i <= t[0] + t[1] for i in inputs)]
+    workers = {
+        e["tid"]
+        for e in events
+        if e.get("name") == "thread_name"
+        and e["pid"] == pid
+        and e["args"].get("name", "").startswith("DedicatedWorker")
+    }
+    worker_cpu = sum(
+        e.get("tdur", 0)
+        for e in events
+        if e.get("pid") == pid
+        and e.get("tid") in workers
+        and e.get("name") == "RunTask"
+        and e.get("ph") == "X"
+        and nav_ts <= e.get("ts", 0) < end
+    )
     ms = 1000.0
     return {
         "figures": {
+            "worker_cpu_ms": round(worker_cpu / ms, 1),
             "input_task_cpu_ms": round(max((t[2] for t in input_tasks), default=0) / ms, 1),
             "tbt_cpu_ms": round(sum(max(0.0, t[2] / ms - 50) for t in window), 1),
             "longest_task_cpu_ms": round(max((t[2] for t in window), default=0) / ms, 1),
@@ -892,8 +948,12 @@ def in_snapshot(stack: frozenset[Frame]) -> bool:
     return calls(stack, "rrweb", "takeFullSnapshot")
 
 
+# The recorder's rrweb `emit` callback (named onEvent since the live view shares it).
+EMIT_NAMES = ("emit", "onEvent")
+
+
 def in_emit(stack: frozenset[Frame]) -> bool:
-    return calls(stack, "src/recorder.ts", "emit")
+    return any(calls(stack, "src/recorder.ts", name) for name in EMIT_NAMES)
 
 
 # Where the time from navigation to 1 s after the first input goes, from the profile: each
@@ -939,7 +999,7 @@ STAGES: list[tuple[str, Callable[[Frame, frozenset[Frame]], bool]]] = [
     ),
     (
         "Footage: JSON.stringify of each event (emit's own time)",
-        lambda leaf, _: leaf == ("src/recorder.ts", "emit"),
+        lambda leaf, _: leaf[0] == "src/recorder.ts" and leaf[1] in EMIT_NAMES,
     ),
     (
         "Footage: batches sent (PageView.flush: body, gzip, fetch)",

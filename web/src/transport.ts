@@ -9,11 +9,94 @@ export const KEEPALIVE_QUOTA_BYTES = 64_000;
 
 export type Body = string | Uint8Array;
 
-/** gzip-compresses `text` with CompressionStream; plain text where that API is missing. */
+/**
+ * The compression worker's whole script: it gzips each text it is given and answers with the
+ * bytes (or null). Compressing a page's snapshot takes tens of milliseconds; in a worker they
+ * are not taken from the visitor's page.
+ */
+const GZIP_WORKER =
+  'onmessage=function(e){var d=e.data;new Response(new Blob([d[1]]).stream().pipeThrough(new CompressionStream("gzip")))' +
+  '.arrayBuffer().then(function(b){postMessage([d[0],b],[b])},function(){postMessage([d[0],null])})}';
+
+/** How long a batch waits for the worker before the page compresses it itself. */
+export const WORKER_WAIT_MS = 5000;
+
+/** The compression worker: undefined before the first batch, null where the page may not have one. */
+let worker: Worker | null | undefined;
+let nextJob = 0;
+const jobs = new Map<number, (bytes: ArrayBuffer | null) => void>();
+
+/**
+ * The compression worker, started with the first batch. A page whose Content-Security-Policy
+ * refuses workers from blob: addresses (or Trusted Types) gets none: it compresses itself.
+ */
+function gzipWorker(): Worker | null {
+  if (worker !== undefined) return worker;
+  worker = null;
+  try {
+    const url = URL.createObjectURL(new Blob([GZIP_WORKER], { type: 'text/javascript' }));
+    const started = new Worker(url);
+    started.onmessage = (e: MessageEvent) => {
+      const answer: unknown = e.data;
+      if (!Array.isArray(answer)) return;
+      const [id, bytes] = answer as [number, unknown];
+      const done = jobs.get(id);
+      jobs.delete(id);
+      if (done) done(bytes instanceof ArrayBuffer && bytes.byteLength > 0 ? bytes : null);
+    };
+    // Refused by the page's policy, or broken: every batch waiting is compressed by the page.
+    started.onerror = (e: Event) => {
+      e.preventDefault();
+      stopWorker();
+    };
+    worker = started;
+  } catch {
+    // no Worker, no blob: addresses, or refused at once
+  }
+  return worker;
+}
+
+/** Gives up the worker for this page: what waits for it is compressed by the page instead. */
+function stopWorker(): void {
+  if (worker) worker.terminate();
+  worker = null;
+  const waiting = [...jobs.values()];
+  jobs.clear();
+  for (const done of waiting) done(null);
+}
+
+/** The worker's gzip of `text`, or null when it cannot give one in time. */
+function gzipInWorker(text: string): Promise<ArrayBuffer | null> {
+  const w = gzipWorker();
+  if (!w) return Promise.resolve(null);
+  return new Promise((resolve) => {
+    const id = nextJob++;
+    const timer = setTimeout(() => {
+      // A worker this slow is stuck (or never started): the page does the work from now on.
+      if (jobs.has(id)) stopWorker();
+    }, WORKER_WAIT_MS);
+    jobs.set(id, (bytes) => {
+      clearTimeout(timer);
+      resolve(bytes);
+    });
+    try {
+      w.postMessage([id, text]);
+    } catch {
+      stopWorker();
+    }
+  });
+}
+
+/**
+ * gzip-compresses `text` with CompressionStream, in a worker where the page allows one;
+ * plain text where that API is missing.
+ */
 export async function gzip(text: string): Promise<Body> {
   if (typeof CompressionStream === 'undefined' || typeof Blob === 'undefined' || typeof Response === 'undefined') {
     return text;
   }
+  const bytes = await gzipInWorker(text);
+  if (bytes) return new Uint8Array(bytes);
   try {
     const stream = new Blob([text]).stream().pipeThrough(new CompressionStream('gzip'));
     return new Uint8Array(await new Response(stream).arrayBuffer());
