@@ -74,9 +74,11 @@ A9D0-A9D9 A9F0-A9F9 AA50-AA59 ABF0-ABF9 FF10-FF19 104A0-104A9 10D30-10D39 10D40-
 1E4F0-1E4F9 1E5F1-1E5FA 1E950-1E959 1FBF0-1FBF9
 `;
 
-function digitClass(): string {
+/** The table as a character class; `otherOnly`: without ASCII's 0-9. */
+function digitClass(otherOnly = false): string {
   const ranges = DECIMAL_DIGITS.trim()
     .split(/\s+/)
+    .filter((pair) => !otherOnly || pair !== '0030-0039')
     .map((pair) => {
       const [first, last] = pair.split('-');
       return `\\u{${first}}-\\u{${last}}`;
@@ -92,26 +94,45 @@ const ANY_DIGIT = new RegExp(D, 'u');
 // brackets between them, a leading '+' or '(') is masked when it has at least PERSONAL_DIGITS
 // digits (phone, card, account and id numbers), or is international ('+' and at least 6).
 const PERSONAL_DIGITS = 7;
-const DATE =
-  `${D}{4}-${D}{1,2}-${D}{1,2}(?!${D})` +
-  `|${D}{1,2}[./]${D}{1,2}[./]${D}{2,4}(?!${D})` +
-  `|${D}{1,2}\\. ?${D}{1,2}\\. ?${D}{4}(?!${D})`;
-const TIME = `${D}{1,2}:${D}{2}(?::${D}{2})?(?!${D})`;
-// A run stops before a date or a time ("€12.50 2026-12-03": a price, then a date).
-const NUMBER = new RegExp(
-  `(?<date>${DATE})|(?<time>${TIME})|(?<run>[+(]?${D}(?:[ ().\\-/]{0,2}(?!${DATE}|${TIME})${D})*)`,
-  'gu',
-);
+/** NUMBER (below) over the digit class `d`. */
+function numberPattern(d: string): RegExp {
+  const date =
+    `${d}{4}-${d}{1,2}-${d}{1,2}(?!${d})` +
+    `|${d}{1,2}[./]${d}{1,2}[./]${d}{2,4}(?!${d})` +
+    `|${d}{1,2}\\. ?${d}{1,2}\\. ?${d}{4}(?!${d})`;
+  const time = `${d}{1,2}:${d}{2}(?::${d}{2})?(?!${d})`;
+  // A run stops before a date or a time ("€12.50 2026-12-03": a price, then a date).
+  return new RegExp(`(?<date>${date})|(?<time>${time})|(?<run>[+(]?${d}(?:[ ().\\-/]{0,2}(?!${date}|${time})${d})*)`, 'gu');
+}
+const NUMBER = numberPattern(D);
+// Text whose digits are all ASCII (nearly all page text) takes NUMBER over [0-9]: the very same
+// matches there, found ~6 times faster than through the whole table's class.
+const OTHER_DIGIT = new RegExp(digitClass(true), 'u');
+const ASCII_NUMBER = numberPattern('[0-9]');
+const ASCII_DIGITS = /[0-9]/g;
+
+/** How many ASCII digits `s` has. */
+function asciiDigits(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 48 && c <= 57) n++;
+  }
+  return n;
+}
 
 /** The numbers of page text that identify people masked, the rest (prices, dates…) kept. */
 export function maskPersonalNumbers(s: string): string {
   // Most page text has no digit at all: one scan for one, not NUMBER's alternatives at every
   // character (the recorder calls this for every text node of the page).
   if (!ANY_DIGIT.test(s)) return s;
-  return s.replace(NUMBER, (match: string, _date?: string, _time?: string, run?: string) => {
+  const ascii = !OTHER_DIGIT.test(s);
+  return s.replace(ascii ? ASCII_NUMBER : NUMBER, (match: string, _date?: string, _time?: string, run?: string) => {
     if (run === undefined) return match;
-    const digits = (run.match(DIGITS) || []).length;
-    return digits >= PERSONAL_DIGITS || (run[0] === '+' && digits >= 6) ? run.replace(DIGITS, '*') : run;
+    const digits = ascii ? asciiDigits(run) : (run.match(DIGITS) || []).length;
+    const personal = digits >= PERSONAL_DIGITS || (run[0] === '+' && digits >= 6);
+    if (!personal) return run;
+    return ascii ? run.replace(ASCII_DIGITS, '*') : run.replace(DIGITS, '*');
   });
 }
 const LOCAL_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!#$%&'*+/=?^_`{|}~.-";
