@@ -151,3 +151,31 @@ def test_a_page_changing_a_lot_before_anyone_acts_is_taken_again(browser, demo):
     text = json.dumps(events_of(server, login, rec["id"]))
     assert "Block T" in text  # the page as the visitor saw it (the 20th text)…
     assert len(text) < 4_500_000  # …without the 6 MB of changes that came before
+
+
+def test_what_the_first_activity_itself_records_is_kept(browser, demo):
+    """A site event and an error raised by the page's own handler of the visitor's very first
+    input, the one that releases the page view held ahead, are in the recording, and so is a
+    visit that ends with that input."""
+    server, login = demo
+    known = known_recordings(server, login)
+    handler = """
+      document.addEventListener('keydown', () => {
+        footage('event', 'first_key', {key: 'a'});
+        throw new Error('first key broke');
+      }, {once: true});
+    """
+    context, page, sent = open_page(browser, server, "/demo/first-key", items=20, script=handler)
+    assert sent == []
+    page.keyboard.press("a")
+    leave(page, server)  # at once
+    context.close()
+
+    rec = new_recording(server, login, known, "/demo/first-key")
+    events = events_of(server, login, rec["id"])
+    custom = [e["data"] for e in events if e["type"] == 5]
+    assert any(d["tag"] == "footage.event" and d["payload"]["name"] == "first_key" for d in custom)
+    assert any(
+        d["tag"] == "footage.error" and "first key broke" in d["payload"]["message"] for d in custom
+    )
+    assert len([e for e in events if e["type"] == 2]) == 1
