@@ -104,7 +104,9 @@ function numberPattern(d: string): RegExp {
   // A run stops before a date or a time ("€12.50 2026-12-03": a price, then a date).
   return new RegExp(`(?<date>${date})|(?<time>${time})|(?<run>[+(]?${d}(?:[ ().\\-/]{0,2}(?!${date}|${time})${d})*)`, 'gu');
 }
-const NUMBER = numberPattern(D);
+// NUMBER over the whole table is a 44 KB pattern: made (and compiled) only for a page whose
+// text has a digit outside ASCII.
+let NUMBER: RegExp | null = null;
 // Text whose digits are all ASCII (nearly all page text) takes NUMBER over [0-9]: the very same
 // matches there, found ~6 times faster than through the whole table's class.
 const OTHER_DIGIT = new RegExp(digitClass(true), 'u');
@@ -127,7 +129,8 @@ export function maskPersonalNumbers(s: string): string {
   // character (the recorder calls this for every text node of the page).
   if (!ANY_DIGIT.test(s)) return s;
   const ascii = !OTHER_DIGIT.test(s);
-  return s.replace(ascii ? ASCII_NUMBER : NUMBER, (match: string, _date?: string, _time?: string, run?: string) => {
+  if (!ascii && !NUMBER) NUMBER = numberPattern(D);
+  return s.replace(ascii ? ASCII_NUMBER : (NUMBER as RegExp), (match: string, _date?: string, _time?: string, run?: string) => {
     if (run === undefined) return match;
     const digits = ascii ? asciiDigits(run) : (run.match(DIGITS) || []).length;
     const personal = digits >= PERSONAL_DIGITS || (run[0] === '+' && digits >= 6);
