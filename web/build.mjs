@@ -89,6 +89,9 @@ const builds = [
     banner,
     format: 'iife',
     platform: 'browser',
+    // rrweb's console warnings ("Failed to snapshot the document"…) would land in the site's
+    // own console, where its developers look for their errors; the recorder stays silent there.
+    drop: ['console'],
   },
   {
     ...common,

@@ -113,29 +113,18 @@ const OTHER_DIGIT = new RegExp(digitClass(true), 'u');
 const ASCII_NUMBER = numberPattern('[0-9]');
 const ASCII_DIGITS = /[0-9]/g;
 
-/** How many ASCII digits `s` has. */
-function asciiDigits(s: string): number {
-  let n = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 48 && c <= 57) n++;
-  }
-  return n;
-}
-
 /** The numbers of page text that identify people masked, the rest (prices, dates…) kept. */
 export function maskPersonalNumbers(s: string): string {
   // Most page text has no digit at all: one scan for one, not NUMBER's alternatives at every
   // character (the recorder calls this for every text node of the page).
   if (!ANY_DIGIT.test(s)) return s;
   const ascii = !OTHER_DIGIT.test(s);
+  const digits = ascii ? ASCII_DIGITS : DIGITS;
   if (!ascii && !NUMBER) NUMBER = numberPattern(D);
   return s.replace(ascii ? ASCII_NUMBER : (NUMBER as RegExp), (match: string, _date?: string, _time?: string, run?: string) => {
     if (run === undefined) return match;
-    const digits = ascii ? asciiDigits(run) : (run.match(DIGITS) || []).length;
-    const personal = digits >= PERSONAL_DIGITS || (run[0] === '+' && digits >= 6);
-    if (!personal) return run;
-    return ascii ? run.replace(ASCII_DIGITS, '*') : run.replace(DIGITS, '*');
+    const n = (run.match(digits) || []).length;
+    return n >= PERSONAL_DIGITS || (run[0] === '+' && n >= 6) ? run.replace(digits, '*') : run;
   });
 }
 const LOCAL_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!#$%&'*+/=?^_`{|}~.-";
