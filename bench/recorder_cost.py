@@ -52,7 +52,11 @@ the mouse moved onto the second product's "Add to cart" button in 5 steps and cl
   TaskDuration from navigation to the end, in thread time (`timeDomain: threadTicks`); and
   the script time spent before the first input (rrweb's snapshot at `load` is there);
 - heap (MB): CDP `Runtime.getHeapUsage` used size after `HeapProfiler.collectGarbage`, at
-  the end.
+  the end;
+- the page's workers, CPU (ms) and heap (MB): its dedicated workers (Footage compresses its
+  batches in one), their tasks' thread time in the trace from navigation to the end, and
+  their heap after a GC through CDP sessions attached to them; not in the figures above,
+  which are the page's main thread.
 
 Wall-clock figures (Event Timing, Long Tasks) are what a visitor feels, but on a busy machine
 they include the time the page's thread waited for a core; the CPU figures do not.

@@ -147,6 +147,8 @@ const state = {
   askedFrames: new WeakSet<Window>(),
   /** In a same-origin frame recorded by the page above: passes this page's errors up. */
   forwardError: null as ((payload: ErrorPayload) => void) | null,
+  /** Masks and adds the page view's events still waiting behind its full snapshot. */
+  drain: null as (() => void) | null,
   /** The page view's event handler (scrub, serialise, add), for events Footage makes itself. */
   emit: null as ((event: { type: number; data?: unknown; timestamp: number }) => void) | null,
   /** An `input` event is being dispatched: the visitor is typing (typedValue). */
@@ -555,6 +557,7 @@ function onActivity(event: Event): void {
 
 /** The visitor was active on this page, or in a frame it records. */
 function activity(): void {
+  drainEvents();
   if (!state.view && !state.waiting) return; // not recording this page
   const now = Date.now();
   if (state.waiting) {
@@ -583,7 +586,13 @@ function activity(): void {
   }
 }
 
+/** The page view's events waiting behind its full snapshot, masked and added now. */
+function drainEvents(): void {
+  if (state.drain) state.drain();
+}
+
 function onPageHide(): void {
+  drainEvents();
   finishTyping();
   state.away = true;
   state.waiting = false;
@@ -620,7 +629,10 @@ function onPageShow(event: Event): void {
 }
 
 function onVisibilityChange(): void {
-  if (document.visibilityState === 'hidden' && state.view) state.view.flush();
+  if (document.visibilityState === 'hidden' && state.view) {
+    drainEvents();
+    state.view.flush();
+  }
 }
 
 // ---- frames of another origin (crossframe.ts) --------------------------------
@@ -663,6 +675,7 @@ function tellParent(): void {
  */
 function joinParent(origin: string): void {
   if (!mayRecord()) return;
+  drainEvents();
   state.parentOrigin = origin;
   state.waiting = false;
   cancelHold();
@@ -687,6 +700,7 @@ function joinParent(origin: string): void {
     }
   };
   state.emit = emit;
+  state.drain = null;
   const stop = record({ ...recordOptions(rules), emit });
   if (!stop) {
     state.parentOrigin = '';
@@ -731,7 +745,7 @@ function startView(sessionId: string | null): void {
   state.siteEventsInView = 0;
   state.masks = new PageMaskState();
   const rules = state.config.record;
-  const onEvent = (event: { type: number; data?: unknown; timestamp?: number }): void => {
+  const process = (event: { type: number; data?: unknown; timestamp?: number }): void => {
     try {
       if (state.view !== view) return;
       if (insideIgnoredEvents(event)) return;
@@ -751,6 +765,29 @@ function startView(sessionId: string | null): void {
       // an event that cannot be serialised is dropped
     }
   };
+  // The full snapshot is masked and serialised in a task of its own, after rrweb's (the longest
+  // the recorder gives the page); what comes meanwhile waits behind it, in order. Whatever
+  // releases, sends or ends the page view drains them first (drainEvents).
+  const waiting: { type: number; data?: unknown; timestamp?: number }[] = [];
+  let draining = false;
+  const drain = (): void => {
+    draining = true;
+    try {
+      while (waiting.length) process(waiting.shift()!);
+    } finally {
+      draining = false;
+    }
+  };
+  const onEvent = (event: { type: number; data?: unknown; timestamp?: number }): void => {
+    if (state.view !== view) return;
+    if (!draining && (waiting.length || event.type === FULL_SNAPSHOT)) {
+      if (!waiting.length) setTimeout(guard(drain), 0);
+      waiting.push(event);
+      return;
+    }
+    process(event);
+  };
+  state.drain = drain;
   // Where frames of another origin lead (crossframe.ts: rrweb keeps it only for frames loaded
   // when it records them), once per frame and page view.
   const reported = new WeakSet<HTMLIFrameElement>();
@@ -973,7 +1010,10 @@ function ignoredNode(id: number | undefined): boolean {
 function scheduleFirstBatch(view: PageView): void {
   clearTimeout(state.firstBatchTimer);
   state.firstBatchTimer = setTimeout(
-    guard(() => view.flush()),
+    guard(() => {
+      drainEvents();
+      view.flush();
+    }),
     FIRST_BATCH_DELAY_MS,
   );
 }
@@ -1023,7 +1063,10 @@ function stopRecorder(): void {
 function startTimers(): void {
   if (state.flushTimer === undefined) {
     state.flushTimer = setInterval(
-      guard(() => state.view && state.view.flush()),
+      guard(() => {
+        drainEvents();
+        if (state.view) state.view.flush();
+      }),
       state.watched ? WATCHED_INTERVAL_MS : state.config.batchIntervalMs,
     );
   }
