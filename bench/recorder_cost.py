@@ -952,8 +952,8 @@ def in_snapshot(stack: frozenset[Frame]) -> bool:
     return calls(stack, "rrweb", "takeFullSnapshot")
 
 
-# The recorder's rrweb `emit` callback (named onEvent since the live view shares it).
-EMIT_NAMES = ("emit", "onEvent")
+# The recorder's rrweb `emit` callback (onEvent; addToView masks, serialises and adds each event).
+EMIT_NAMES = ("emit", "onEvent", "addToView")
 
 
 def in_emit(stack: frozenset[Frame]) -> bool:

@@ -745,7 +745,7 @@ function startView(sessionId: string | null): void {
   state.siteEventsInView = 0;
   state.masks = new PageMaskState();
   const rules = state.config.record;
-  const process = (event: { type: number; data?: unknown; timestamp?: number }): void => {
+  const addToView = (event: { type: number; data?: unknown; timestamp?: number }): void => {
     try {
       if (state.view !== view) return;
       if (insideIgnoredEvents(event)) return;
@@ -773,7 +773,7 @@ function startView(sessionId: string | null): void {
   const drain = (): void => {
     draining = true;
     try {
-      while (waiting.length) process(waiting.shift()!);
+      while (waiting.length) addToView(waiting.shift()!);
     } finally {
       draining = false;
     }
@@ -785,7 +785,7 @@ function startView(sessionId: string | null): void {
       waiting.push(event);
       return;
     }
-    process(event);
+    addToView(event);
   };
   state.drain = drain;
   // Where frames of another origin lead (crossframe.ts: rrweb keeps it only for frames loaded
