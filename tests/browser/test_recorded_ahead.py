@@ -179,3 +179,21 @@ def test_what_the_first_activity_itself_records_is_kept(browser, demo):
         d["tag"] == "footage.error" and "first key broke" in d["payload"]["message"] for d in custom
     )
     assert len([e for e in events if e["type"] == 2]) == 1
+
+
+def test_a_page_in_design_mode_is_recorded_as_typed_text(browser, demo):
+    """`document.designMode = 'on'` makes the whole page an editable area: its text is what
+    the visitor types, masked like a field's (typed text is not recorded by default)."""
+    server, login = demo
+    known = known_recordings(server, login)
+    script = "document.designMode = 'on';"
+    context, page, _ = open_page(browser, server, "/demo/design", items=3, script=script)
+    page.mouse.move(200, 200, steps=3)
+    page.keyboard.type("secret")
+    leave(page, server)
+    context.close()
+
+    rec = new_recording(server, login, known, "/demo/design")
+    text = json.dumps(events_of(server, login, rec["id"]))
+    assert "A fine thing" not in text and "Catalogue" not in text and "secret" not in text
+    assert "*" * len("A fine thing") in text

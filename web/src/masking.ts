@@ -514,9 +514,14 @@ class Masker {
   /** Walk a serialized node and its children; `context`: inherited bits. */
   node(root: unknown, parentTag: string, context: number): void {
     const state = this.state;
-    const stack: [unknown, string, number][] = [[root, parentTag, context]];
-    while (stack.length > 0) {
-      const [node, parent, ctx] = stack.pop()!;
+    // Three stacks in step (a node, its parent's tag, the bits it inherits): no tuple per node.
+    const nodes: unknown[] = [root];
+    const parents: string[] = [parentTag];
+    const contexts: number[] = [context];
+    while (nodes.length > 0) {
+      const node = nodes.pop();
+      const parent = parents.pop()!;
+      const ctx = contexts.pop()!;
       if (!isObj(node)) continue;
       const kind = node.type;
       if (kind === NODE_ELEMENT) {
@@ -541,12 +546,17 @@ class Masker {
         if (password) marks |= PASSWORD;
         if (tag === 'style') marks |= STYLE;
         if (marks) state.mark(node.id, marks);
-        if (isObj(attributes) && Object.keys(attributes).length > 0) {
-          this.elementAttributes(tag, attributes, own, password);
+        if (isObj(attributes)) {
+          const names = Object.keys(attributes);
+          if (names.length > 0) this.elementAttributes(tag, attributes, names, own, password);
         }
         const children = node.childNodes;
         if (Array.isArray(children)) {
-          for (const child of children) stack.push([child, tag, own]);
+          for (const child of children) {
+            nodes.push(child);
+            parents.push(tag);
+            contexts.push(own);
+          }
         }
       } else if (kind === NODE_TEXT) {
         if (parent === 'script') continue;
@@ -564,13 +574,17 @@ class Masker {
       } else if (kind === NODE_DOCUMENT) {
         const children = node.childNodes;
         if (Array.isArray(children)) {
-          for (const child of children) stack.push([child, '', ctx]);
+          for (const child of children) {
+            nodes.push(child);
+            parents.push('');
+            contexts.push(ctx);
+          }
         }
       }
     }
   }
 
-  elementAttributes(tag: string, attributes: Obj, ctx: number, password: boolean): void {
+  elementAttributes(tag: string, attributes: Obj, names: string[], ctx: number, password: boolean): void {
     if (tag === 'option' && !this.forms && has(attributes, 'selected')) {
       delete attributes.selected; // the choice of a select is a typed value
     }
@@ -581,7 +595,7 @@ class Masker {
       const value = attributes.type;
       if (typeof value === 'string') inputType = value.toLowerCase();
     }
-    for (const name of Object.keys(attributes)) {
+    for (const name of names) {
       const value = attributes[name];
       if (typeof value !== 'string' || !value) continue;
       let how = attributeKind(name);

@@ -941,34 +941,40 @@ function isSensitive(element: HTMLElement | null): boolean {
   }
 }
 
+/** What a document's text may hold besides plain page text (bits): masked areas, design mode. */
+const HAS_AREAS = 1;
+const DESIGN_MODE = 2;
 /**
- * Whether a document has any area whose text is not plain page text, asked once per task:
- * rrweb serialises a snapshot (or a batch of changes) in one task, in which the page cannot
- * change, so one query answers for every text node of it. Most pages have none.
+ * The document's bits, asked once per task: rrweb serialises a snapshot (or a batch of changes)
+ * in one task, in which the page cannot change, so one query answers for every text node of
+ * it. Most pages have neither.
  */
-const areasAsked = new Map<Document, boolean>();
-function hasMaskedAreas(doc: Document): boolean {
-  let found = areasAsked.get(doc);
-  if (found === undefined) {
-    found = doc.querySelector(MASKED_AREAS) !== null;
-    if (!areasAsked.size) Promise.resolve().then(() => areasAsked.clear());
-    areasAsked.set(doc, found);
+const documentsAsked = new Map<Document, number>();
+function documentBits(doc: Document): number {
+  let bits = documentsAsked.get(doc);
+  if (bits === undefined) {
+    bits = (doc.querySelector(MASKED_AREAS) !== null ? HAS_AREAS : 0) | (doc.designMode === 'on' ? DESIGN_MODE : 0);
+    if (!documentsAsked.size) Promise.resolve().then(() => documentsAsked.clear());
+    documentsAsked.set(doc, bits);
   }
-  return found;
+  return bits;
 }
 
 function maskPageText(text: string, element: HTMLElement | null, rules: MaskRules): string {
   try {
     // One look up the tree for the usual page text, which is in no such area; none at all
     // when the page has no such area.
-    const area = element && hasMaskedAreas(element.ownerDocument) ? element.closest(MASKED_AREAS) : null;
-    if (area) {
-      if (area.closest(IGNORE_MASK)) return maskValue(text, rules, true);
-      // Text typed into an editable area or a textarea is typed text, masked like a field.
-      return maskValue(text, rules, false);
+    const bits = element ? documentBits(element.ownerDocument) : 0;
+    if (bits) {
+      const area = bits & HAS_AREAS ? element!.closest(MASKED_AREAS) : null;
+      if (area) {
+        if (area.closest(IGNORE_MASK)) return maskValue(text, rules, true);
+        // Text typed into an editable area or a textarea is typed text, masked like a field.
+        return maskValue(text, rules, false);
+      }
+      // A whole document in design mode is one editable area.
+      if (bits & DESIGN_MODE) return maskValue(text, rules, false);
     }
-    // A whole document in design mode is one editable area.
-    if (element && element.ownerDocument.designMode === 'on') return maskValue(text, rules, false);
   } catch {
     return maskValue(text, rules, true);
   }
