@@ -19,7 +19,7 @@ const GZIP_WORKER =
   '.arrayBuffer().then(function(b){postMessage([d[0],b],[b])},function(){postMessage([d[0],null])})}';
 
 /** How long a batch waits for the worker before the page compresses it itself. */
-export const WORKER_WAIT_MS = 5000;
+const WORKER_WAIT_MS = 5000;
 
 /** The compression worker: undefined before the first batch, null where the page may not have one. */
 let worker: Worker | null | undefined;
