@@ -136,6 +136,8 @@ def test_no_serious_or_critical_violation_on_any_page(browser, shop, artifacts, 
     page.keyboard.press("Escape")
     page.click("[data-share-open]")
     page.locator(".share-dialog").wait_for(state="visible")
+    # The active links load after the dialog opens: audit the rows, not a half-drawn list.
+    page.locator(".share-dialog[aria-busy=false]").wait_for()
     found[player + " (share)"] = audit(page)
     page.click("[data-share-close]")
     page.click("details.download summary")

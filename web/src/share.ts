@@ -98,13 +98,19 @@ function setup(root: HTMLElement): void {
     empty.hidden = links.length > 0;
   };
 
+  // The list is busy while it loads: assistive technology (and a test) waits for the rows.
   const load = async () => {
-    const response = await fetch(`/api/v1/recordings/${encodeURIComponent(recordingId)}/share-links`, {
-      credentials: 'same-origin',
-      headers: { Accept: 'application/json' },
-    });
-    if (!response.ok) return showError(await message(response));
-    render(((await response.json()) as { items: ShareLink[] }).items);
+    dialog.setAttribute('aria-busy', 'true');
+    try {
+      const response = await fetch(`/api/v1/recordings/${encodeURIComponent(recordingId)}/share-links`, {
+        credentials: 'same-origin',
+        headers: { Accept: 'application/json' },
+      });
+      if (!response.ok) return showError(await message(response));
+      render(((await response.json()) as { items: ShareLink[] }).items);
+    } finally {
+      dialog.setAttribute('aria-busy', 'false');
+    }
   };
 
   const revokeLink = async (id: string, button: HTMLButtonElement) => {
