@@ -46,7 +46,7 @@ const banner = { js: `/*! Footage ${version} */` };
  *   - bare re-export leftovers such as `import_postcss.default.parse;` are
  *     removed (property reads whose value is thrown away).
  */
-const slimRrweb = {
+const slimRrweb = (options = {}) => ({
   name: 'slim-rrweb',
   setup(build) {
     build.onLoad({ filter: /[\\/]rrweb[\\/]dist[\\/]rrweb\.js$/ }, async (args) => {
@@ -62,10 +62,17 @@ const slimRrweb = {
       swap(/^var postcss_default = import_postcss\$1\.default;$/m, 'var postcss_default = /* @__PURE__ */ (() => import_postcss$1.default)();');
       swap(/^import_postcss(?:\$\d+)?\.default(?:\.\w+)?;$/gm, '');
       const warnings = changes ? [] : [{ text: 'slim-rrweb: no pattern matched; the recorder bundle will be larger' }];
+      if (options.noCanvasWorker) {
+        // The worker rrweb inlines (~2.6 KB) to picture canvases a few times a second: only
+        // for recordCanvas, which footage.js never sets (canvas.ts copies canvases itself).
+        const before = code;
+        code = code.replace(/^var jsContent = ".*";$/m, 'var jsContent = "";');
+        if (code === before) warnings.push({ text: "slim-rrweb: rrweb's canvas worker was not found; footage.js will be larger" });
+      }
       return { contents: code, loader: 'js', warnings };
     });
   },
-};
+});
 
 const common = {
   bundle: true,
@@ -73,13 +80,19 @@ const common = {
   target: 'es2018',
   logLevel: 'info',
   legalComments: 'eof',
-  plugins: [slimRrweb],
+  plugins: [slimRrweb()],
   // rrweb bundles code written for Node that checks these; browsers have no `process`.
   define: {
     'process.env.NODE_ENV': '"production"',
     'process.env.LANG': 'undefined',
   },
 };
+
+// footage.js is built without rrweb's canvas worker (slimRrweb): its recorder must never ask rrweb
+// to record canvases.
+if (!/^\s*recordCanvas: false,$/m.test(await readFile(path.join(here, 'src/recorder.ts'), 'utf8'))) {
+  throw new Error('src/recorder.ts must keep recordCanvas: false: footage.js has no canvas worker for rrweb');
+}
 
 const builds = [
   {
@@ -92,6 +105,7 @@ const builds = [
     // rrweb's console warnings ("Failed to snapshot the document"…) would land in the site's
     // own console, where its developers look for their errors; the recorder stays silent there.
     drop: ['console'],
+    plugins: [slimRrweb({ noCanvasWorker: true })],
   },
   {
     ...common,
