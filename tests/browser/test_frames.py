@@ -214,14 +214,36 @@ def test_a_frame_of_another_origin_of_the_same_site_joins_the_pages_recording(
     page.context.close()
 
 
+# In the page: set once a frame's events come up to it (rrweb's message of a joined frame).
+JOINED = """
+if (window === window.top) {
+  addEventListener('message', (e) => {
+    if (e.data && e.data.type === 'rrweb') window.frameJoined = true;
+  });
+}
+"""
+# In the page: set once a frame asked it to record it.
+ASKED = """
+if (window === window.top) {
+  addEventListener('message', (e) => {
+    if (e.data && e.data.type === 'footage:ask') window.frameAsked = true;
+  });
+}
+"""
+
+
 def visit_basket(server: Any, login: dict[str, str], context: Any, url: str) -> dict:
     """The visitor pays inside the frame (acting only there) and closes the tab once the page
     has sent the frame's change; returns the new recording. The frame sends nothing itself."""
     known = known_recordings(server, login)
     from_frame = requests_from_frames(context, "/api/v1/ingest")
+    context.add_init_script(JOINED)
     page = open_recorded(context, url)
     inner = page.frame_locator("#pay")
     inner.locator("#state").wait_for()
+    # The visitor acts once the frame records into the page (before, the frame records on its
+    # own: what it saw first stays its own page view).
+    page.wait_for_function("() => window.frameJoined === true")
     # (its error comes after its change: the batch with it carries both)
     with page.expect_response(lambda r: delivered(r, b"Payment widget broke")):
         inner.locator("button").click()
@@ -265,6 +287,49 @@ def serve_page(html: str) -> Iterator[str]:
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+def test_a_frame_that_asks_before_its_page_listens_joins_all_the_same(browser, demo):
+    """The frame's recorder can start first (its config came back sooner): it asks to be
+    recorded before the page's recorder listens. The page's invitation reaches it later, and
+    what the visitor does in the frame, its error too, is in the page's recording."""
+    server, login = demo
+    key = server.services.db.one("SELECT site_key FROM sites WHERE is_demo = 1")["site_key"]
+    snippet = SNIPPET % {"key": key, "host": server.url}
+    with serve_page(PAY_FRAME % {"snippet": snippet}) as frame_url:
+        page_html = PAY_PARENT % {"snippet": snippet, "frame_url": frame_url}
+        with serve_page(page_html) as page_url, recorded_on(server, login, page_url, frame_url):
+            known = known_recordings(server, login)
+            context = browser.new_context(viewport={"width": 1000, "height": 700})
+            context.add_init_script(JOINED + ASKED)
+            from_frame = requests_from_frames(context, "/api/v1/ingest")
+            held: list[Any] = []
+
+            def page_config_waits(route: Any) -> None:
+                if route.request.frame.parent_frame is None:
+                    held.append(route)
+                else:
+                    route.continue_()
+
+            context.route("**/api/v1/sites/*/config", page_config_waits)
+            page = context.new_page()
+            with page.expect_request(lambda r: "/config" in r.url and r.frame == page.main_frame):
+                page.goto(page_url)
+            page.wait_for_function("() => window.frameAsked === true")
+            assert len(held) == 1
+            held[0].continue_()  # the page's recorder starts only now
+            page.wait_for_function("() => window.frameJoined === true")
+            inner = page.frame_locator("#pay")
+            with page.expect_response(lambda r: delivered(r, b"Payment widget broke")):
+                inner.locator("button").click()
+            leave(page, server)
+            context.close()
+            assert from_frame == []
+            rec = new_recording(server, login, known, page_url)
+    assert [p["url"] for p in rec["pages"]] == [page_url]
+    events = events_of(server, login, rec["id"])
+    assert "Paid, thank you" in json.dumps(events)
+    assert "Payment widget broke" in errors_of(events)
 
 
 def test_a_page_of_the_site_framed_by_a_page_without_the_snippet_records_itself(browser, demo):

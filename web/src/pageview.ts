@@ -78,19 +78,20 @@ export interface PageViewContext {
 }
 
 /** Runs `task` once the browser has painted the next frame (or 100 ms later in a hidden tab, which paints none). */
-function afterNextPaint(task: () => void): void {
+export function afterNextPaint(task: () => void): void {
   let done = false;
   const once = (): void => {
     if (done) return;
     done = true;
+    clearTimeout(late);
     try {
       task();
     } catch {
       // never let a bug here reach the host page
     }
   };
+  const late = setTimeout(once, 100);
   if (typeof requestAnimationFrame === 'function') requestAnimationFrame(() => setTimeout(once, 0));
-  setTimeout(once, 100);
 }
 
 export function pageInfo(): PageInfo {

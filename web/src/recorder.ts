@@ -15,7 +15,7 @@ import { uuid, visitorId, readSession, isAlive, touchSession, newSession, readFl
 import { captureCanvases } from './canvas';
 import { ACTIVITY, ASK, ERROR, RECORD, frameAddresses, frameMessage, inviteFrames, isOwnFrame, underOtherOrigin } from './crossframe';
 import { maskAll, maskText, maskValue, scrubEvent, scrubUrl, PageMaskState, type MaskRules } from './masking';
-import { PageView, pageInfo, type PageInfo, type PendingVisitor, type Scalar, type VisitorBody } from './pageview';
+import { PageView, afterNextPaint, pageInfo, type PageInfo, type PendingVisitor, type Scalar, type VisitorBody } from './pageview';
 import { privacyGate, type Privacy } from './privacy';
 import { postForAnswer, type Answer } from './transport';
 import { offerCopies } from './copies';
@@ -143,12 +143,13 @@ const state = {
    * joined (crossframe.ts); '' when it records on its own. */
   parentOrigin: '',
   lastFrameActivity: 0,
-  /** Frames of another origin that asked this page to record them. */
-  askedFrames: new WeakSet<Window>(),
   /** In a same-origin frame recorded by the page above: passes this page's errors up. */
   forwardError: null as ((payload: ErrorPayload) => void) | null,
-  /** Masks and adds the page view's events still waiting behind its full snapshot. */
+  /** Masks and adds the page view's events still waiting for the next paint. */
   drain: null as (() => void) | null,
+  /** The visitor's first activity releases (or starts) the page view after the next paint:
+   * this runs it now (null: none waiting). */
+  release: null as (() => void) | null,
   /** The page view's event handler (scrub, serialise, add), for events Footage makes itself. */
   emit: null as ((event: { type: number; data?: unknown; timestamp: number }) => void) | null,
   /** An `input` event is being dispatched: the visitor is typing (typedValue). */
@@ -557,23 +558,30 @@ function onActivity(event: Event): void {
 
 /** The visitor was active on this page, or in a frame it records. */
 function activity(): void {
-  drainEvents();
   if (!state.view && !state.waiting) return; // not recording this page
   const now = Date.now();
   if (state.waiting) {
     state.waiting = false;
     state.lastActivityWrite = now;
-    const sessionId = touchSession(now, state.config.sessionTimeoutMs).id;
-    const view = state.view;
     cancelHold();
-    if (view && view.held) {
-      // Recorded ahead: nothing to snapshot inside this input, only send what is there.
-      view.release(sessionId);
+    const view = state.view;
+    if (!view || !view.held) {
+      startView(touchSession(now, state.config.sessionTimeoutMs).id);
+      return;
+    }
+    // Recorded ahead: nothing to snapshot, only send what is there, after the next paint (the
+    // frame that answers this input waits for none of it). Leaving, hiding the tab or joining
+    // a page above releases it at once (releaseNow); stopping cancels it.
+    const release = (): void => {
+      if (state.release !== release) return; // stopped meanwhile (stopTimers)
+      state.release = null;
+      if (state.view !== view || !mayRecord()) return;
+      view.release(touchSession(now, state.config.sessionTimeoutMs).id);
       startTimers();
       scheduleFirstBatch(view);
-    } else {
-      startView(sessionId);
-    }
+    };
+    state.release = release;
+    afterNextPaint(guard(release));
     return;
   }
   if (now - state.lastActivityWrite < ACTIVITY_WRITE_MS) return;
@@ -581,19 +589,26 @@ function activity(): void {
   const session = touchSession(now, state.config.sessionTimeoutMs);
   // The session timed out (or another tab opened a new one): the page view moves to the new session.
   if (state.view && state.view.sessionId !== session.id) {
+    drainEvents();
     state.view.end();
     startView(session.id);
   }
 }
 
-/** The page view's events waiting behind its full snapshot, masked and added now. */
+/** The page view's events waiting for the next paint, masked and added now. */
 function drainEvents(): void {
   if (state.drain) state.drain();
 }
 
+/** The page view the visitor's first activity releases, released now. */
+function releaseNow(): void {
+  if (state.release) state.release();
+}
+
 function onPageHide(): void {
-  drainEvents();
+  releaseNow();
   finishTyping();
+  drainEvents();
   state.away = true;
   state.waiting = false;
   stopTimers();
@@ -630,6 +645,7 @@ function onPageShow(event: Event): void {
 
 function onVisibilityChange(): void {
   if (document.visibilityState === 'hidden' && state.view) {
+    releaseNow();
     drainEvents();
     state.view.flush();
   }
@@ -645,16 +661,16 @@ function onMessage(event: MessageEvent): void {
     if (message.siteKey === state.siteKey && underOtherOrigin()) joinParent(event.origin);
     return;
   }
-  if (!isOwnFrame(event.source)) return;
-  const frame = event.source;
-  if (message.type === ASK && message.siteKey === state.siteKey) {
-    state.askedFrames.add(frame);
+  // A frame of this site: one that asked, or one that answers the invitation of startView (its
+  // ask may have come before this page listened, while its config was on its way).
+  if (!isOwnFrame(event.source) || message.siteKey !== state.siteKey) return;
+  if (message.type === ASK) {
     // Recording (or holding) now: invite it; otherwise the invitation comes with startView.
-    if (state.view && !state.parentOrigin) frame.postMessage({ type: RECORD, siteKey: state.siteKey }, event.origin);
-  } else if (message.type === ACTIVITY && state.askedFrames.has(frame)) {
+    if (state.view && !state.parentOrigin) event.source.postMessage({ type: RECORD, siteKey: state.siteKey }, event.origin);
+  } else if (message.type === ACTIVITY) {
     if (state.stopEarlyWatch && !state.earlyActivityAt) state.earlyActivityAt = Date.now();
     activity();
-  } else if (message.type === ERROR && state.askedFrames.has(frame)) {
+  } else if (message.type === ERROR) {
     frameError(message.error);
   }
 }
@@ -675,19 +691,27 @@ function tellParent(): void {
  */
 function joinParent(origin: string): void {
   if (!mayRecord()) return;
+  releaseNow();
   drainEvents();
   state.parentOrigin = origin;
   state.waiting = false;
   cancelHold();
   stopTimers();
   stopRecorder();
+  const acted = !!state.view && !state.view.held;
   if (state.view) {
-    if (state.view.held) state.view.discard();
-    else state.view.end(); // the visitor acted here first: that part stays its own page view
+    if (acted) state.view.end(); // the visitor acted here first: that part stays its own page view
+    else state.view.discard();
     state.view = null;
   }
   state.masks = new PageMaskState();
   const rules = state.config.record;
+  // …and is active on the page above too, which may still hold its own (what this page sends
+  // up, its errors included, would be dropped there as if nobody had come).
+  if (acted) {
+    state.lastFrameActivity = 0;
+    tellParent();
+  }
   const emit = (event: { type: number; data?: unknown }, isCheckout?: boolean): void => {
     try {
       if (state.parentOrigin !== origin) return;
@@ -716,6 +740,7 @@ function joinParent(origin: string): void {
  * Without a session it is held: recorded, kept, not sent (planHold).
  */
 function startView(sessionId: string | null): void {
+  drainEvents(); // the page view before ends with all it recorded
   stopRecorder();
   let offered = false;
   const view = new PageView(uuid(), {
@@ -748,7 +773,6 @@ function startView(sessionId: string | null): void {
   const addToView = (event: { type: number; data?: unknown; timestamp?: number }): void => {
     try {
       if (state.view !== view) return;
-      if (insideIgnoredEvents(event)) return;
       // rrweb masked text and inputs already (the functions below); this closes its gaps:
       // attributes (title, alt, placeholder, aria-label, value…), links, the page address.
       scrubEvent(event, rules, state.masks, true);
@@ -765,27 +789,23 @@ function startView(sessionId: string | null): void {
       // an event that cannot be serialised is dropped
     }
   };
-  // The full snapshot is masked and serialised in a task of its own, after rrweb's (the longest
-  // the recorder gives the page); what comes meanwhile waits behind it, in order. Whatever
-  // releases, sends or ends the page view drains them first (drainEvents).
+  // rrweb's callback only queues. Footage's own work on each event (masking, serialising) runs
+  // in a task after the browser's next paint: the frame that answers the visitor's input waits
+  // for rrweb alone, and the full snapshot is masked in a task of its own, after rrweb's (the
+  // longest the recorder gives the page). Events stay in order. Whatever releases, sends or
+  // ends the page view drains them first (drainEvents).
+  // (An event made while draining, the frames' addresses, joins the end of the queue.)
   const waiting: { type: number; data?: unknown; timestamp?: number }[] = [];
-  let draining = false;
   const drain = (): void => {
-    draining = true;
-    try {
-      while (waiting.length) addToView(waiting.shift()!);
-    } finally {
-      draining = false;
-    }
+    for (let i = 0; i < waiting.length; i++) addToView(waiting[i]);
+    waiting.length = 0;
   };
   const onEvent = (event: { type: number; data?: unknown; timestamp?: number }): void => {
     if (state.view !== view) return;
-    if (!draining && (waiting.length || event.type === FULL_SNAPSHOT)) {
-      if (!waiting.length) setTimeout(guard(drain), 0);
-      waiting.push(event);
-      return;
-    }
-    addToView(event);
+    // Read from the page now: the node may be gone by the time the event is drained.
+    if (insideIgnoredEvents(event)) return;
+    if (!waiting.length) afterNextPaint(guard(drain));
+    waiting.push(event);
   };
   state.drain = drain;
   // Where frames of another origin lead (crossframe.ts: rrweb keeps it only for frames loaded
@@ -1083,6 +1103,7 @@ function startTimers(): void {
 
 function stopTimers(): void {
   cancelHold();
+  state.release = null;
   clearInterval(state.flushTimer);
   clearInterval(state.heartbeatTimer);
   clearTimeout(state.firstBatchTimer);
@@ -1217,7 +1238,7 @@ function visitorRefused(version: number): void {
 
 /** footage('event', name, props): a custom event in the recording, only while recording. */
 function trackEvent(name: unknown, props: unknown): void {
-  if (!state.view || state.view.held || !state.stopRecording || state.siteEventsInView >= MAX_SITE_EVENTS_PER_VIEW) return;
+  if (heldBack() || !state.stopRecording || state.siteEventsInView >= MAX_SITE_EVENTS_PER_VIEW) return;
   const eventName = typeof name === 'string' ? cap(name.trim(), MAX_EVENT_NAME_CHARS) : '';
   if (!eventName) return;
   const flat: Record<string, Scalar> = Object.create(null);
@@ -1308,8 +1329,13 @@ function frameError(raw: unknown): void {
   addError({ message, source: typeof source === 'string' ? source : '', line: whole(line), column: whole(column) });
 }
 
+/** No page view, or one held ahead that no activity of the visitor released (yet). */
+function heldBack(): boolean {
+  return !state.view || (state.view.held && !state.release);
+}
+
 function addError(payload: ErrorPayload): void {
-  if (!state.view || state.view.held || !state.stopRecording || state.errorsInView >= MAX_ERRORS_PER_VIEW) return;
+  if (heldBack() || !state.stopRecording || state.errorsInView >= MAX_ERRORS_PER_VIEW) return;
   state.errorsInView++;
   payload.message = cap(payload.message, 1000);
   payload.source = cap(payload.source, 1000);
