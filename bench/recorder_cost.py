@@ -73,6 +73,11 @@ file and per function. Samples are counted (their wall-clock deltas would includ
 for a core) and each run's busy samples share its main-thread CPU time. And Footage's first
 batch on that page, serialised and gzipped again alone in a blank page.
 
+Then (`--heap-runs`, default 0) what Footage's extra heap is: per page, that many visits of
+`rrweb-sent` and of `footage`, interleaved, each ending with a V8 heap snapshot (after a GC, 1 s
+after the first input's window); the median difference of the self sizes per kind of heap
+object (V8's own code, bytecode, strings, the page's elements…).
+
 Only figures measured side by side in one run compare. Takes ~10 minutes.
 Results: bench/out/recorder_cost.json; bench/RESULTS.md, "Recorder cost".
 """
@@ -1253,6 +1258,7 @@ def main() -> None:
     parser.add_argument("--pages", default=",".join(PAGES))
     parser.add_argument("--footage-js", help="this footage.js instead of the server's own")
     parser.add_argument("--profile-runs", type=int, default=3, help="0: no profile")
+    parser.add_argument("--heap-runs", type=int, default=0, help="heap snapshots per variant")
     parser.add_argument("--json", default=str(OUT / "recorder_cost.json"))
     parser.add_argument("--chromium", default=CHROMIUM, help="the Chromium binary")
     args = parser.parse_args()
@@ -1295,6 +1301,8 @@ def main() -> None:
                 out["pages"] = {kind: page_results(runs, kind) for kind in pages}
             if args.profile_runs > 0:
                 out["profile"] = profile(browser, site, pages, args.profile_runs)
+            if args.heap_runs > 0:
+                out["heap"] = {k: heap_diff(browser, targets, k, args.heap_runs) for k in pages}
             browser.close()
     write_json(Path(args.json), out)
     print(f"\nwritten to {args.json}")
@@ -1362,6 +1370,63 @@ def profile(browser: Any, site: Site, pages: list[str], n: int) -> dict[str, Any
         out[kind] = summary
         print_profile(kind, n, summary)
     return out
+
+
+def heap_kinds(cdp: Any) -> dict[str, int]:
+    """A V8 heap snapshot of the page after a GC: self sizes summed per kind of object (the
+    node's type, and its name for V8's system objects, DOM objects and code)."""
+    chunks: list[str] = []
+    cdp.on("HeapProfiler.addHeapSnapshotChunk", lambda e: chunks.append(e["chunk"]))
+    cdp.send("HeapProfiler.collectGarbage")
+    cdp.send("HeapProfiler.takeHeapSnapshot", {"reportProgress": False})
+    snap = json.loads("".join(chunks))
+    meta = snap["snapshot"]["meta"]
+    fields, types, strings, nodes = (
+        meta["node_fields"],
+        meta["node_types"][0],
+        snap["strings"],
+        snap["nodes"],
+    )
+    width = len(fields)
+    at_type, at_name, at_size = (fields.index(f) for f in ("type", "name", "self_size"))
+    kinds: dict[str, int] = defaultdict(int)
+    for i in range(0, len(nodes), width):
+        kind = types[nodes[i + at_type]]
+        name = strings[nodes[i + at_name]]
+        named = kind == "code" or name.startswith(("system /", "HTML", "(")) and kind != "string"
+        kinds[f"{kind}: {name[:40]}" if named else kind] += nodes[i + at_size]
+    return dict(kinds)
+
+
+def heap_diff(browser: Any, targets: dict[tuple[str, str], Target], kind: str, n: int) -> dict:
+    """Footage's heap beside rrweb-sent's, by kind of object (medians of n visits each)."""
+    sizes: dict[str, list[dict[str, int]]] = {"rrweb-sent": [], "footage": []}
+    for _ in range(n):
+        for variant in sizes:
+            context = browser.new_context(viewport={"width": WIDTH, "height": HEIGHT})
+            context.add_init_script(PROBE)
+            try:
+                page = context.new_page()
+                cdp = context.new_cdp_session(page)
+                page.goto(targets[kind, variant].url, wait_until="load")
+                page.wait_for_timeout(SETTLE_MS)
+                first_input(page)
+                page.evaluate(WAIT_AFTER_INPUT)
+                sizes[variant].append(heap_kinds(cdp))
+            finally:
+                context.close()
+    names = {k for runs in sizes.values() for run in runs for k in run}
+    med = {
+        v: {k: median([run.get(k, 0) for run in runs]) for k in names} for v, runs in sizes.items()
+    }
+    diff = {k: med["footage"][k] - med["rrweb-sent"][k] for k in names}
+    top = sorted(diff.items(), key=lambda kv: -abs(kv[1]))[:15]
+    totals = {v: sum(m.values()) for v, m in med.items()}
+    print(f"\n{kind}: heap snapshot, Footage − rrweb + bare endpoint (median of {n}), bytes")
+    print(f"  total: {totals['rrweb-sent']:,.0f} → {totals['footage']:,.0f}")
+    for name, bytes_ in top:
+        print(f"  {bytes_:+10,.0f}  {name}")
+    return {"totals": totals, "difference": dict(top)}
 
 
 def print_profile(kind: str, n: int, summary: dict[str, Any]) -> None:
