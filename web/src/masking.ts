@@ -94,6 +94,7 @@ const ANY_DIGIT = new RegExp(D, 'u');
 // brackets between them, a leading '+' or '(') is masked when it has at least PERSONAL_DIGITS
 // digits (phone, card, account and id numbers), or is international ('+' and at least 6).
 const PERSONAL_DIGITS = 7;
+const INTERNATIONAL_DIGITS = 6;
 /** NUMBER (below) over the digit class `d`. */
 function numberPattern(d: string): RegExp {
   const date =
@@ -113,18 +114,30 @@ const OTHER_DIGIT = new RegExp(digitClass(true), 'u');
 const ASCII_NUMBER = numberPattern('[0-9]');
 const ASCII_DIGITS = /[0-9]/g;
 
+/** Whether `s` has fewer than `n` ASCII digits. */
+function fewerDigitsThan(s: string, n: number): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 48 && c <= 57 && --n === 0) return false;
+  }
+  return true;
+}
+
 /** The numbers of page text that identify people masked, the rest (prices, dates…) kept. */
 export function maskPersonalNumbers(s: string): string {
   // Most page text has no digit at all: one scan for one, not NUMBER's alternatives at every
   // character (the recorder calls this for every text node of the page).
   if (!ANY_DIGIT.test(s)) return s;
   const ascii = !OTHER_DIGIT.test(s);
+  // Fewer digits in the whole text than the shortest masked run has (a price, a rating, a
+  // count): the text stays as it is, without NUMBER's search.
+  if (ascii && fewerDigitsThan(s, INTERNATIONAL_DIGITS)) return s;
   const digits = ascii ? ASCII_DIGITS : DIGITS;
   if (!ascii && !NUMBER) NUMBER = numberPattern(D);
   return s.replace(ascii ? ASCII_NUMBER : (NUMBER as RegExp), (match: string, _date?: string, _time?: string, run?: string) => {
     if (run === undefined) return match;
     const n = (run.match(digits) || []).length;
-    return n >= PERSONAL_DIGITS || (run[0] === '+' && n >= 6) ? run.replace(digits, '*') : run;
+    return n >= PERSONAL_DIGITS || (run[0] === '+' && n >= INTERNATIONAL_DIGITS) ? run.replace(digits, '*') : run;
   });
 }
 const LOCAL_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!#$%&'*+/=?^_`{|}~.-";
