@@ -14,9 +14,12 @@
 // its own site key, answering to that page's origin alone; a frame of another site records
 // on its own as before. The page takes activity and errors from any of its frames naming its
 // site key, whether it heard the frame ask or not (a frame whose config came back first asks
-// before the page listens, and joins at the page's invitation later). The site key is public (it is in every page's source): a hostile
-// frame could claim it, and could then add events to the frame's part of the recording (masked
-// and scrubbed by the page like its own) or count as activity, nothing more.
+// before the page listens, and joins at the page's invitation later).
+//
+// The site key is public (it is in every page's source): a hostile frame could claim it, and
+// could then add events to the frame's part of the recording (masked and scrubbed by the page
+// like its own), add errors (at most MAX_ERRORS_PER_VIEW per page view) or count as activity,
+// nothing more.
 
 export const ASK = 'footage:ask';
 export const RECORD = 'footage:record';
