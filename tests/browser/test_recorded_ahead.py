@@ -53,11 +53,16 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer,
     server.stop()
 
 
+def catalogue(server: LiveServer, items: int, script: str = "") -> str:
+    """A page of `items` cards with the demo site's snippet."""
+    site_key = server.services.db.one("SELECT site_key FROM sites WHERE is_demo = 1")["site_key"]
+    return PAGE % {"key": site_key, "host": server.url, "items": items, "script": script}
+
+
 def open_page(browser: Any, server: LiveServer, path: str, items: int, script: str = "") -> Any:
     """A fresh context showing a page of `items` cards with the snippet; returns (context,
     page, the recorder's requests to the ingest endpoint)."""
-    site_key = server.services.db.one("SELECT site_key FROM sites WHERE is_demo = 1")["site_key"]
-    html = PAGE % {"key": site_key, "host": server.url, "items": items, "script": script}
+    html = catalogue(server, items, script)
     context = browser.new_context(viewport={"width": 1000, "height": 700})
     context.route(f"**{path}", lambda route: route.fulfill(body=html, content_type="text/html"))
     sent: list[Any] = []
@@ -197,3 +202,41 @@ def test_a_page_in_design_mode_is_recorded_as_typed_text(browser, demo):
     text = json.dumps(events_of(server, login, rec["id"]))
     assert "A fine thing" not in text and "Catalogue" not in text and "secret" not in text
     assert "*" * len("A fine thing") in text
+
+
+def test_the_next_page_of_a_visit_sends_its_first_batch_at_once(browser, demo):
+    """The server finishes a recording whose pages were all left (after its leave grace, a
+    second here, counted from the last batch): the page the visitor goes on to sends its
+    first batch as soon as its snapshot is masked, not after the 800 ms a first page waits to
+    gather its first moves. The page's clock is stopped, so only what the recorder does
+    without waiting can send anything."""
+    server, login = demo
+    known = known_recordings(server, login)
+    context, page, sent = open_page(browser, server, "/demo/first", items=10)
+    with page.expect_response(lambda r: r.url.endswith("/api/v1/ingest")):
+        page.mouse.move(200, 200, steps=3)
+    html = catalogue(server, 10)
+    context.route(
+        "**/demo/second", lambda route: route.fulfill(body=html, content_type="text/html")
+    )
+    page.clock.install()
+    page.clock.pause_at(page.evaluate("Date.now()") / 1000 + 1)  # seconds
+    sent.clear()
+    with page.expect_response(lambda r: "/config" in r.url):
+        page.goto(f"{server.url}/demo/second")
+    # (No waiting in the page: its timers and frames are stopped.)
+    assert page.evaluate("() => window.footage.loaded")
+    assert not [r for r in sent if b"/demo/second" in (r.post_data_buffer or b"")]
+    with page.expect_request(lambda r: r.url.endswith("/api/v1/ingest"), timeout=15_000):
+        page.clock.run_for(200)  # a few frames: the snapshot is masked after the next paint
+    leave(page, server)
+    context.close()
+
+    rec = new_recording(server, login, known, "/demo/first")
+    urls = [
+        p["url"]
+        for p in server.services.db.all(
+            "SELECT url FROM recording_pages WHERE recording_id = :r", {"r": rec["id"]}
+        )
+    ]
+    assert any(u.endswith("/demo/second") for u in urls)

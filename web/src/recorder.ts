@@ -60,6 +60,12 @@ const WATCHED_INTERVAL_MS = 1000;
 /** The first batch of a page view goes out quickly, so the server knows the visitor is there. */
 const FIRST_BATCH_DELAY_MS = 800;
 /**
+ * …and at once on the next page of a visit: the server finishes a recording whose pages were
+ * all left a short while ago (its leave grace, counted from the last batch), so the page the
+ * visitor went on to tells it as soon as its snapshot is there.
+ */
+const NEXT_PAGE_BATCH_DELAY_MS = 0;
+/**
  * Before the visitor's first activity the page is recorded ahead, held in memory and never
  * sent (see prepareHeld): at most this long and this much, then it is taken again.
  */
@@ -465,7 +471,7 @@ function begin(): void {
   if (underOtherOrigin()) window.parent.postMessage({ type: ASK, siteKey: state.siteKey }, '*');
   const session = readSession();
   if (isAlive(session, Date.now(), state.config.sessionTimeoutMs) && session.started) {
-    startView(session.id);
+    startView(session.id, NEXT_PAGE_BATCH_DELAY_MS);
   } else if (state.earlyActivityAt) {
     // The visitor was already active while the config loaded.
     state.lastActivityWrite = state.earlyActivityAt;
@@ -578,7 +584,7 @@ function activity(): void {
       if (state.view !== view || !mayRecord()) return;
       view.release(touchSession(now, state.config.sessionTimeoutMs).id);
       startTimers();
-      scheduleFirstBatch(view);
+      scheduleFirstBatch(view, FIRST_BATCH_DELAY_MS);
     };
     state.release = release;
     afterNextPaint(guard(release));
@@ -739,7 +745,7 @@ function joinParent(origin: string): void {
  * Starts a new page view: new page_id, seq 0, and a new rrweb recording (Meta + FullSnapshot).
  * Without a session it is held: recorded, kept, not sent (planHold).
  */
-function startView(sessionId: string | null): void {
+function startView(sessionId: string | null, firstBatchDelay = FIRST_BATCH_DELAY_MS): void {
   drainEvents(); // the page view before ends with all it recorded
   stopRecorder();
   let offered = false;
@@ -784,7 +790,7 @@ function startView(sessionId: string | null): void {
       }
       // The full snapshot (taken once the DOM is ready) opens the page
       // view: send it soon, so the server knows the visitor is here.
-      if (event.type === FULL_SNAPSHOT) scheduleFirstBatch(view);
+      if (event.type === FULL_SNAPSHOT) scheduleFirstBatch(view, firstBatchDelay);
     } catch {
       // an event that cannot be serialised is dropped
     }
@@ -1033,14 +1039,14 @@ function ignoredNode(id: number | undefined): boolean {
   return !!element && !!element.closest(IGNORE_EVENTS);
 }
 
-function scheduleFirstBatch(view: PageView): void {
+function scheduleFirstBatch(view: PageView, delay: number): void {
   clearTimeout(state.firstBatchTimer);
   state.firstBatchTimer = setTimeout(
     guard(() => {
       drainEvents();
       view.flush();
     }),
-    FIRST_BATCH_DELAY_MS,
+    delay,
   );
 }
 
