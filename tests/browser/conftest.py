@@ -79,13 +79,18 @@ def open_recorded(context: Any, url: str, wait_until: str = "load") -> Any:
     return page
 
 
+def carries(request: Any, text: bytes) -> bool:
+    """A batch the recorder sends to the ingest endpoint carries `text` (gzipped or not)."""
+    if not request.url.endswith("/api/v1/ingest"):
+        return False
+    body = request.post_data_buffer or b""
+    return text in (gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body)
+
+
 def delivered(response: Any, text: bytes) -> bool:
     """The server accepted a batch of the recorder's that carries `text` (for
     `page.expect_response`: a test that leaves at once must not lose a batch on its way)."""
-    if not response.url.endswith("/api/v1/ingest") or not response.ok:
-        return False
-    body = response.request.post_data_buffer or b""
-    return text in (gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body)
+    return bool(response.ok) and carries(response.request, text)
 
 
 def requests_from_frames(context: Any, path: str = "/api/v1/") -> list[str]:
