@@ -452,21 +452,15 @@ def rrweb_bundle(tmp: Path, minify: bool = True) -> bytes:
 
 
 def profile_bundle(tmp: Path) -> bytes:
-    """footage.js from web/src as web/build.mjs builds it, but not minified: functions keep
-    their names in the profile, and `// src/…` comments mark where each file begins."""
+    """footage.js from web/src as web/build.mjs builds it (its rrweb edits too), but not
+    minified: functions keep their names in the profile, and `// src/…` comments mark where
+    each file begins."""
     out = tmp / "footage-profile.js"
-    esbuild(
-        [
-            "src/recorder.ts",
-            "--bundle",
-            "--format=iife",
-            "--platform=browser",
-            "--target=es2018",
-            "--log-level=warning",
-            *DEFINES,
-            f"--outfile={out}",
-        ]
+    done = subprocess.run(
+        ["node", "build.mjs", "--profile", str(out)], cwd=WEB, capture_output=True, text=True
     )
+    if done.returncode != 0:
+        raise BenchError(f"web/build.mjs --profile failed:\n{done.stderr}")
     return out.read_bytes()
 
 

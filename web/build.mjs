@@ -17,6 +17,8 @@
 //
 //   node build.mjs           one minified build, then the compressed copies
 //   node build.mjs --watch   rebuild on every change (no compressed copies: served as gzip)
+//   node build.mjs --profile FILE   footage.js alone, not minified, to FILE (functions keep their
+//                                   names in a profile: bench/recorder_cost.py)
 import * as esbuild from 'esbuild';
 import { fileURLToPath } from 'node:url';
 import { copyFile, mkdir, readdir, readFile, unlink, writeFile } from 'node:fs/promises';
@@ -62,12 +64,50 @@ const slimRrweb = (options = {}) => ({
       swap(/^var postcss_default = import_postcss\$1\.default;$/m, 'var postcss_default = /* @__PURE__ */ (() => import_postcss$1.default)();');
       swap(/^import_postcss(?:\$\d+)?\.default(?:\.\w+)?;$/gm, '');
       const warnings = changes ? [] : [{ text: 'slim-rrweb: no pattern matched; the recorder bundle will be larger' }];
+      // rrweb checks that the page has not patched the DOM's prototypes before trusting them
+      // (getUntaintedPrototype); if it has, it takes clean ones from a new hidden iframe. It lists
+      // Element's querySelector and querySelectorAll as getters, which they are not, so Element
+      // always counts as patched: every copy of that check in rrweb's bundle adds an iframe to
+      // the page, once, while the full snapshot is taken (6 ms each on a 5,000-element page).
+      // Here they are checked as the methods they are: a page that did patch them still gets
+      // the iframe. (The same fix is proposed to rrweb as its pull request 1802.)
+      let untainted = 0;
+      code = code.replace(
+        /(var testableAccessors(?:\$\d+)? = \{[^}]*?Element: \[)\s*"shadowRoot",\s*"querySelector",\s*"querySelectorAll"\s*\]([^}]*?\};\s*var testableMethods(?:\$\d+)? = \{[^}]*?Element: \[)\]/g,
+        (_, accessors, between) => {
+          untainted++;
+          return `${accessors}"shadowRoot"]${between}"querySelector", "querySelectorAll"]`;
+        },
+      );
+      if (!untainted) warnings.push({ text: "slim-rrweb: rrweb's prototype check was not found; recording adds an iframe to the page" });
       if (options.noCanvasWorker) {
         // The worker rrweb inlines (~2.6 KB) to picture canvases a few times a second: only
         // for recordCanvas, which footage.js never sets (canvas.ts copies canvases itself).
         const before = code;
         code = code.replace(/^var jsContent = ".*";$/m, 'var jsContent = "";');
         if (code === before) warnings.push({ text: "slim-rrweb: rrweb's canvas worker was not found; footage.js will be larger" });
+        // The two ways rrweb watches canvases (only started with recordCanvas) become empty:
+        // what only they use (the worker's wrapper, the 2D and WebGL observers, the argument
+        // serialiser) is then dead code esbuild drops.
+        const watching = code;
+        code = code.replace(
+          /^(\tinitCanvasFPSObserver\([^)]*\) \{\n)[\s\S]*?^(\t\}\n\tinitCanvasMutationObserver\([^)]*\) \{\n)[\s\S]*?^(\t\}\n)/m,
+          '$1$2$3',
+        );
+        if (code === watching) warnings.push({ text: "slim-rrweb: rrweb's canvas observers were not found; footage.js will be larger" });
+      }
+      if (options.blockAttribute) {
+        // rrweb asks every element of the page whether it is blocked: element.matches() of the
+        // recorder's selector, a plain attribute test, which hasAttribute() answers for a
+        // fraction of the cost (the same answer: HTML attribute names ignore case in both).
+        const { selector, name } = options.blockAttribute;
+        const before = code;
+        code = code.replace(
+          /^(\s*)if \(blockSelector\) return element\.matches\(blockSelector\);$/m,
+          (_, indent) =>
+            `${indent}if (blockSelector) return blockSelector === ${JSON.stringify(selector)} ? element.hasAttribute(${JSON.stringify(name)}) : element.matches(blockSelector);`,
+        );
+        if (code === before) warnings.push({ text: "slim-rrweb: rrweb's block test was not found; recording asks every element matches()" });
       }
       return { contents: code, loader: 'js', warnings };
     });
@@ -89,9 +129,14 @@ const common = {
 };
 
 // footage.js is built without rrweb's canvas worker (slimRrweb): its recorder must never ask rrweb
-// to record canvases.
-if (!/^\s*recordCanvas: false,$/m.test(await readFile(path.join(here, 'src/recorder.ts'), 'utf8'))) {
+// to record canvases. Its block test is rrweb's made for the recorder's blockSelector.
+const recorderSource = await readFile(path.join(here, 'src/recorder.ts'), 'utf8');
+if (!/^\s*recordCanvas: false,$/m.test(recorderSource)) {
   throw new Error('src/recorder.ts must keep recordCanvas: false: footage.js has no canvas worker for rrweb');
+}
+const blockAttribute = { selector: '[data-recording-block]', name: 'data-recording-block' };
+if (!recorderSource.includes(`blockSelector: '${blockAttribute.selector}',`)) {
+  throw new Error(`src/recorder.ts must keep blockSelector: '${blockAttribute.selector}' (or change blockAttribute here)`);
 }
 
 const builds = [
@@ -105,7 +150,7 @@ const builds = [
     // rrweb's console warnings ("Failed to snapshot the document"…) would land in the site's
     // own console, where its developers look for their errors; the recorder stays silent there.
     drop: ['console'],
-    plugins: [slimRrweb({ noCanvasWorker: true })],
+    plugins: [slimRrweb({ noCanvasWorker: true, blockAttribute })],
   },
   {
     ...common,
@@ -227,15 +272,21 @@ async function compressAll() {
   }
 }
 
-await copySwaggerUI();
+const profileAt = process.argv.indexOf('--profile');
 
-if (watch) {
+if (profileAt > 0) {
+  if (!process.argv[profileAt + 1]) throw new Error('--profile needs the file to write');
+  const outfile = path.resolve(process.argv[profileAt + 1]);
+  await esbuild.build({ ...builds[0], minify: false, outfile, logLevel: 'warning' });
+} else if (watch) {
+  await copySwaggerUI();
   for (const options of builds) {
     const context = await esbuild.context(options);
     await context.watch();
   }
   console.log('watching web/src for changes…');
 } else {
+  await copySwaggerUI();
   await Promise.all(builds.map((options) => esbuild.build(options)));
   await pinChatBox();
   await compressAll();

@@ -240,3 +240,40 @@ def test_the_next_page_of_a_visit_sends_its_first_batch_at_once(browser, demo):
         )
     ]
     assert any(u.endswith("/demo/second") for u in urls)
+
+
+# Every element added to the document, from before any of the page's scripts runs.
+WATCH_ADDED = """
+window.addedElements = [];
+new MutationObserver((records) => {
+  for (const record of records) {
+    for (const node of record.addedNodes) {
+      if (node.nodeType === 1) window.addedElements.push(node.localName);
+    }
+  }
+}).observe(document, { childList: true, subtree: true });
+"""
+
+
+def test_recording_a_page_adds_no_frame_to_it(browser, demo):
+    """rrweb, as published, takes clean copies of the DOM's prototypes from an iframe it adds
+    to the page and removes at once, because it checks two methods of Element as getters
+    (web/build.mjs). A page that patched nothing gets no iframe from Footage: the visitor's
+    page does not build a second document while its snapshot is taken."""
+    server, _ = demo
+    html = catalogue(server, 50)
+    context = browser.new_context(viewport={"width": 1000, "height": 700})
+    context.add_init_script(WATCH_ADDED)
+    context.route("**/demo/frameless", lambda r: r.fulfill(body=html, content_type="text/html"))
+    page = context.new_page()
+    with page.expect_response(lambda r: "/config" in r.url):
+        page.goto(f"{server.url}/demo/frameless")
+    page.wait_for_function("typeof window.footage === 'function' && window.footage.loaded")
+    page.evaluate(AFTER_IDLE)
+    with page.expect_request(lambda r: carries(r, b'"type":2')):  # the full snapshot
+        page.mouse.move(200, 200, steps=3)
+    page.click("#items button")
+    added = page.evaluate("() => window.addedElements")
+    context.close()
+    assert added.count("div") >= 50  # the watch saw the page's own cards added
+    assert "iframe" not in added

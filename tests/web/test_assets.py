@@ -18,8 +18,8 @@ from footage.web.assets import BUILD, STATIC, accepted_encoding, digest, matches
 from tests.conftest import LiveServer, free_port, settings_for, start_server
 
 # footage.js over the wire with `Accept-Encoding: gzip, br` (issue 17: ≤ 35 KB; lowered
-# once rrweb's canvas worker was left out of it).
-RECORDER_BUDGET = 34_500
+# once rrweb's canvas worker, then its canvas observers were left out of it).
+RECORDER_BUDGET = 33_500
 YEAR = "public, max-age=31536000, immutable"
 BOTH = {"Accept-Encoding": "gzip, br"}
 
