@@ -114,14 +114,10 @@ const OTHER_DIGIT = new RegExp(digitClass(true), 'u');
 const ASCII_NUMBER = numberPattern('[0-9]');
 const ASCII_DIGITS = /[0-9]/g;
 
-/** Whether `s` has fewer than `n` ASCII digits. */
-function fewerDigitsThan(s: string, n: number): boolean {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 48 && c <= 57 && --n === 0) return false;
-  }
-  return true;
-}
+// Text with at least INTERNATIONAL_DIGITS ASCII digits (anchored, and [^0-9] and [0-9] never
+// overlap: one pass, no backtracking). A regular expression, not a loop: the recorder asks
+// this of every text of a page once, before V8 has compiled a loop of ours.
+const ENOUGH_DIGITS = new RegExp(`^(?:[^0-9]*[0-9]){${INTERNATIONAL_DIGITS}}`);
 
 /** The numbers of page text that identify people masked, the rest (prices, dates…) kept. */
 export function maskPersonalNumbers(s: string): string {
@@ -131,7 +127,7 @@ export function maskPersonalNumbers(s: string): string {
   const ascii = !OTHER_DIGIT.test(s);
   // Fewer digits in the whole text than the shortest masked run has (a price, a rating, a
   // count): the text stays as it is, without NUMBER's search.
-  if (ascii && fewerDigitsThan(s, INTERNATIONAL_DIGITS)) return s;
+  if (ascii && !ENOUGH_DIGITS.test(s)) return s;
   const digits = ascii ? ASCII_DIGITS : DIGITS;
   if (!ascii && !NUMBER) NUMBER = numberPattern(D);
   return s.replace(ascii ? ASCII_NUMBER : (NUMBER as RegExp), (match: string, _date?: string, _time?: string, run?: string) => {
@@ -202,9 +198,15 @@ function maskEmails(s: string): string {
   return out + s.slice(done);
 }
 
+// What maskText may change holds one of these: '@' or '%' (an e-mail address), a digit: ASCII,
+// or any other from the table's lowest on (astral ones are surrogates, past it too).
+const FIRST_OTHER_DIGIT = DECIMAL_DIGITS.trim().split(/\s+/)[1].split('-')[0];
+const MAYBE_MASKED = new RegExp(`[0-9@%\\u${FIRST_OTHER_DIGIT}-\\uffff]`);
+
 /** Page text: e-mail addresses masked unless recorded, then numbers unless recorded: every
  * digit with `rules.allNumbers`, else those that identify people. */
 export function maskText(s: string, rules: MaskRules): string {
+  if (!MAYBE_MASKED.test(s)) return s; // most page text
   if (!rules.emails) s = maskEmails(s);
   if (!rules.numbers) s = rules.allNumbers ? s.replace(DIGITS, '*') : maskPersonalNumbers(s);
   return s;
@@ -524,34 +526,42 @@ class Masker {
 
   // -- serialized nodes (rrweb-snapshot) --
 
-  /** Walk a serialized node and its children; `context`: inherited bits. */
+  /**
+   * Walk a serialized node and its children; `context`: inherited bits. A snapshot has
+   * thousands of nodes and this walk runs once per page, mostly before V8 has optimised it:
+   * the usual node gets as few steps as can be (no call, no stack entry for text rrweb
+   * masked already).
+   */
   node(root: unknown, parentTag: string, context: number): void {
     const state = this.state;
+    const textMasked = this.textMasked;
     // Three stacks in step (a node, its parent's tag, the bits it inherits): no tuple per node.
     const nodes: unknown[] = [root];
     const parents: string[] = [parentTag];
     const contexts: number[] = [context];
     while (nodes.length > 0) {
-      const node = nodes.pop();
+      const node = nodes.pop() as Obj;
       const parent = parents.pop()!;
       const ctx = contexts.pop()!;
-      if (!isObj(node)) continue;
+      if (typeof node !== 'object' || node === null || Array.isArray(node)) continue;
       const kind = node.type;
       if (kind === NODE_ELEMENT) {
         const tagName = node.tagName;
         const tag = typeof tagName === 'string' ? tagName.toLowerCase() : '';
         const attributes = node.attributes;
+        const hasAttributes = typeof attributes === 'object' && attributes !== null && !Array.isArray(attributes);
         let own = ctx;
         let password = false;
-        if (isObj(attributes)) {
-          if (attributes['data-recording-ignore'] === 'mask') own |= IGNORED;
-          const editable = attributes.contenteditable;
+        if (hasAttributes) {
+          const found = attributes as Obj;
+          if (found['data-recording-ignore'] === 'mask') own |= IGNORED;
+          const editable = found.contenteditable;
           if (typeof editable === 'string' && editable.toLowerCase() !== 'false') own |= TYPED;
           if (tag === 'input') {
-            const inputType = attributes.type;
+            const inputType = found.type;
             password =
               (typeof inputType === 'string' && inputType.toLowerCase() === 'password') ||
-              has(attributes, 'data-rr-is-password');
+              has(found, 'data-rr-is-password');
           }
         }
         if (tag === 'textarea') own |= TYPED;
@@ -559,13 +569,14 @@ class Masker {
         if (password) marks |= PASSWORD;
         if (tag === 'style') marks |= STYLE;
         if (marks) state.mark(node.id, marks);
-        if (isObj(attributes)) {
-          const names = Object.keys(attributes);
-          if (names.length > 0) this.elementAttributes(tag, attributes, names, own, password);
-        }
+        if (hasAttributes) this.elementAttributes(tag, attributes as Obj, own, password);
         const children = node.childNodes;
         if (Array.isArray(children)) {
-          for (const child of children) {
+          // Text rrweb masked (see below) in an element that adds nothing to it: done here.
+          const plainText = textMasked && own === 0 && tag !== 'style' && tag !== 'script';
+          for (let i = 0; i < children.length; i++) {
+            const child = children[i];
+            if (plainText && typeof child === 'object' && child !== null && child.type === NODE_TEXT && child.isStyle !== true) continue;
             nodes.push(child);
             parents.push(tag);
             contexts.push(own);
@@ -578,7 +589,7 @@ class Masker {
         if (flags) state.mark(node.id, flags);
         // Text rrweb masked with maskText already needs it again only where this walk knows
         // more: an ignored or typed area above it, across a shadow root or a frame.
-        if (this.textMasked && !flags) continue;
+        if (textMasked && !flags) continue;
         const text = node.textContent;
         if (typeof text === 'string' && text) node.textContent = this.byFlags(text, flags);
       } else if (kind === NODE_COMMENT || kind === NODE_CDATA) {
@@ -597,7 +608,7 @@ class Masker {
     }
   }
 
-  elementAttributes(tag: string, attributes: Obj, names: string[], ctx: number, password: boolean): void {
+  elementAttributes(tag: string, attributes: Obj, ctx: number, password: boolean): void {
     if (tag === 'option' && !this.forms && has(attributes, 'selected')) {
       delete attributes.selected; // the choice of a select is a typed value
     }
@@ -608,10 +619,19 @@ class Masker {
       const value = attributes.type;
       if (typeof value === 'string') inputType = value.toLowerCase();
     }
-    for (const name of names) {
+    const emails = this.emails;
+    const names = Object.keys(attributes);
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i];
       const value = attributes[name];
       if (typeof value !== 'string' || !value) continue;
-      let how = attributeKind(name);
+      let how = ATTRIBUTES.get(name);
+      if (how === undefined) how = name.startsWith('data-') ? A_TEXT : A_OTHER;
+      if (how === A_OTHER) {
+        // Most attributes (class, id, style…): only an e-mail address, which needs its '@'.
+        if (!emails && (value.indexOf('@') >= 0 || value.indexOf('%40') >= 0)) attributes[name] = maskEmails(value);
+        continue;
+      }
       if (how === A_VALUE) {
         if (FIELDS.has(tag) && (password || !BUTTON_INPUTS.has(inputType))) {
           if (password || ignored || !this.forms) attributes[name] = maskAll(value);
@@ -625,7 +645,7 @@ class Masker {
       if (how === A_TEXT) {
         attributes[name] = ignored ? maskAll(value) : this.text(value);
       } else if (how === A_OTHER) {
-        if (!this.emails) attributes[name] = maskEmails(value);
+        if (!emails) attributes[name] = maskEmails(value);
       } else if (how === A_URL) {
         attributes[name] = scrubUrl(value, this.rules);
       } else if (how === A_SRCSET) {

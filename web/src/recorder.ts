@@ -971,35 +971,42 @@ function isSensitive(element: HTMLElement | null): boolean {
 const HAS_AREAS = 1;
 const DESIGN_MODE = 2;
 /**
- * The document's bits, asked once per task: rrweb serialises a snapshot (or a batch of changes)
- * in one task, in which the page cannot change, so one query answers for every text node of
- * it. Most pages have neither.
+ * A text in a masked area (or in a document in design mode) is masked as typed or hidden text,
+ * not as page text. rrweb serialises a snapshot (or a batch of changes) in one task, in which
+ * the page cannot change. A change brings a few texts: each looks up its own tree
+ * (`closest`). A snapshot brings thousands: past the first few, the document is asked once
+ * whether it has any such area at all (most pages have none), and the texts look up the tree
+ * only when it has.
  */
+const FEW_TEXTS = 16;
 const documentsAsked = new Map<Document, number>();
-function documentBits(doc: Document): number {
+let textsInTask = 0;
+function maskedArea(element: HTMLElement): Element | Document | null {
+  const doc = element.ownerDocument;
   let bits = documentsAsked.get(doc);
   if (bits === undefined) {
+    if (textsInTask++ === 0) {
+      Promise.resolve().then(() => {
+        documentsAsked.clear();
+        textsInTask = 0;
+      });
+    }
+    if (textsInTask <= FEW_TEXTS) return element.closest(MASKED_AREAS) || (doc.designMode === 'on' ? doc : null);
     bits = (doc.querySelector(MASKED_AREAS) !== null ? HAS_AREAS : 0) | (doc.designMode === 'on' ? DESIGN_MODE : 0);
-    if (!documentsAsked.size) Promise.resolve().then(() => documentsAsked.clear());
     documentsAsked.set(doc, bits);
   }
-  return bits;
+  if (!bits) return null;
+  return (bits & HAS_AREAS ? element.closest(MASKED_AREAS) : null) || (bits & DESIGN_MODE ? doc : null);
 }
 
 function maskPageText(text: string, element: HTMLElement | null, rules: MaskRules): string {
   try {
-    // One look up the tree for the usual page text, which is in no such area; none at all
-    // when the page has no such area.
-    const bits = element ? documentBits(element.ownerDocument) : 0;
-    if (bits) {
-      const area = bits & HAS_AREAS ? element!.closest(MASKED_AREAS) : null;
-      if (area) {
-        if (area.closest(IGNORE_MASK)) return maskValue(text, rules, true);
-        // Text typed into an editable area or a textarea is typed text, masked like a field.
-        return maskValue(text, rules, false);
-      }
-      // A whole document in design mode is one editable area.
-      if (bits & DESIGN_MODE) return maskValue(text, rules, false);
+    const area = element ? maskedArea(element) : null;
+    if (area) {
+      if (area.nodeType === Node.ELEMENT_NODE && (area as Element).closest(IGNORE_MASK)) return maskValue(text, rules, true);
+      // Text typed into an editable area or a textarea is typed text, masked like a field; a
+      // whole document in design mode is one editable area.
+      return maskValue(text, rules, false);
     }
   } catch {
     return maskValue(text, rules, true);
