@@ -625,8 +625,7 @@ class Masker {
       const name = names[i];
       const value = attributes[name];
       if (typeof value !== 'string' || !value) continue;
-      let how = ATTRIBUTES.get(name);
-      if (how === undefined) how = name.startsWith('data-') ? A_TEXT : A_OTHER;
+      let how = attributeKind(name);
       if (how === A_OTHER) {
         // Most attributes (class, id, style…): only an e-mail address, which needs its '@'.
         if (!emails && (value.indexOf('@') >= 0 || value.indexOf('%40') >= 0)) attributes[name] = maskEmails(value);
