@@ -258,7 +258,11 @@ def _wait_until_ready(page: Any, go_on: Callable[[], bool], limit_s: float = 120
         if not go_on():
             raise VideoStopped()
         try:
-            page.wait_for_function("document.body && document.body.dataset.state", timeout=1000)
+            # A function, not an expression: the page's policy forbids eval, which Playwright
+            # uses to poll an expression once the first look finds nothing.
+            page.wait_for_function(
+                "() => document.body && document.body.dataset.state", timeout=1000
+            )
         except PlaywrightTimeout:
             if time.monotonic() > deadline:
                 raise RuntimeError(
