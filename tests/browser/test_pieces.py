@@ -14,6 +14,7 @@ from playwright.sync_api import Route, expect
 
 from footage.clock import FrozenClock
 from tests.browser.conftest import log_in
+from tests.browser.test_ingest_limits import until
 from tests.conftest import (
     PASSWORD,
     LiveServer,
@@ -89,7 +90,8 @@ def test_the_player_streams_every_piece_and_seeks_into_one_not_loaded(
     assert total == 2 * PAGE_MS + PAGE_MS - 1000
     page.evaluate(f"() => window.footagePlayer.seek({2 * PAGE_MS + 2000})")
     expect(page.locator(".fp-overlay-loading")).to_be_visible()
-    page.wait_for_function("() => true")  # lets the held requests' handlers run
+    # Both held requests reach their handlers (the second may still be on its way).
+    until(page, lambda: len(held) >= 2, timeout=15)
     assert sorted(r.request.url.rsplit("/", 1)[1] for r in held) == ["1", "2"]
     for route in list(held):
         if route.request.url.endswith("/pieces/2"):
