@@ -328,13 +328,18 @@ function init(key: unknown, options: unknown): void {
   state.siteKey = key;
   state.host = host.replace(/\/+$/, '');
   watchEarlyActivity();
-  void loadConfig().then((config) => {
-    stopEarlyWatch();
-    if (!config) return; // unknown site, switched off, or unreachable: record nothing
-    state.config = config;
-    state.configured = true;
-    start();
-  });
+  // The config is asked for from a microtask, not from inside the script's first run: where
+  // DevTools is attached, the browser keeps the script stack of every request, and from the
+  // top level that stack holds this whole file, which V8 then parses again to place it.
+  void Promise.resolve()
+    .then(loadConfig)
+    .then((config) => {
+      stopEarlyWatch();
+      if (!config) return; // unknown site, switched off, or unreachable: record nothing
+      state.config = config;
+      state.configured = true;
+      start();
+    });
 }
 
 /**
