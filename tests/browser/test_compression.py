@@ -52,12 +52,18 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer,
 
 
 def open_page(
-    browser: Any, server: LiveServer, path: str, headers: dict[str, str], init: str = ""
+    browser: Any,
+    server: LiveServer,
+    path: str,
+    headers: dict[str, str],
+    init: str = "",
+    script: str = "",
 ) -> tuple[Any, Any, list[str]]:
-    """A fresh visitor on a page of 300 cards with the snippet, answered with `headers`, once
-    the recorder has recorded it ahead; returns (context, page, the page's errors)."""
+    """A fresh visitor on a page of 300 cards with the snippet (and the page's own `script`),
+    answered with `headers`, once the recorder has recorded it ahead; returns (context, page,
+    the page's errors)."""
     site_key = server.services.db.one("SELECT site_key FROM sites WHERE is_demo = 1")["site_key"]
-    html = PAGE % {"key": site_key, "host": server.url, "items": 300, "script": ""}
+    html = PAGE % {"key": site_key, "host": server.url, "items": 300, "script": script}
     context = browser.new_context(viewport={"width": 1000, "height": 700})
     if init:
         context.add_init_script(init)
@@ -131,6 +137,46 @@ def test_a_page_whose_policy_refuses_workers_compresses_its_batches_itself(brows
     assert errors == []
     text = recorded(server, login, known, "/demo/strict")
     assert "Item 299" in text and "Catalogue, later" in text
+
+
+# A paragraph of 150,001 UTF-16 units after the cards: the snapshot goes to the worker in
+# several pieces, and 4-byte characters after one of 1 byte put every cut inside a pair.
+LONG_TEXT = "a" + "\U0001f600" * 75_000
+LONG_SCRIPT = (
+    "const long = document.createElement('p'); long.id = 'long';"
+    " long.textContent = 'a' + '\\u{1F600}'.repeat(75000); document.body.appendChild(long);"
+)
+
+
+def test_a_snapshot_larger_than_a_piece_arrives_whole(browser, demo):
+    """The body goes to the worker in pieces of 64 K characters, one per task; joined again
+    and compressed there, the recording holds the page's text exactly, emoji included."""
+    server, login = demo
+    known = known_recordings(server, login)
+    context, page, errors = open_page(browser, server, "/demo/long", {}, script=LONG_SCRIPT)
+    assert page.evaluate("() => document.getElementById('long').textContent.length") == 150_001
+    first, _ = visit(page)
+    assert first[:2] == GZIP_MAGIC
+    assert LONG_TEXT.encode() in gzip.decompress(first)
+    leave(page, server)
+    context.close()
+    assert errors == []
+    rec = new_recording(server, login, known, "/demo/long")
+    texts = [
+        node.get("textContent")
+        for event in events_of(server, login, rec["id"])
+        if event["type"] == 2
+        for node in walk(event["data"]["node"])
+    ]
+    assert texts.count(LONG_TEXT) == 1
+
+
+def walk(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(current.get("childNodes", []))
 
 
 @pytest.mark.parametrize("fake", [SILENT_WORKER, LYING_WORKER], ids=["silent", "lying"])

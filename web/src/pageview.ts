@@ -4,7 +4,7 @@
 // Events are kept as JSON strings, serialised once when rrweb emits them:
 // that gives their size for free and a batch body is a plain string join.
 
-import { gzip, postForAnswer, byteLength, sendOnLeave, sendPlain, utf8Length, KEEPALIVE_MAX_BYTES, KEEPALIVE_QUOTA_BYTES, type Answer } from './transport';
+import { gzip, pieces, postForAnswer, byteLength, sendOnLeave, sendPlain, utf8Length, KEEPALIVE_MAX_BYTES, KEEPALIVE_QUOTA_BYTES, type Answer } from './transport';
 
 /** Above this, the oldest batches waiting for the server are dropped. */
 const MAX_PENDING_BYTES = 5 * 1024 * 1024;
@@ -290,7 +290,7 @@ export class PageView {
   private async send(batch: Batch, seq: number): Promise<void> {
     let answer: Answer = { status: 0, code: '', retryAfterMs: 0 };
     try {
-      const body = await gzip(this.body(batch, seq));
+      const body = await gzip(this.bodyPieces(batch, seq));
       const size = byteLength(body);
       batch.keepalive = size < KEEPALIVE_MAX_BYTES;
       this.keepaliveBytes = batch.keepalive ? size : 0;
@@ -372,6 +372,16 @@ export class PageView {
 
   /** The JSON body of a batch (docs/wire.md §2). */
   private body(batch: Batch, seq: number): string {
+    return this.head(batch, seq) + batch.events.join(',') + ']}';
+  }
+
+  /** The body in pieces, for the compression worker (see `pieces`). */
+  private bodyPieces(batch: Batch, seq: number): string[] {
+    return pieces(this.head(batch, seq), batch.events, ']}');
+  }
+
+  /** The body up to its events, which are already JSON: spliced in, not serialised twice. */
+  private head(batch: Batch, seq: number): string {
     const head = {
       v: 1,
       site_key: this.ctx.siteKey,
@@ -386,8 +396,7 @@ export class PageView {
       sent_at: Date.now(),
       ...(batch.visitor ? { visitor: batch.visitor.body } : {}),
     };
-    // The events are already JSON: splice them in instead of serialising twice.
-    return JSON.stringify(head).slice(0, -1) + ',"events":[' + batch.events.join(',') + ']}';
+    return JSON.stringify(head).slice(0, -1) + ',"events":[';
   }
 }
 

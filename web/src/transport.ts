@@ -10,16 +10,26 @@ export const KEEPALIVE_QUOTA_BYTES = 64_000;
 export type Body = string | Uint8Array;
 
 /**
- * The compression worker's whole script: it gzips each text it is given and answers with the
- * bytes (or null). Compressing a page's snapshot takes tens of milliseconds; in a worker they
- * are not taken from the visitor's page.
+ * The compression worker's whole script. A body comes in pieces, `[id, text, last]`, each
+ * fed to that body's gzip stream as it arrives; after the last one the worker answers
+ * `[id, bytes]` (or `[id, null]`). Compressing a page's snapshot takes tens of milliseconds;
+ * in a worker they are not taken from the visitor's page.
  */
-const GZIP_WORKER =
-  'onmessage=function(e){var d=e.data;new Response(new Blob([d[1]]).stream().pipeThrough(new CompressionStream("gzip")))' +
-  '.arrayBuffer().then(function(b){postMessage([d[0],b],[b])},function(){postMessage([d[0],null])})}';
+export const GZIP_WORKER =
+  'var J={},E=new TextEncoder();onmessage=function(e){var d=e.data,i=d[0],w=J[i];' +
+  'if(!w){var s=new CompressionStream("gzip");w=J[i]=s.writable.getWriter();' +
+  'new Response(s.readable).arrayBuffer().then(function(b){postMessage([i,b],[b])},function(){postMessage([i,null])})}' +
+  'w.write(E.encode(d[1])).catch(function(){});if(d[2]){delete J[i];w.close().catch(function(){})}}';
 
 /** How long a batch waits for the worker before the page compresses it itself. */
 const WORKER_WAIT_MS = 5000;
+
+/**
+ * A body goes to the worker in pieces of at most this many characters, one piece per task:
+ * copying a large snapshot into the worker in one message took milliseconds, and a visitor's
+ * click arriving meanwhile waited for it.
+ */
+export const PIECE_CHARS = 65_536;
 
 /** The compression worker: undefined before the first batch, null where the page may not have one. */
 let worker: Worker | null | undefined;
@@ -65,10 +75,24 @@ function stopWorker(): void {
   for (const done of waiting) done(null);
 }
 
-/** The worker's gzip of `text`, or null when it cannot give one in time. */
-function gzipInWorker(text: string): Promise<ArrayBuffer | null> {
+/** Runs `task` in a task of its own, after what the browser has waiting (input first). */
+function later(task: () => void): void {
+  const scheduler = (globalThis as { scheduler?: { postTask?: (task: () => void) => Promise<unknown> } }).scheduler;
+  if (scheduler && typeof scheduler.postTask === 'function') {
+    scheduler.postTask(task).catch(noop);
+  } else {
+    setTimeout(task, 0);
+  }
+}
+
+/**
+ * The worker's gzip of the body made of `pieces`, or null when it cannot give one in time.
+ * The worker is started (on the first batch) in one task and each piece posted in one more.
+ */
+function gzipInWorker(pieces: string[]): Promise<ArrayBuffer | null> {
+  const starting = worker === undefined;
   const w = gzipWorker();
-  if (!w) return Promise.resolve(null);
+  if (!w || !pieces.length) return Promise.resolve(null);
   return new Promise((resolve) => {
     const id = nextJob++;
     const timer = setTimeout(() => {
@@ -79,30 +103,69 @@ function gzipInWorker(text: string): Promise<ArrayBuffer | null> {
       clearTimeout(timer);
       resolve(bytes);
     });
-    try {
-      w.postMessage([id, text]);
-    } catch {
-      stopWorker();
-    }
+    let next = 0;
+    const post = (): void => {
+      // Answered (or given up) already: the rest is not needed.
+      if (!jobs.has(id) || worker !== w) return;
+      try {
+        w.postMessage([id, pieces[next], next === pieces.length - 1]);
+      } catch {
+        stopWorker();
+        return;
+      }
+      if (++next < pieces.length) later(post);
+    };
+    if (starting) later(post);
+    else post();
   });
 }
 
 /**
- * gzip-compresses `text` with CompressionStream, in a worker where the page allows one;
- * plain text where that API is missing.
+ * gzip-compresses the text made of `pieces` with CompressionStream, in a worker where the page
+ * allows one; plain text where that API is missing.
  */
-export async function gzip(text: string): Promise<Body> {
+export async function gzip(pieces: string[]): Promise<Body> {
   if (typeof CompressionStream === 'undefined' || typeof Blob === 'undefined' || typeof Response === 'undefined') {
-    return text;
+    return pieces.join('');
   }
-  const bytes = await gzipInWorker(text);
+  const bytes = await gzipInWorker(pieces);
   if (bytes) return new Uint8Array(bytes);
   try {
-    const stream = new Blob([text]).stream().pipeThrough(new CompressionStream('gzip'));
+    const stream = new Blob(pieces).stream().pipeThrough(new CompressionStream('gzip'));
     return new Uint8Array(await new Response(stream).arrayBuffer());
   } catch {
-    return text;
+    return pieces.join('');
   }
+}
+
+/**
+ * `head`, the events separated by commas, then `tail`, as pieces of at most `size` characters
+ * (an event larger than that is sliced; a piece never ends between the two halves of a
+ * surrogate pair). Slicing copies nothing: each piece is copied once, into the worker.
+ */
+export function pieces(head: string, events: readonly string[], tail: string, size = PIECE_CHARS): string[] {
+  const out: string[] = [];
+  let piece = head;
+  for (let i = 0; i < events.length; i++) {
+    if (i) piece += ',';
+    const event = events[i];
+    if (piece.length + event.length <= size) {
+      piece += event;
+      continue;
+    }
+    if (piece) out.push(piece);
+    let at = 0;
+    while (event.length - at > size) {
+      let end = at + size;
+      const c = event.charCodeAt(end - 1);
+      if (c >= 0xd800 && c <= 0xdbff && end - 1 > at) end--; // keep a surrogate pair together
+      out.push(event.slice(at, end));
+      at = end;
+    }
+    piece = event.slice(at);
+  }
+  out.push(piece + tail);
+  return out;
 }
 
 /** Size in bytes of a body as it goes on the wire (UTF-8 for strings). */
