@@ -179,6 +179,29 @@ def walk(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
         stack.extend(current.get("childNodes", []))
 
 
+# A page's own script that replaced the browser's task scheduler with one that throws.
+THROWING_SCHEDULER = """
+window.scheduler = { postTask() { throw new Error('the page says no'); } };
+"""
+
+
+def test_a_scheduler_replaced_by_the_page_costs_no_batch(browser, demo):
+    """The body's pieces go to the worker one per task, through `scheduler.postTask` where
+    there is one: a page whose own scheduler throws gets them posted by timers instead."""
+    server, login = demo
+    known = known_recordings(server, login)
+    path = "/demo/scheduler"
+    context, page, errors = open_page(browser, server, path, {}, init=THROWING_SCHEDULER)
+    first, later = visit(page)
+    assert first[:2] == GZIP_MAGIC and later[:2] == GZIP_MAGIC
+    assert [w.url.startswith("blob:") for w in page.workers] == [True]
+    leave(page, server)
+    context.close()
+    assert errors == []
+    text = recorded(server, login, known, path)
+    assert "Item 299" in text and "Catalogue, later" in text
+
+
 @pytest.mark.parametrize("fake", [SILENT_WORKER, LYING_WORKER], ids=["silent", "lying"])
 def test_a_worker_replaced_by_the_page_costs_a_wait_never_a_batch(browser, demo, fake):
     """A Worker that never answers holds the first batch for the recorder's 5 s wait; one that

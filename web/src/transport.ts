@@ -75,14 +75,22 @@ function stopWorker(): void {
   for (const done of waiting) done(null);
 }
 
-/** Runs `task` in a task of its own, after what the browser has waiting (input first). */
+/**
+ * Runs `task` in a task of its own, after what the browser has waiting (input first). A page
+ * whose own `scheduler` throws gets the timer; one that never runs the task costs the worker's
+ * wait (WORKER_WAIT_MS). A task run twice posts the next pieces early, still in order.
+ */
 function later(task: () => void): void {
-  const scheduler = (globalThis as { scheduler?: { postTask?: (task: () => void) => Promise<unknown> } }).scheduler;
-  if (scheduler && typeof scheduler.postTask === 'function') {
-    scheduler.postTask(task).catch(noop);
-  } else {
-    setTimeout(task, 0);
+  try {
+    const scheduler = (globalThis as { scheduler?: { postTask?: (task: () => void) => unknown } }).scheduler;
+    if (scheduler && typeof scheduler.postTask === 'function') {
+      Promise.resolve(scheduler.postTask(task)).catch(noop);
+      return;
+    }
+  } catch {
+    // the page's own scheduler: the timer below
   }
+  setTimeout(task, 0);
 }
 
 /**
