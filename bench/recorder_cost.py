@@ -35,7 +35,14 @@ Variants, interleaved run by run (none, rrweb, rrweb-sent, footage, none, …):
 Every run: a fresh browser context (empty storage: a new visitor), the page loaded, 1 s of
 settling after `load` (what a visitor does before moving the mouse), then the first input:
 the mouse moved onto the second product's "Add to cart" button in 5 steps and clicked; then
-1 s more. Figures, from the page's own clock, a Chromium trace and the DevTools protocol:
+1 s more. Figures, from the page's own clock, a Chromium trace and the DevTools protocol.
+
+The measured runs drive Chromium through bench/cdp.py, not Playwright: Playwright enables the
+Network domain on every page, and then Chromium copies each request's body into a DevTools
+event (on the page's main thread) and carries it to the driver. That is a cost no visitor
+pays, and it falls on the variant that sends right after the first input (Footage) and not
+on the one that sends on a timer. `--network` enables that domain on the measured pages, as
+Playwright does, to see what it adds. The profile and the heap snapshots still use Playwright.
 
 - first interaction, Event Timing (ms): the longest Event Timing duration (input → next
   paint) of the first input's events: `event` entries (threshold 16 ms) from the first move
@@ -106,6 +113,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import cdp
 import httpx
 from common import (
     OUT,
@@ -552,6 +560,35 @@ PROBE = """
 })();
 """
 
+# Where the first input goes: the middle of the second product's "Add to cart" button.
+TARGET_CENTRE = """
+() => {
+  const box = document.querySelector('[data-bench-target]').getBoundingClientRect();
+  return [box.x + box.width / 2, box.y + box.height / 2];
+}
+"""
+
+# Waits up to 5 s for what a page's requests to this path were answered, from the page's
+# Resource Timing (the driver does not watch the network).
+ANSWERS = """
+(path) => new Promise((resolve) => {
+  const since = performance.now();
+  const look = () => {
+    const answered = performance.getEntriesByType('resource')
+      .filter((r) => r.name.includes(path) && r.responseEnd > 0);
+    if (answered.some((r) => r.responseStatus >= 200 && r.responseStatus < 300)
+        || performance.now() - since > 5000) {
+      resolve(answered.map((r) => r.responseStatus));
+    } else {
+      setTimeout(look, 50);
+    }
+  };
+  look();
+})
+"""
+SAVED = f"() => ({ANSWERS})('{BARE_ENDPOINT}')"
+STORED = f"() => ({ANSWERS})('{INGEST}')"
+
 # Resolves AFTER_MS after the first input, on the page's clock, plus 100 ms: long task entries are
 # delivered a little later.
 WAIT_AFTER_INPUT = f"""
@@ -608,43 +645,68 @@ def first_input(page: Any) -> None:
     page.mouse.up()
 
 
-def worker_heap(page: Any, cdp: Any) -> float:
+def visit(browser: cdp.Browser, target: Target, network: bool = False) -> Run:
+    """One fresh visitor on one page, driven through bench/cdp.py: the figures of the module
+    docstring. The page's Network domain stays off (a visitor's browser copies no request
+    body for a debugger), unless `network`."""
+    with browser.page(WIDTH, HEIGHT, PROBE, network=network) as page:
+        page.send("Performance.enable", {"timeDomain": "threadTicks"})
+        browser.start_tracing(TRACE_CATEGORIES)
+        try:
+            page.navigate(target.url)
+            page.evaluate(f"() => new Promise((resolve) => setTimeout(resolve, {SETTLE_MS}))")
+            before = metrics(page)
+            x, y = page.evaluate(TARGET_CENTRE)
+            page.mouse_move(x, y, steps=5)
+            page.mouse_click()
+            page.evaluate(WAIT_AFTER_INPUT)
+        finally:
+            trace = browser.stop_tracing()
+        probe = page.evaluate(COLLECT)
+        after = metrics(page)
+        page.send("HeapProfiler.collectGarbage")
+        heap = page.send("Runtime.getHeapUsage")["usedSize"]
+        workers_heap = worker_heap(page)
+        ingest: list[int] = []
+        if target.variant == "rrweb-sent":
+            probe["rrwebSent"] = page.evaluate(SAVED)
+        if target.variant == "footage":
+            # The first batch leaves at the first input: its answer says it was taken.
+            ingest = page.evaluate(STORED)
+    figures = figures_of(probe, before, after, heap)
+    figures["worker_heap_mb"] = round(workers_heap / 1e6, 2)
+    detail = run_detail(probe, before, target, ingest)
+    tasks = trace_tasks(trace, target.url)
+    figures.update(tasks.pop("figures"))
+    detail.update(tasks)
+    return Run(target.page, target.variant, figures, detail)
+
+
+def worker_heap(page: cdp.Page) -> float:
     """The used heap of the page's dedicated workers after their garbage collection (bytes),
-    through CDP sessions attached to them (`Target.sendMessageToTarget`)."""
-    attached: list[str] = []
-    replies: dict[int, Any] = {}
-
-    def reply(event: dict[str, Any]) -> None:
-        message = json.loads(event["message"])
-        if "id" in message:
-            replies[message["id"]] = message.get("result", {})
-
-    cdp.on("Target.attachedToTarget", lambda e: attached.append(e["sessionId"]))
-    cdp.on("Target.receivedMessageFromTarget", reply)
-    cdp.send(
+    through sessions attached to them (Chromium announces the workers that exist before it
+    answers `Target.setAutoAttach`)."""
+    page.send(
         "Target.setAutoAttach",
-        {"autoAttach": True, "waitForDebuggerOnStart": False, "flatten": False},
+        {"autoAttach": True, "waitForDebuggerOnStart": False, "flatten": True},
     )
-    deadline = time.monotonic() + 2
-    while len(attached) < len(page.workers) and time.monotonic() < deadline:
-        page.wait_for_timeout(20)
+    with page.browser.lock:
+        attached = [
+            e["params"]
+            for e in page.browser.events
+            if e["method"] == "Target.attachedToTarget" and e.get("sessionId") == page.session
+        ]
     total = 0.0
-    for n, session in enumerate(attached):
-        for k, method in enumerate(("HeapProfiler.collectGarbage", "Runtime.getHeapUsage")):
-            ask = {"id": 2 * n + k + 1, "method": method}
-            cdp.send(
-                "Target.sendMessageToTarget", {"sessionId": session, "message": json.dumps(ask)}
-            )
-        while 2 * n + 2 not in replies and time.monotonic() < deadline + 3:
-            page.wait_for_timeout(20)
-        total += replies.get(2 * n + 2, {}).get("usedSize", 0)
+    for worker in attached:
+        session = worker["sessionId"]
+        page.browser.send("HeapProfiler.collectGarbage", None, session)
+        total += page.browser.send("Runtime.getHeapUsage", None, session)["usedSize"]
     return total
 
 
-def run_once(browser: Any, target: Target, profile: bool = False) -> Run:
-    """One fresh visitor on one page; the figures of the module docstring. With `profile`,
-    CDP's sampling profiler from navigation to the end instead of the trace, and the first
-    batch's body is kept."""
+def profiled_run(browser: Any, target: Target) -> Run:
+    """One fresh visitor on one page, driven by Playwright (its request events give the first
+    batch's body), under CDP's sampling profiler from navigation to the end."""
     context = browser.new_context(viewport={"width": WIDTH, "height": HEIGHT})
     context.add_init_script(PROBE)
     ingest: list[int] = []
@@ -652,38 +714,25 @@ def run_once(browser: Any, target: Target, profile: bool = False) -> Run:
     try:
         page = context.new_page()
         page.on("response", lambda r: ingest.append(r.status) if INGEST in r.url else None)
-        if profile:
-            page.on(
-                "request",
-                lambda r: bodies.append(r.post_data_buffer or b"") if INGEST in r.url else None,
-            )
+        page.on(
+            "request",
+            lambda r: bodies.append(r.post_data_buffer or b"") if INGEST in r.url else None,
+        )
         cdp = context.new_cdp_session(page)
         cdp.send("Performance.enable", {"timeDomain": "threadTicks"})
-        if profile:
-            cdp.send("Profiler.enable")
-            cdp.send("Profiler.setSamplingInterval", {"interval": 100})
-            cdp.send("Profiler.start")
-        else:
-            browser.start_tracing(page=page, categories=TRACE_CATEGORIES)
+        cdp.send("Profiler.enable")
+        cdp.send("Profiler.setSamplingInterval", {"interval": 100})
+        cdp.send("Profiler.start")
         page.goto(target.url, wait_until="load")
         page.wait_for_timeout(SETTLE_MS)
         before = metrics(cdp)
         first_input(page)
         page.evaluate(WAIT_AFTER_INPUT)
-        cpu_profile = cdp.send("Profiler.stop")["profile"] if profile else None
-        trace = None if profile else browser.stop_tracing()
+        cpu_profile = cdp.send("Profiler.stop")["profile"]
         probe = page.evaluate(COLLECT)
         after = metrics(cdp)
         cdp.send("HeapProfiler.collectGarbage")
         heap = cdp.send("Runtime.getHeapUsage")["usedSize"]
-        workers_heap = worker_heap(page, cdp)
-        if target.variant == "rrweb-sent":
-            deadline = time.monotonic() + 5
-            while (
-                not page.evaluate("() => window.benchSent.length") and time.monotonic() < deadline
-            ):
-                page.wait_for_timeout(100)
-            probe["rrwebSent"] = page.evaluate("() => window.benchSent")
         if target.variant == "footage":
             # The first batch leaves at the first input: its answer says it was taken.
             deadline = time.monotonic() + 5
@@ -692,16 +741,9 @@ def run_once(browser: Any, target: Target, profile: bool = False) -> Run:
     finally:
         context.close()
     figures = figures_of(probe, before, after, heap)
-    figures["worker_heap_mb"] = round(workers_heap / 1e6, 2)
-    figures.setdefault("worker_cpu_ms", 0.0)
     detail = run_detail(probe, before, target, ingest)
-    if trace is not None:
-        tasks = trace_tasks(trace, target.url)
-        figures.update(tasks.pop("figures"))
-        detail.update(tasks)
-    if cpu_profile is not None:
-        detail["profile"] = cpu_profile
-        detail["first_batch"] = inflate(bodies[0]) if bodies else None
+    detail["profile"] = cpu_profile
+    detail["first_batch"] = inflate(bodies[0]) if bodies else None
     return Run(target.page, target.variant, figures, detail)
 
 
@@ -1262,6 +1304,12 @@ def main() -> None:
     parser.add_argument("--heap-runs", type=int, default=0, help="heap snapshots per variant")
     parser.add_argument("--json", default=str(OUT / "recorder_cost.json"))
     parser.add_argument("--chromium", default=CHROMIUM, help="the Chromium binary")
+    parser.add_argument(
+        "--network",
+        action="store_true",
+        help="enable the Network domain on the measured pages, as Playwright does: what a "
+        "driver that copies each request body costs",
+    )
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -1295,29 +1343,37 @@ def main() -> None:
                 "after_input_ms": AFTER_MS,
                 "viewport": [WIDTH, HEIGHT],
             }
-            browser = pw.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
-            out["chromium"] = browser.version
             if args.runs > 0:
-                runs = measure(browser, targets, pages, args.runs)
+                with cdp.Browser(args.chromium, CHROMIUM_ARGS) as driven:
+                    out["chromium"] = driven.version
+                    out["network_domain"] = args.network
+                    runs = measure(driven, targets, pages, args.runs, args.network)
                 out["pages"] = {kind: page_results(runs, kind) for kind in pages}
-            if args.profile_runs > 0:
-                out["profile"] = profile(browser, site, pages, args.profile_runs)
-            if args.heap_runs > 0:
-                out["heap"] = {k: heap_diff(browser, targets, k, args.heap_runs) for k in pages}
-            browser.close()
+            if args.profile_runs > 0 or args.heap_runs > 0:
+                browser = pw.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
+                out["chromium"] = browser.version
+                if args.profile_runs > 0:
+                    out["profile"] = profile(browser, site, pages, args.profile_runs)
+                if args.heap_runs > 0:
+                    out["heap"] = {k: heap_diff(browser, targets, k, args.heap_runs) for k in pages}
+                browser.close()
     write_json(Path(args.json), out)
     print(f"\nwritten to {args.json}")
 
 
 def measure(
-    browser: Any, targets: dict[tuple[str, str], Target], pages: list[str], n: int
+    browser: cdp.Browser,
+    targets: dict[tuple[str, str], Target],
+    pages: list[str],
+    n: int,
+    network: bool = False,
 ) -> list[Run]:
     """n rounds; in each, every page with every variant, the variants one after the other."""
     runs: list[Run] = []
     for round_no in range(n):
         for kind in pages:
             for variant in VARIANTS:
-                run = run_once(browser, targets[kind, variant])
+                run = visit(browser, targets[kind, variant], network)
                 problem = check(run)
                 if problem:
                     run.detail["problem"] = problem
@@ -1358,7 +1414,7 @@ def profile(browser: Any, site: Site, pages: list[str], n: int) -> dict[str, Any
         runs: dict[str, list[Run]] = {v: [] for v in bundles}
         for i in range(n):
             for variant, target in targets.items():
-                runs[variant].append(run_once(browser, target, profile=True))
+                runs[variant].append(profiled_run(browser, target))
                 print(f"profile {kind} {variant:7} {i + 1}/{n}", flush=True)
         summary = {v: profile_summary(runs[v], bundles[v], urls[v]) for v in bundles}
         batch = next(
