@@ -39,10 +39,10 @@ the mouse moved onto the second product's "Add to cart" button in 5 steps and cl
 
 The measured runs drive Chromium through bench/cdp.py, not Playwright: Playwright enables the
 Network domain on every page, and then Chromium copies each request's body into a DevTools
-event (on the page's main thread) and carries it to the driver. That is a cost no visitor
-pays, and it falls on the variant that sends right after the first input (Footage) and not
-on the one that sends on a timer. `--network` enables that domain on the measured pages, as
-Playwright does, to see what it adds. The profile and the heap snapshots still use Playwright.
+event (on the page's main thread) and carries it to the driver. No visitor pays that, and it
+weighs most on the variant with the largest bodies: rrweb + bare endpoint posts plain JSON,
+Footage gzip. `--network` enables that domain on the measured pages, as Playwright does, to
+see what it adds. The profile and the heap snapshots still use Playwright.
 
 - first interaction, Event Timing (ms): the longest Event Timing duration (input → next
   paint) of the first input's events: `event` entries (threshold 16 ms) from the first move
@@ -1324,7 +1324,7 @@ def main() -> None:
         origin = f"http://{SHOP}:{page_server.port}"
         account = create_account(tmp / "data", origin)
         flags = ("--no-demo", "--ingest-ip-new-recordings", "100000")
-        with footage_server(tmp / "data", *flags) as server, sync_playwright() as pw:
+        with footage_server(tmp / "data", *flags) as server:
             host = f"http://{FOOTAGE}:{server.url.rsplit(':', 1)[1]}"
             site = Site(page_server, origin, host, account["site_key"])
             script, script_from = footage_script(server.url, args.footage_js)
@@ -1350,13 +1350,16 @@ def main() -> None:
                     runs = measure(driven, targets, pages, args.runs, args.network)
                 out["pages"] = {kind: page_results(runs, kind) for kind in pages}
             if args.profile_runs > 0 or args.heap_runs > 0:
-                browser = pw.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
-                out["chromium"] = browser.version
-                if args.profile_runs > 0:
-                    out["profile"] = profile(browser, site, pages, args.profile_runs)
-                if args.heap_runs > 0:
-                    out["heap"] = {k: heap_diff(browser, targets, k, args.heap_runs) for k in pages}
-                browser.close()
+                with sync_playwright() as pw:
+                    browser = pw.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
+                    out["chromium"] = browser.version
+                    if args.profile_runs > 0:
+                        out["profile"] = profile(browser, site, pages, args.profile_runs)
+                    if args.heap_runs > 0:
+                        out["heap"] = {
+                            k: heap_diff(browser, targets, k, args.heap_runs) for k in pages
+                        }
+                    browser.close()
     write_json(Path(args.json), out)
     print(f"\nwritten to {args.json}")
 
