@@ -188,6 +188,11 @@ _NUMBER: Final = re.compile(
     rf"(?P<date>{_DATE})|(?P<time>{_TIME})"
     rf"|(?P<run>[+(]?{_D}(?:[ ().\-/]{{0,2}}(?!{_DATE}|{_TIME}){_D})*)"
 )
+# The same expression for ASCII text, whose only decimal digits are 0-9: the one range instead
+# of Unicode's seventy makes it several times faster, and the server masks every text node of
+# every snapshot with it.
+_NUMBER_ASCII: Final = re.compile(_NUMBER.pattern.replace(_D, "[0-9]"))
+_ASCII_DIGIT: Final = re.compile("[0-9]")
 # Where a long text may be cut for mask_personal_numbers: no token contains or touches it.
 _NUMBER_CUT: Final = re.compile(r"[^ ().\-/+:" + _D[1:-1] + "]")
 # A long text is masked a slice at a time: one call holds the GIL for its whole run, and one
@@ -302,14 +307,23 @@ def mask_personal_numbers(s: str) -> str:
 
     A long text is masked a slice at a time (see _DIGIT_SLICE), cut only where no number
     can be, so the result is the same as in one piece."""
+    # Most texts of a page have no digit at all: nothing to mask, no expression to run.
+    if s.isascii():
+        if not _ASCII_DIGIT.search(s):
+            return s
+        number = _NUMBER_ASCII
+    else:
+        if not _DIGITS.search(s):
+            return s
+        number = _NUMBER
     pieces, start = [], 0
     while len(s) - start > _DIGIT_SLICE:
         cut = _NUMBER_CUT.search(s, start + _DIGIT_SLICE)
         if cut is None:
             break
-        pieces.append(_NUMBER.sub(_mask_number, s[start : cut.start()]))
+        pieces.append(number.sub(_mask_number, s[start : cut.start()]))
         start = cut.start()
-    pieces.append(_NUMBER.sub(_mask_number, s[start:]))
+    pieces.append(number.sub(_mask_number, s[start:]))
     return "".join(pieces)
 
 

@@ -10,7 +10,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from footage.privacy import masking
 from footage.privacy.masking import MaskRules, mask_text, mask_value
 from tests.node import bundle_for_node
 
@@ -68,6 +71,33 @@ def test_a_long_text_masks_as_in_one_piece() -> None:
     assert len(masked) == len(text)
     assert masked.count("*** *** ***") == 5000 and masked.count("€12.50") == 5000
     assert masked.endswith("**** **** end")  # one long run of 80,000 digits
+
+
+# Runs of digits (ASCII and of other scripts) between the separators numbers, dates and times
+# hold, and words: phone numbers, prices, dates and times of every shape come up.
+NUMBER_TEXT = st.lists(
+    st.one_of(
+        st.text(alphabet="0123456789", min_size=1, max_size=5),
+        st.text(alphabet="٠١٢٣४५६", min_size=1, max_size=4),
+        st.sampled_from([" ", "-", ".", "/", ":", "(", ")", "+", ", ", ". ", "€", "Kč", "a"]),
+        st.sampled_from(["2026-12-03", "03.12.2026", "3. 12. 2026", "4/1/27", "22:47", "9:00:15"]),
+    ),
+    max_size=14,
+).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(NUMBER_TEXT)
+def test_the_quick_ways_mask_as_the_whole_expression(text: str) -> None:
+    # ASCII text goes through the same expression over 0-9 only, and a text without a digit is
+    # not searched at all: both must give what the expression over every decimal digit gives.
+    assert masking.mask_personal_numbers(text) == masking._NUMBER.sub(masking._mask_number, text)
+
+
+def test_a_text_without_digits_is_given_back_as_it_is() -> None:
+    text = "Linen lamp, walnut tray – ceramic mug"
+    assert masking.mask_personal_numbers(text) is text
+    assert masking.mask_personal_numbers(text + " 601 234 567") == text + " *** *** ***"
 
 
 def test_the_browser_masks_the_same(tmp_path: Path) -> None:
