@@ -79,11 +79,14 @@ class Server:
             self.proc.wait()
 
 
-def start_server(name: str, cmd: Sequence[str], port: int, log_path: Path) -> Server:
-    """Starts `cmd` and waits until GET /healthz answers 200; raises BenchError otherwise."""
+def start_server(
+    name: str, cmd: Sequence[str], port: int, log_path: Path, checkout: Path = REPO
+) -> Server:
+    """Starts `cmd` in `checkout` (its `footage` package is the one `-m footage` runs) and
+    waits until GET /healthz answers 200; raises BenchError otherwise."""
     log = log_path.open("wb")
     proc = subprocess.Popen(
-        list(cmd), stdout=log, stderr=subprocess.STDOUT, cwd=REPO, env=_child_env()
+        list(cmd), stdout=log, stderr=subprocess.STDOUT, cwd=checkout, env=_child_env()
     )
     log.close()
     server = Server(name, proc, f"http://127.0.0.1:{port}", log_path)
@@ -118,12 +121,14 @@ def footage_cmd(*args: str) -> list[str]:
 
 
 @contextmanager
-def footage_server(data_dir: Path, *flags: str) -> Iterator[Server]:
-    """`footage serve` on a free loopback port with its own data dir, stopped afterwards."""
+def footage_server(data_dir: Path, *flags: str, checkout: Path = REPO) -> Iterator[Server]:
+    """`footage serve` on a free loopback port with its own data dir, stopped afterwards;
+    the code of `checkout` (another clone of this repository: another version side by side)."""
     port = free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     cmd = footage_cmd("serve", "--data-dir", str(data_dir), "--port", str(port), *flags)
-    server = start_server("footage serve", cmd, port, data_dir.parent / "footage-serve.log")
+    log = data_dir.parent / f"footage-serve-{data_dir.name}.log"
+    server = start_server("footage serve", cmd, port, log, checkout)
     try:
         yield server
     finally:
@@ -131,7 +136,11 @@ def footage_server(data_dir: Path, *flags: str) -> Iterator[Server]:
 
 
 def create_account(
-    data_dir: Path, site_url: str = BENCH_ORIGIN, *flags: str, env: dict[str, str] | None = None
+    data_dir: Path,
+    site_url: str = BENCH_ORIGIN,
+    *flags: str,
+    env: dict[str, str] | None = None,
+    checkout: Path = REPO,
 ) -> dict[str, str]:
     """`footage accounts create … --json` → {account_id, site_id, site_key, api_token, …}.
 
@@ -155,7 +164,11 @@ def create_account(
         *flags,
     )
     done = subprocess.run(
-        cmd, capture_output=True, text=True, cwd=REPO, env=env if env is not None else _child_env()
+        cmd,
+        capture_output=True,
+        text=True,
+        cwd=checkout,
+        env=env if env is not None else _child_env(),
     )
     if done.returncode != 0:
         raise BenchError(f"`footage accounts create` failed:\n{done.stdout}{done.stderr}")

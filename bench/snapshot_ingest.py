@@ -18,7 +18,9 @@ process, then the batch posted again and again to a real server whose CPU is rea
    over 0-9 only); both must give the same texts.
 3. The server: the batch posted `--posts` times, each as a new visitor's page view (new ids,
    gzip again), one after the other; CPU seconds of the server's process (all its threads)
-   per batch.
+   per batch. With `--against CHECKOUT` (another clone of this repository, at another
+   commit), a second `footage serve` runs that code side by side, the posts alternating
+   between the two: the ratio is what holds on a shared machine.
 
 Results: bench/out/snapshot_ingest.json; bench/RESULTS.md, "Recorder cost" (the server's side).
 """
@@ -35,6 +37,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -148,31 +151,34 @@ def stages(body: bytes, runs: int) -> dict[str, Any]:
     return out
 
 
-def server_cpu(server: Any, body: bytes, site_key: str, origin: str, posts: int) -> float:
-    """CPU ms of the server's process per batch, over `posts` new page views of this batch."""
+def server_cpu(
+    servers: dict[str, tuple[Any, str]], body: bytes, origin: str, posts: int
+) -> dict[str, float]:
+    """CPU ms of each server's process per batch, over `posts` new page views of this batch
+    each (servers: name → (server, its site key)), the posts alternating between them."""
     batch = orjson.loads(gzip.decompress(body))
-    bodies = []
-    for _ in range(posts):
-        fresh = {
-            **batch,
-            "site_key": site_key,
-            "visitor_id": str(uuid.uuid4()),
-            "session_id": str(uuid.uuid4()),
-            "page_id": str(uuid.uuid4()),
-            "sent_at": int(time.time() * 1000),
-        }
-        bodies.append(gzip.compress(json.dumps(fresh).encode(), 6))
     headers = {"Origin": origin, "Content-Type": "text/plain"}
+    spent = dict.fromkeys(servers, 0.0)
     with httpx.Client(timeout=30) as client:
-        # One first: the site's caches and the database's first pages are warm for the rest.
-        client.post(f"{server.url}/api/v1/ingest", content=bodies[0], headers=headers)
-        start = tree_cpu_seconds(server.proc.pid)
-        for one in bodies[1:]:
-            answer = client.post(f"{server.url}/api/v1/ingest", content=one, headers=headers)
-            if answer.status_code != 200:
-                raise BenchError(f"ingest answered {answer.status_code}: {answer.text[:200]}")
-        spent = tree_cpu_seconds(server.proc.pid) - start
-    return round(spent * 1000 / (posts - 1), 1)
+        # One each first, not counted: the site's caches and the database's pages are warm.
+        for n in range(posts + 1):
+            for name, (server, site_key) in servers.items():
+                fresh = {
+                    **batch,
+                    "site_key": site_key,
+                    "visitor_id": str(uuid.uuid4()),
+                    "session_id": str(uuid.uuid4()),
+                    "page_id": str(uuid.uuid4()),
+                    "sent_at": int(time.time() * 1000),
+                }
+                one = gzip.compress(json.dumps(fresh).encode(), 6)
+                start = tree_cpu_seconds(server.proc.pid)
+                answer = client.post(f"{server.url}/api/v1/ingest", content=one, headers=headers)
+                if answer.status_code != 200:
+                    raise BenchError(f"ingest answered {answer.status_code}: {answer.text[:200]}")
+                if n:
+                    spent[name] += tree_cpu_seconds(server.proc.pid) - start
+    return {name: round(s * 1000 / posts, 1) for name, s in spent.items()}
 
 
 def main() -> None:
@@ -180,6 +186,7 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=40)
     parser.add_argument("--stage-runs", type=int, default=15)
     parser.add_argument("--json", default=str(OUT / "snapshot_ingest.json"))
+    parser.add_argument("--against", help="another checkout whose footage serve runs beside")
     args = parser.parse_args()
     with (
         tempfile.TemporaryDirectory(prefix="footage-snapshot-") as tmp_name,
@@ -189,14 +196,19 @@ def main() -> None:
         origin = f"http://{rc.SHOP}:{pages.port}"
         account = create_account(tmp / "data", origin)
         flags = ("--no-demo", "--ingest-ip-new-recordings", "100000")
-        with footage_server(tmp / "data", *flags) as server:
+        with ExitStack() as running:
+            server = running.enter_context(footage_server(tmp / "data", *flags))
+            servers = {"this checkout": (server, account["site_key"])}
+            if args.against:
+                other = Path(args.against).resolve()
+                key = create_account(tmp / "against", origin, checkout=other)["site_key"]
+                beside = footage_server(tmp / "against", *flags, checkout=other)
+                servers[f"against {other.name}"] = (running.enter_context(beside), key)
             host = f"http://{rc.FOOTAGE}:{server.url.rsplit(':', 1)[1]}"
             site = rc.Site(pages, origin, host, account["site_key"])
             body = first_batch(server.url, site)
             out: dict[str, Any] = {"machine": machine(), "stages": stages(body, args.stage_runs)}
-            out["server_cpu_ms_per_batch"] = server_cpu(
-                server, body, account["site_key"], origin, args.posts
-            )
+            out["server_cpu_ms_per_batch"] = server_cpu(servers, body, origin, args.posts)
     s = out["stages"]
     print(
         f"the batch: {s['body_bytes']:,} bytes gzip, {s['json_bytes']:,} of JSON, "
@@ -210,7 +222,10 @@ def main() -> None:
         ["  numbers, as mask_personal_numbers does now", s["numbers_now_ms"]],
         ["the stored chunk (JSON lines, zstd)", s["chunk_ms"]],
         ["the assets' addresses", s["asset_urls_ms"]],
-        ["the server's process, per batch posted (mean)", out["server_cpu_ms_per_batch"]],
+    ]
+    rows += [
+        [f"the server's process, per batch posted (mean): {name}", ms]
+        for name, ms in out["server_cpu_ms_per_batch"].items()
     ]
     print(table(["stage", "CPU ms"], rows))
     write_json(Path(args.json), out)
