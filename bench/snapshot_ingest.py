@@ -108,17 +108,17 @@ def stages(body: bytes, runs: int) -> dict[str, Any]:
     rules = masking.MaskRules()  # a site's defaults: forms, numbers and e-mails masked
     copies = [copy.deepcopy(batch.events) for _ in range(runs + 1)]
     texts: list[str] = []
-    count = masking.mask_personal_numbers
+    original = masking.mask_personal_numbers
 
     def keep(text: str) -> str:
         texts.append(text)
-        return count(text)
+        return original(text)
 
     masking.mask_personal_numbers = keep  # mask_text looks it up when called
     try:
         scrubbed = masking.scrub_events(copies.pop(), rules, masking.PageMaskState())
     finally:
-        masking.mask_personal_numbers = count
+        masking.mask_personal_numbers = original
 
     def whole_expression() -> list[str]:
         return [masking._NUMBER.sub(masking._mask_number, t) for t in texts]
