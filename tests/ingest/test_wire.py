@@ -1,12 +1,15 @@
 """Decoding and validating batches: every bad body gets a clear 4xx, never a crash."""
 
+import gc
 import gzip
 import json
+from collections.abc import Iterator
 
 import pytest
 
 from footage.errors import BadRequest, PayloadTooLarge
-from footage.ingest.wire import VisitorInfo, decode_body, parse_batch
+from footage.ingest import asgi
+from footage.ingest.wire import VisitorInfo, decode_body, gzip_size_hint, parse_batch
 from tests.conftest import batch, click, full_snapshot, meta, new_ids
 
 LIMIT = 20_000_000
@@ -74,6 +77,95 @@ def test_wrong_fields_are_named_in_the_error(change, message):
 def test_bytes_after_the_gzip_stream_are_ignored():
     data = gzip.compress(json.dumps(good()).encode()) + b"tail"
     assert decode_body(data, LIMIT)["seq"] == 0
+
+
+T = 1_767_000_000_000  # 2025-12-29
+
+
+def large_page(elements: int) -> dict:
+    """A batch whose snapshot has `elements` elements, each with a child list and a text."""
+    page = [
+        {"type": 2, "tagName": "li", "attributes": {"class": "item"}, "id": 10 + i,
+         "childNodes": [{"type": 3, "textContent": f"Item {i}", "id": 100_000 + i}]}
+        for i in range(elements)
+    ]  # fmt: skip
+    snapshot = full_snapshot(T + 1)
+    snapshot["data"]["node"]["childNodes"][0]["childNodes"][0]["childNodes"] = page
+    return batch("s_key", new_ids(), 0, [meta(T), snapshot])
+
+
+@pytest.fixture
+def collections() -> Iterator[list[int]]:
+    """The generations the cycle collector collects while the test runs (it is on)."""
+    seen: list[int] = []
+
+    def callback(phase: str, info: dict) -> None:
+        if phase == "start":
+            seen.append(info["generation"])
+
+    was = gc.isenabled()
+    gc.enable()
+    gc.callbacks.append(callback)
+    try:
+        yield seen
+    finally:
+        gc.callbacks.remove(callback)
+        if not was:
+            gc.disable()
+
+
+def test_a_large_snapshot_is_parsed_without_running_the_cycle_collector(collections):
+    # ~60,000 dicts and lists: parsed with the collector on, they would run dozens of
+    # collections (one each 700 new objects), some over every object of the server.
+    body = gzip.compress(json.dumps(large_page(20_000)).encode())
+    gc.collect()
+    collections.clear()
+    parsed = decode_body(body, LIMIT)
+    # At most the one young collection that follows, over what was parsed.
+    assert collections in ([], [0]) and gc.isenabled()
+    body_node = parsed["events"][1]["data"]["node"]["childNodes"][0]["childNodes"][0]
+    assert len(body_node["childNodes"]) == 20_000
+
+
+def test_the_cycle_collector_is_left_as_it_was(collections):
+    with pytest.raises(BadRequest, match="not valid JSON"):
+        decode_body(b'{"events": [' + b"{}," * 10_000 + b"}", LIMIT)
+    assert gc.isenabled()  # given back on an error too
+    gc.disable()
+    try:
+        decode_body(json.dumps(good()).encode(), LIMIT)
+        assert not gc.isenabled()  # off stays off: the caller turned it off
+    finally:
+        gc.enable()
+
+
+def test_a_gzip_body_says_what_it_inflates_to():
+    data = json.dumps(good()).encode()
+    assert gzip_size_hint(gzip.compress(data)) == len(data)
+    assert gzip_size_hint(data) == 0
+    assert gzip_size_hint(b"\x1f\x8b") == 0  # too short to say anything
+
+
+def test_a_body_that_inflates_past_the_light_lane_goes_to_the_heavy_one_uninflated(monkeypatch):
+    inflated: list[int] = []
+    real = asgi.inflate
+    monkeypatch.setattr(asgi, "inflate", lambda b, limit: inflated.append(limit) or real(b, limit))
+    light = 100_000
+    big = gzip.compress(json.dumps(large_page(2_000)).encode())
+    assert len(big) < light < gzip_size_hint(big)
+    with pytest.raises(asgi._Heavy):
+        asgi.decode_light(big, light, T)
+    assert inflated == []  # not inflated, then inflated again in the heavy lane
+    batch_, size = asgi.decode_batch(big, LIMIT, T)
+    assert size == gzip_size_hint(big) and len(batch_.events) == 2
+    inflated.clear()
+    # A body that says less than it holds is still stopped at the light lane's bound.
+    lying = big[:-4] + (100).to_bytes(4, "little")
+    with pytest.raises(asgi._Heavy):
+        asgi.decode_light(lying, light, T)
+    assert inflated == [light]
+    with pytest.raises(BadRequest, match="not valid gzip"):
+        asgi.decode_batch(lying, LIMIT, T)  # and zlib refuses the wrong size
 
 
 # --- the optional `visitor` field (footage('identify' | 'name' | 'email' | 'variables')) ---
