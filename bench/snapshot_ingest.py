@@ -14,8 +14,8 @@ process, then the batch posted again and again to a real server whose CPU is rea
    (`encode_chunk` of `dump_event`), the assets' addresses read (`asset_urls`). And the
    masking of personal numbers in every text the scrub masks, two ways side by side: the
    expression over every Unicode decimal digit on each text, as before, and what
-   `mask_personal_numbers` does now (no digit: nothing to run; ASCII text: the expression
-   over 0-9 only); both must give the same texts.
+   `mask_personal_numbers` does now (ASCII text with fewer than six digits: nothing to run;
+   other ASCII text: the expression over 0-9 only); both must give the same texts.
 3. The server: the batch posted `--posts` times, each as a new visitor's page view (new ids,
    gzip again), one after the other; CPU seconds of the server's process (all its threads)
    per batch. With `--against CHECKOUT` (another clone of this repository, at another

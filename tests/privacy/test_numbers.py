@@ -33,6 +33,8 @@ HELD = [
     ("v2.1.7 · 4.8 ★ (1,203 reviews)", "v2.1.7 · 4.8 ★ (1,203 reviews)"),
     ("Size 42, 500 ml, 30% off", "Size 42, 500 ml, 30% off"),
     ("PSČ 110 00", "PSČ 110 00"),
+    ("Ref 12 3456", "Ref 12 3456"),  # six digits: not yet a personal number
+    ("+1 2345", "+1 2345"),  # five after '+': not yet international
     # Masked: what identifies people.
     ("Call +420 601 234 567", "Call +*** *** *** ***"),
     ("Tel. (555) 123-4567", "Tel. (***) ***-****"),
@@ -46,6 +48,8 @@ HELD = [
     ("Customer no. 10293847", "Customer no. ********"),
     ("+44 20 7946 0958", "+** ** **** ****"),
     ("+33 612345", "+** ******"),
+    ("+12 3456", "+** ****"),  # six after '+': the fewest masked
+    ("Ref 123 4567", "Ref *** ****"),  # seven
     ("٠١٢٣٤٥٦٧٨", "*********"),
 ]
 
