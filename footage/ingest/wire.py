@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import math
 import re
 import zlib
@@ -12,6 +11,7 @@ from typing import Any, TypeGuard
 import orjson
 
 from footage.errors import BadRequest, PayloadTooLarge
+from footage.parsing import parse_json
 
 _ID = re.compile(r"^[A-Za-z0-9_\-]{8,64}$")
 _SITE_KEY = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
@@ -99,26 +99,6 @@ def gzip_size_hint(body: bytes) -> int:
     if body[:2] != GZIP_MAGIC or len(body) < 18:
         return 0
     return int.from_bytes(body[-4:], "little")
-
-
-def parse_json(raw: bytes) -> Any:
-    """orjson.loads with Python's cycle collector held off while it runs.
-
-    A batch parses into many dicts and lists (a large page's snapshot, about 100,000), and
-    each counts toward the collector's thresholds: parsing one ran dozens of collections,
-    some over every object of the server (its framework, its database layer, the other
-    batches in flight). In `footage serve` that made a 650 KB snapshot take 16 ms to parse
-    instead of 3 (bench/snapshot_ingest.py). Parsed JSON holds no cycle, so those collections
-    had nothing to find in it. The collector's state is given back as it was, also when the
-    JSON is refused.
-    """
-    if not gc.isenabled():
-        return orjson.loads(raw)
-    gc.disable()
-    try:
-        return orjson.loads(raw)
-    finally:
-        gc.enable()
 
 
 def decode_body(body: bytes, max_inflated: int) -> dict[str, Any]:

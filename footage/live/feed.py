@@ -10,8 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
+from footage.parsing import parse_lines
 from footage.rrweb import META
 from footage.store.blobs import BlobStore
 from footage.store.chunks import read_chunk
@@ -71,7 +70,7 @@ class Feed:
         for chunk in chunks:
             self._saw(chunk)
             if chunk["page_id"] == page:
-                events.extend(orjson.loads(line) for line in read_chunk(blobs, chunk))
+                events.extend(parse_lines(read_chunk(blobs, chunk)))
         events.sort(key=lambda e: e.get("timestamp", 0) if isinstance(e, dict) else 0)
         start = max(
             (i for i, e in enumerate(events) if isinstance(e, dict) and e.get("type") == META),

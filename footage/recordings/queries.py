@@ -7,10 +7,9 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import orjson
-
 from footage.clock import iso
 from footage.errors import BadRequest, NotFound
+from footage.parsing import parse_lines
 from footage.store.blobs import BlobStore
 from footage.store.chunks import chunks_of, read_chunk
 from footage.store.db import Database
@@ -222,11 +221,10 @@ def iter_events_json(db: Database, blobs: BlobStore, recording_id: str) -> Itera
 
 
 def iter_events(db: Database, blobs: BlobStore, recording_id: str) -> Iterator[dict[str, Any]]:
-    """The recording's events, parsed one at a time as stored (a ready recording's are in
-    time order), so a reader that finds what it needs early stops early."""
+    """The recording's events as stored (a ready recording's are in time order), parsed one
+    chunk at a time, so a reader that finds what it needs early stops early."""
     for chunk in chunks_of(db, recording_id):
-        for line in read_chunk(blobs, chunk):
-            yield orjson.loads(line)
+        yield from parse_lines(read_chunk(blobs, chunk))
 
 
 def events_of(db: Database, blobs: BlobStore, recording_id: str) -> list[dict[str, Any]]:

@@ -13,7 +13,6 @@ transaction.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from sqlalchemy import Connection
 
 from footage.accounts.usage import give_back
 from footage.clock import Clock
+from footage.parsing import parse_lines
 from footage.sessions.moments import replace_moments
 from footage.sessions.ready import OnReady, ReadyRecording, ReadyRows, named
 from footage.sessions.summary import (
@@ -301,7 +301,7 @@ class Finalizer:
             decoded = read_chunk(self.blobs, chunk)
             lines.extend(decoded)
             line_pages.extend([chunk["page_id"]] * len(decoded))
-        events = [json.loads(line) for line in lines]
+        events = parse_lines(lines)
         order = sorted(range(len(events)), key=lambda i: events[i]["timestamp"])
         return _Merged(
             lines=[lines[i] for i in order],

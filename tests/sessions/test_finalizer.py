@@ -1,5 +1,6 @@
 """The lifecycle live → ready, with a frozen clock: when a recording is finished, and when not."""
 
+import gc
 import json
 
 import pytest
@@ -7,7 +8,12 @@ import pytest
 from footage.errors import Conflict
 from footage.ingest.wire import parse_batch
 from footage.ingest.writer import Visit
-from footage.recordings.queries import get_recording, iter_events_json, list_recordings
+from footage.recordings.queries import (
+    events_of,
+    get_recording,
+    iter_events_json,
+    list_recordings,
+)
 from tests.conftest import batch, click, full_snapshot, js_error, meta, move, new_ids
 
 VISIT = Visit(
@@ -201,3 +207,48 @@ def test_a_dead_finalizers_claim_is_taken_over_after_the_lease(svc, alice, clock
     assert ready_ids(svc, alice) == [rec.recording_id]
     assert dead.finalize(claimed_id, claimed_at) is False  # a late finalizer changes nothing
     assert ready_ids(svc, alice) == [rec.recording_id]
+
+
+def test_a_long_recording_is_read_without_running_the_cycle_collector_over_it(
+    svc, alice, clock, monkeypatch
+):
+    # 20,000 DOM changes parse into ~160,000 dicts and lists: read with the collector on,
+    # they ran a hundred collections, some over every object of the server.
+    ids, t = new_ids(), clock.now_ms()
+    changes = [
+        {"type": 3, "timestamp": t + 10 + i,
+         "data": {"source": 0, "texts": [], "removes": [],
+                  "attributes": [{"id": 4, "attributes": {"class": f"step-{i}"}}],
+                  "adds": [{"parentId": 4, "nextId": None,
+                            "node": {"type": 2, "tagName": "li", "attributes": {},
+                                     "childNodes": [], "id": 100_000 + i}}]}}
+        for i in range(20_000)
+    ]  # fmt: skip
+    send(svc, alice.site_key, ids, 0, [meta(t), full_snapshot(t + 1), *changes], left=True)
+    clock.advance(11)
+    reading, seen = [False], []
+
+    def callback(phase: str, info: dict) -> None:
+        if phase == "start" and reading[0]:
+            seen.append(info["generation"])
+
+    read = svc.finalizer._read
+
+    def watched_read(chunks):
+        reading[0] = True
+        try:
+            return read(chunks)
+        finally:
+            reading[0] = False
+
+    monkeypatch.setattr(svc.finalizer, "_read", watched_read)
+    gc.collect()
+    gc.callbacks.append(callback)
+    try:
+        assert svc.finalizer.run_once() == 1
+    finally:
+        gc.callbacks.remove(callback)
+    assert gc.isenabled()
+    assert len(seen) <= 2, seen  # the young collection after the parse, and one more at most
+    events = events_of(svc.db, svc.blobs, ready_ids(svc, alice)[0])
+    assert len(events) == 20_002 and events[-1]["data"]["adds"][0]["node"]["id"] == 119_999
