@@ -22,11 +22,11 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import zstandard
-from sqlalchemy import Connection
+from sqlalchemy import Connection, bindparam, text
 
 from footage.store import garbage
 from footage.store.blobs import BlobStore
-from footage.store.db import Database, q
+from footage.store.db import Database
 
 CHUNK_ZSTD_LEVEL = 3
 # A whole recording compresses far better than its batches did (page snapshots repeat), and
@@ -159,6 +159,18 @@ def read_chunk(blobs: BlobStore, chunk: dict[str, Any]) -> list[bytes]:
     return decode_chunk(blobs.get(chunk["blob_key"], chunk["blob_offset"], chunk["blob_length"]))
 
 
+_RELEASE = text(
+    "UPDATE segments SET live_chunks = live_chunks - :n WHERE blob_key IN :keys "
+    "RETURNING blob_key, live_chunks"
+).bindparams(bindparam("keys", expanding=True))
+_LOCK_SEGMENTS = text(
+    "SELECT blob_key FROM segments WHERE blob_key IN :keys ORDER BY blob_key FOR UPDATE"
+).bindparams(bindparam("keys", expanding=True))
+_DROP_SEGMENTS = text("DELETE FROM segments WHERE blob_key IN :keys").bindparams(
+    bindparam("keys", expanding=True)
+)
+
+
 def release_segments(
     conn: Connection, chunks: list[dict[str, Any]], keep: str, now_ms: int
 ) -> list[str]:
@@ -173,17 +185,24 @@ def release_segments(
     for chunk in chunks:
         if chunk["blob_key"] != keep:
             per_segment[chunk["blob_key"]] = per_segment.get(chunk["blob_key"], 0) + 1
+    # One statement per count and IN list, not one per segment: a long recording's chunks
+    # lie in thousands of segments. On PostgreSQL the rows are locked first, in the keys'
+    # order, so two transactions releasing the same segments never wait on each other.
+    keys_in_order = sorted(per_segment)
+    if conn.dialect.name != "sqlite":
+        for i in range(0, len(keys_in_order), garbage.IN_LIST):
+            conn.execute(_LOCK_SEGMENTS, {"keys": keys_in_order[i : i + garbage.IN_LIST]})
+    by_count: dict[int, list[str]] = {}
+    for key in keys_in_order:
+        by_count.setdefault(per_segment[key], []).append(key)
     unused = []
-    for key, count in per_segment.items():
-        left = q(
-            conn,
-            "UPDATE segments SET live_chunks = live_chunks - :n WHERE blob_key = :k "
-            "RETURNING live_chunks",
-            n=count,
-            k=key,
-        )
-        if not left or left[0]["live_chunks"] <= 0:
-            q(conn, "DELETE FROM segments WHERE blob_key = :k", k=key)
-            unused.append(key)
+    for count, keys in sorted(by_count.items()):
+        for i in range(0, len(keys), garbage.IN_LIST):
+            part = keys[i : i + garbage.IN_LIST]
+            rows = conn.execute(_RELEASE, {"n": count, "keys": part}).mappings()
+            left = {row["blob_key"]: row["live_chunks"] for row in rows}
+            unused += [key for key in part if left.get(key, 0) <= 0]
+    for i in range(0, len(unused), garbage.IN_LIST):
+        conn.execute(_DROP_SEGMENTS, {"keys": unused[i : i + garbage.IN_LIST]})
     garbage.schedule(conn, unused, now_ms)
     return unused

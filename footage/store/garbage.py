@@ -11,31 +11,56 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
+from sqlalchemy import bindparam, text
+
 from footage.store.blobs import BlobStore
-from footage.store.db import Database, q
+from footage.store.db import Database, q, sql_text
 
 log = logging.getLogger(__name__)
 
 
+# A statement's IN list is bounded: SQLite and PostgreSQL both cap the parameters of one.
+IN_LIST = 500
+_UNSCHEDULE = text("DELETE FROM blob_garbage WHERE blob_key IN :keys").bindparams(
+    bindparam("keys", expanding=True)
+)
+
+
 def schedule(conn: Any, keys: Iterable[str], now_ms: int) -> None:
-    for key in set(keys):
-        q(
-            conn,
-            "INSERT INTO blob_garbage (blob_key, created_at) VALUES (:k, :now) "
-            "ON CONFLICT (blob_key) DO NOTHING",
-            k=key,
-            now=now_ms,
+    """Schedule these blobs for deletion, in the caller's transaction (one statement; the keys
+    in order, so two transactions take their rows' locks in the same order)."""
+    rows = [{"k": key, "now": now_ms} for key in sorted(set(keys))]
+    if rows:
+        conn.execute(
+            sql_text(
+                "INSERT INTO blob_garbage (blob_key, created_at) VALUES (:k, :now) "
+                "ON CONFLICT (blob_key) DO NOTHING"
+            ),
+            rows,
         )
+
+
+def _unschedule(db: Database, keys: list[str]) -> None:
+    """The schedule rows of deleted blobs, dropped IN_LIST at a time."""
+    for i in range(0, len(keys), IN_LIST):
+        with db.write() as conn:
+            conn.execute(_UNSCHEDULE, {"keys": keys[i : i + IN_LIST]})
 
 
 def delete_now(db: Database, blobs: BlobStore, keys: Iterable[str]) -> None:
     """Delete scheduled blobs right away (the sweeper catches whatever fails here)."""
+    deleted = []
     for key in keys:
         try:
             blobs.delete(key)
-            db.run("DELETE FROM blob_garbage WHERE blob_key = :k", {"k": key})
+            deleted.append(key)
         except Exception:
             log.warning("could not delete blob %s now; the sweeper will retry", key)
+    try:
+        _unschedule(db, deleted)
+    except Exception:
+        # Deleting a blob twice is harmless: the sweeper finds the rows and finishes.
+        log.warning("could not drop %d deleted blobs from the schedule now", len(deleted))
 
 
 def sweep(db: Database, blobs: BlobStore, now_ms: int, lease_ms: int, limit: int = 500) -> int:
@@ -53,5 +78,5 @@ def sweep(db: Database, blobs: BlobStore, now_ms: int, lease_ms: int, limit: int
     keys = [r["blob_key"] for r in rows]
     for key in keys:
         blobs.delete(key)
-        db.run("DELETE FROM blob_garbage WHERE blob_key = :k", {"k": key})
+    _unschedule(db, keys)
     return len(keys)
