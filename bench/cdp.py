@@ -45,9 +45,15 @@ class Browser:
     """One Chromium process and its pipe. Commands are sent from one thread at a time; a reader
     thread files the answers and the events."""
 
-    def __init__(self, executable: str, args: list[str] | tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        executable: str,
+        args: list[str] | tuple[str, ...] = (),
+        cpus: set[int] | None = None,
+    ) -> None:
         self.executable = executable
         self.args = [*HEADLESS_ARGS, *args]
+        self.cpus = cpus  # the cores Chromium's processes may run on (None: any)
         self.lock = threading.Condition()
         self.answers: dict[int, dict[str, Any]] = {}
         self.events: list[dict[str, Any]] = []
@@ -63,6 +69,8 @@ class Browser:
             read, write = os.dup(to_chromium_r), os.dup(from_chromium_w)  # above 4 both
             os.dup2(read, 3)
             os.dup2(write, 4)
+            if self.cpus:
+                os.sched_setaffinity(0, self.cpus)  # its child processes inherit it
 
         self.proc = subprocess.Popen(
             [

@@ -4,6 +4,7 @@ and beside no recorder at all, in real Chromium, on two generated pages.
     .venv/bin/python bench/recorder_cost.py                    # 10 runs per variant and page
     .venv/bin/python bench/recorder_cost.py --footage-js path/to/footage.js   # another build
     .venv/bin/python bench/recorder_cost.py --runs 0 --profile-runs 5         # the profile only
+    .venv/bin/python bench/recorder_cost.py --browser-cpus 0 --server-cpus 1  # cores apart
 
 Pages (generated here, served by a small HTTP server of this script as
 `http://shop.bench.example:PORT`, a name Chromium resolves to loopback):
@@ -90,6 +91,12 @@ Then (`--heap-runs`, default 0) what Footage's extra heap is: per page, that man
 after the first input's window); the median difference of the self sizes per kind of heap
 object (V8's own code, bytecode, strings, the page's elements…).
 
+On the internet the visitor's browser and the servers it talks to never share a core; here
+they share two. `--browser-cpus 0 --server-cpus 1` keeps them apart: Chromium's processes on
+the first core, `footage serve`, the shop and rrweb's bare endpoint (this script) on the
+second. The browser then has one core where a visitor's has several, so this is a second view
+beside the default (everything anywhere), not a replacement.
+
 Only figures measured side by side in one run compare. Takes ~10 minutes.
 Results: bench/out/recorder_cost.json; bench/RESULTS.md, "Recorder cost".
 """
@@ -101,6 +108,7 @@ import gzip
 import hashlib
 import http.server
 import json
+import os
 import re
 import subprocess
 import sys
@@ -1293,6 +1301,16 @@ def page_results(runs: list[Run], kind: str) -> dict[str, Any]:
     }
 
 
+def cpu_set(text: str | None) -> set[int] | None:
+    """'0' or '0,1' → {0} or {0, 1}; None when not given."""
+    if not text:
+        return None
+    cpus = {int(c) for c in text.split(",") if c.strip()}
+    if not cpus <= os.sched_getaffinity(0):
+        raise SystemExit(f"no such cores here: {text} (this machine: {os.sched_getaffinity(0)})")
+    return cpus
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -1310,10 +1328,24 @@ def main() -> None:
         help="enable the Network domain on the measured pages, as Playwright does: what a "
         "driver that copies each request body costs",
     )
+    parser.add_argument(
+        "--browser-cpus",
+        help="cores for Chromium (e.g. 0); with --server-cpus: the visitor's machine and the "
+        "servers' kept apart, as they are on the internet",
+    )
+    parser.add_argument(
+        "--server-cpus",
+        help="cores for `footage serve`, the shop and rrweb's bare endpoint (this process)",
+    )
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
     pages = [p for p in args.pages.split(",") if p]
+    browser_cpus = cpu_set(args.browser_cpus)
+    server_cpus = cpu_set(args.server_cpus)
+    if server_cpus:
+        # This process serves the shop and the bare endpoint; `footage serve` inherits it.
+        os.sched_setaffinity(0, server_cpus)
     with (
         tempfile.TemporaryDirectory(prefix="footage-cost-") as tmp_name,
         PageServer() as page_server,
@@ -1342,9 +1374,13 @@ def main() -> None:
                 "settle_ms": SETTLE_MS,
                 "after_input_ms": AFTER_MS,
                 "viewport": [WIDTH, HEIGHT],
+                "cpus": {
+                    "browser": sorted(browser_cpus or []),
+                    "server": sorted(server_cpus or []),
+                },
             }
             if args.runs > 0:
-                with cdp.Browser(args.chromium, CHROMIUM_ARGS) as driven:
+                with cdp.Browser(args.chromium, CHROMIUM_ARGS, browser_cpus) as driven:
                     out["chromium"] = driven.version
                     out["network_domain"] = args.network
                     runs = measure(driven, targets, pages, args.runs, args.network)
