@@ -252,3 +252,36 @@ def test_a_long_recording_is_read_without_running_the_cycle_collector_over_it(
     assert len(seen) <= 2, seen  # the young collection after the parse, and one more at most
     events = events_of(svc.db, svc.blobs, ready_ids(svc, alice)[0])
     assert len(events) == 20_002 and events[-1]["data"]["adds"][0]["node"]["id"] == 119_999
+
+
+def test_a_reader_that_stops_early_parses_few_of_a_long_recordings_events(
+    svc, alice, clock, monkeypatch
+):
+    # A ready recording is one chunk of all its events; the heatmaps look for one page's
+    # snapshot in it and stop there.
+    import itertools
+
+    import orjson
+
+    from footage import parsing
+    from footage.recordings.queries import PARSE_AT_ONCE, iter_events
+
+    ids, t = new_ids(), clock.now_ms()
+    moves = [move(t + 10 + i) for i in range(5_000)]
+    send(svc, alice.site_key, ids, 0, [meta(t), full_snapshot(t + 1), *moves], left=True)
+    clock.advance(11)
+    assert svc.finalizer.run_once() == 1
+    parsed = [0]
+
+    class Counting:
+        JSONDecodeError = orjson.JSONDecodeError
+
+        @staticmethod
+        def loads(raw):
+            parsed[0] += 1
+            return orjson.loads(raw)
+
+    monkeypatch.setattr(parsing, "orjson", Counting)
+    first = list(itertools.islice(iter_events(svc.db, svc.blobs, ready_ids(svc, alice)[0]), 3))
+    assert [e["type"] for e in first] == [4, 2, 3]
+    assert parsed[0] <= PARSE_AT_ONCE < 5_002
