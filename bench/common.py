@@ -621,3 +621,34 @@ def ms_summary(latencies_s: Sequence[float]) -> dict[str, float]:
         "p99_ms": round(percentile(ms, 99), 1),
         "max_ms": round(max(ms), 1) if ms else float("nan"),
     }
+
+
+RECORDER_BATCH_MS = 5_000  # the recorder's batches: every ~5 s
+
+
+def view_batches(
+    view: list[dict[str, Any]], site_key: str, visitor: str, session: str, default_url: str
+) -> Iterator[dict[str, Any]]:
+    """One page view's events (in time order) as the recorder sends them: a batch per ~5 s,
+    the last one `left`. The page's address comes from its meta event."""
+    page = f"pag-{uuid.uuid4()}"
+    url = next((e["data"].get("href") for e in view if e["type"] == 4), default_url)
+    seq, k = 0, 0
+    while k < len(view):
+        j = k
+        while j < len(view) and view[j]["timestamp"] < view[k]["timestamp"] + RECORDER_BATCH_MS:
+            j += 1
+        yield {
+            "v": 1,
+            "site_key": site_key,
+            "visitor_id": visitor,
+            "session_id": session,
+            "page_id": page,
+            "seq": seq,
+            "events": view[k:j],
+            "page": {"url": url, "title": "Shop", "referrer": ""},
+            "screen": {"width": 1920, "height": 1080},
+            "viewport": {"width": 1280, "height": 720},
+            "left": j == len(view),
+        }
+        seq, k = seq + 1, j

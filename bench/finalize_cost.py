@@ -36,7 +36,6 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 ORIGIN = "http://shop.bench.example"
-BATCH_MS = 5_000  # the recorder's batches: every ~5 s
 
 
 def settings_for(data_dir: str) -> Any:
@@ -56,6 +55,8 @@ def settings_for(data_dir: str) -> Any:
 def prepare(views_file: str, data_dir: str) -> None:
     """Child: the recording through ingest, not finalized; the clock's time past its end is
     kept beside it."""
+    from common import view_batches
+
     from footage.accounts.service import create_account
     from footage.app import build_services
     from footage.clock import FrozenClock
@@ -83,30 +84,11 @@ def prepare(views_file: str, data_dir: str) -> None:
     )
     session, visitor = f"ses-{uuid.uuid4()}", f"vis-{uuid.uuid4()}"
     for view in views:
-        page = f"pag-{uuid.uuid4()}"
-        url = next((e["data"].get("href") for e in view if e["type"] == 4), ORIGIN)
-        seq, k = 0, 0
-        while k < len(view):
-            j = k
-            while j < len(view) and view[j]["timestamp"] < view[k]["timestamp"] + BATCH_MS:
-                j += 1
-            clock.advance(max(0, view[j - 1]["timestamp"] - clock.now_ms()) / 1000)
-            body = {
-                "v": 1,
-                "site_key": account.site_key,
-                "visitor_id": visitor,
-                "session_id": session,
-                "page_id": page,
-                "seq": seq,
-                "events": view[k:j],
-                "page": {"url": url, "title": "Shop", "referrer": ""},
-                "screen": {"width": 1920, "height": 1080},
-                "viewport": {"width": 1280, "height": 720},
-                "left": j == len(view),
-            }
+        for body in view_batches(view, account.site_key, visitor, session, ORIGIN):
+            last = body["events"][-1]["timestamp"]
+            clock.advance(max(0, last - clock.now_ms()) / 1000)
             if svc.ingest.accept(parse_batch(body), visit).recording_id is None:
                 sys.exit("a batch was refused")
-            seq, k = seq + 1, j
     clock.advance(60)  # every page was left: past the grace period
     Path(data_dir, "bench-clock.json").write_text(json.dumps({"now_ms": clock.now_ms()}))
     svc.db.dispose()

@@ -53,6 +53,7 @@ from common import (
     machine,
     median,
     table,
+    view_batches,
     write_json,
 )
 
@@ -65,7 +66,6 @@ from footage.ingest.writer import Visit
 from footage.settings import Settings
 
 EMAIL, PASSWORD = "replay@example.com", "replay-password-123"
-BATCH_MS = 5_000  # the recorder's batches: every ~5 s
 MBIT_50 = 50_000_000 / 8  # bytes per second
 # The moment the player says it is ready (the first frame drawn), on the page's own clock.
 READY_PROBE = """
@@ -185,33 +185,13 @@ def store(data_dir: Path, recordings: dict[float, list[list[Any]]], start: int) 
         shift = clock.now_ms() + 1_000 - views[0][0]["timestamp"]
         for unshifted in views:
             view = [{**e, "timestamp": e["timestamp"] + shift} for e in unshifted]
-            page = f"pag-{uuid.uuid4()}"
-            url = next((e["data"].get("href") for e in view if e["type"] == 4), BENCH_ORIGIN)
-            seq, k = 0, 0
-            while k < len(view):
-                until = view[k]["timestamp"] + BATCH_MS
-                j = k
-                while j < len(view) and view[j]["timestamp"] < until:
-                    j += 1
-                clock.advance(max(0, view[j - 1]["timestamp"] - clock.now_ms()) / 1000)
-                body = {
-                    "v": 1,
-                    "site_key": account.site_key,
-                    "visitor_id": visitor,
-                    "session_id": session,
-                    "page_id": page,
-                    "seq": seq,
-                    "events": view[k:j],
-                    "page": {"url": url, "title": "Shop", "referrer": ""},
-                    "screen": {"width": 1920, "height": 1080},
-                    "viewport": {"width": 1280, "height": 720},
-                    "left": j == len(view),
-                }
+            for body in view_batches(view, account.site_key, visitor, session, BENCH_ORIGIN):
+                last = body["events"][-1]["timestamp"]
+                clock.advance(max(0, last - clock.now_ms()) / 1000)
                 accepted = svc.ingest.accept(parse_batch(body), visit)
                 if accepted.recording_id is None:
                     raise BenchError(f"a batch of the {minutes:g}-minute recording was refused")
                 recording_id = accepted.recording_id
-                seq, k = seq + 1, j
         ids[minutes] = recording_id
         clock.advance(60)  # every page was left: past the grace period
         done = svc.finalizer.run_once()
