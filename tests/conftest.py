@@ -7,6 +7,7 @@ server where the user may create databases; scripts/test starts one).
 
 from __future__ import annotations
 
+import gc
 import gzip
 import json
 import os
@@ -418,3 +419,23 @@ def serve_process(
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
+
+
+@pytest.fixture
+def collections() -> Iterator[list[int]]:
+    """The generations the cycle collector collects while the test runs (it is on)."""
+    seen: list[int] = []
+
+    def callback(phase: str, info: dict) -> None:
+        if phase == "start":
+            seen.append(info["generation"])
+
+    was = gc.isenabled()
+    gc.enable()
+    gc.callbacks.append(callback)
+    try:
+        yield seen
+    finally:
+        gc.callbacks.remove(callback)
+        if not was:
+            gc.disable()

@@ -1,32 +1,11 @@
 """JSON parsed with the cycle collector held off (footage/parsing.py)."""
 
 import gc
-from collections.abc import Iterator
 
 import orjson
 import pytest
 
 from footage.parsing import parse_json, parse_lines
-
-
-@pytest.fixture
-def collections() -> Iterator[list[int]]:
-    """The generations the cycle collector collects while the test runs (it is on)."""
-    seen: list[int] = []
-
-    def callback(phase: str, info: dict) -> None:
-        if phase == "start":
-            seen.append(info["generation"])
-
-    was = gc.isenabled()
-    gc.enable()
-    gc.callbacks.append(callback)
-    try:
-        yield seen
-    finally:
-        gc.callbacks.remove(callback)
-        if not was:
-            gc.disable()
 
 
 def event_lines(n: int) -> list[bytes]:

@@ -3,7 +3,6 @@
 import gc
 import gzip
 import json
-from collections.abc import Iterator
 
 import pytest
 
@@ -92,26 +91,6 @@ def large_page(elements: int) -> dict:
     snapshot = full_snapshot(T + 1)
     snapshot["data"]["node"]["childNodes"][0]["childNodes"][0]["childNodes"] = page
     return batch("s_key", new_ids(), 0, [meta(T), snapshot])
-
-
-@pytest.fixture
-def collections() -> Iterator[list[int]]:
-    """The generations the cycle collector collects while the test runs (it is on)."""
-    seen: list[int] = []
-
-    def callback(phase: str, info: dict) -> None:
-        if phase == "start":
-            seen.append(info["generation"])
-
-    was = gc.isenabled()
-    gc.enable()
-    gc.callbacks.append(callback)
-    try:
-        yield seen
-    finally:
-        gc.callbacks.remove(callback)
-        if not was:
-            gc.disable()
 
 
 def test_a_large_snapshot_is_parsed_without_running_the_cycle_collector(collections):
