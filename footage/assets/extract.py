@@ -95,11 +95,16 @@ def _attributes(tag: str, attributes: Any, out: list[str]) -> None:
             out.append(value)
 
 
+def _list(value: Any) -> list[Any]:
+    """A field that should hold a list; anything else a client sent holds nothing here."""
+    return value if isinstance(value, list) else []
+
+
 def _rules(sheet: Any, out: list[str]) -> None:
     if not isinstance(sheet, dict):
         return
     for key in ("adds", "rules"):
-        for add in sheet.get(key) or []:
+        for add in _list(sheet.get(key)):
             if isinstance(add, dict) and isinstance(add.get("rule"), str):
                 out.extend(css_urls(add["rule"]))
     for key in ("replace", "replaceSync"):
@@ -118,17 +123,17 @@ def _event(event: dict[str, Any], out: list[str]) -> None:
         return
     source = data.get("source")
     if source == MUTATION:
-        for add in data.get("adds") or []:
+        for add in _list(data.get("adds")):
             if isinstance(add, dict):
                 _node(add.get("node"), out)
-        for change in data.get("attributes") or []:
+        for change in _list(data.get("attributes")):
             if isinstance(change, dict):
                 # A mutation carries no tag name: a link's href may be its stylesheet's.
                 _attributes("link", change.get("attributes"), out)
     elif source == STYLE_SHEET_RULE:
         _rules(data, out)
     elif source == ADOPTED_STYLE_SHEET:
-        for sheet in data.get("styles") or []:
+        for sheet in _list(data.get("styles")):
             _rules(sheet, out)
     elif source == STYLE_DECLARATION:
         value = (data.get("set") or {}).get("value") if isinstance(data.get("set"), dict) else None
