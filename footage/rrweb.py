@@ -80,19 +80,25 @@ ACTIVE_SOURCES: Final = frozenset(
 INACTIVE_AFTER_MS: Final = 5_000
 
 
+def data_of(event: dict[str, Any]) -> dict[str, Any]:
+    """The event's `data` object, or an empty one: ingest keeps events as they came, and a
+    modified recorder may have put anything there (a string, a number, a list)."""
+    data = event.get("data")
+    return data if isinstance(data, dict) else {}
+
+
 def is_activity(event: dict[str, Any]) -> bool:
     """Whether the event is the visitor's own activity (ACTIVE_SOURCES)."""
-    return (
-        event.get("type") == INCREMENTAL
-        and (event.get("data") or {}).get("source") in ACTIVE_SOURCES
-    )
+    source = data_of(event).get("source")
+    return event.get("type") == INCREMENTAL and isinstance(source, int) and source in ACTIVE_SOURCES
 
 
 def is_click(event: dict[str, Any]) -> bool:
     """Whether the event is a click as PostHog counts it (CLICKS)."""
-    data = event.get("data") or {}
+    data = data_of(event)
     return (
         event.get("type") == INCREMENTAL
         and data.get("source") == MOUSE_INTERACTION
+        and isinstance(data.get("type"), int)
         and data.get("type") in CLICKS
     )

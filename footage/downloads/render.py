@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from footage.chromium import CHROMIUM_ARGS, chromium_path
 from footage.errors import FootageError
-from footage.rrweb import INACTIVE_AFTER_MS, META, is_activity
+from footage.rrweb import INACTIVE_AFTER_MS, META, data_of, is_activity
 
 FPS = 10
 # The longest recording a video shows: the recording cap's default (`max_recording_seconds`);
@@ -143,15 +143,20 @@ def frame_times(
     return FrameSchedule(events, skip_inactivity, fps, max_ms)
 
 
+def _positive(value: Any) -> bool:
+    """A viewport's width or height as the recorder sends it: a finite number above 0."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < 1_000_000
+
+
 def video_size(events: list[dict[str, Any]], width: int) -> tuple[int, int]:
     """The video's size: `width` wide, the recorded viewport's shape plus the URL bar; even."""
     meta = next(
         (
-            e["data"]
+            data_of(e)
             for e in events
             if e.get("type") == META
-            and (e.get("data") or {}).get("width", 0) > 0
-            and (e.get("data") or {}).get("height", 0) > 0
+            and _positive(data_of(e).get("width"))
+            and _positive(data_of(e).get("height"))
         ),
         {"width": 1280, "height": 720},
     )

@@ -24,7 +24,6 @@ The signals, each with its moment (time) in the recording:
 from __future__ import annotations
 
 import logging
-import math
 import re
 from bisect import bisect_right
 from collections import deque
@@ -50,6 +49,7 @@ from footage.rrweb import (
     STYLE_DECLARATION,
     STYLE_SHEET_RULE,
     VIEWPORT_RESIZE,
+    data_of,
 )
 from footage.sessions.summary import (
     MAX_MOMENTS_PER_KIND,
@@ -230,7 +230,7 @@ def analyse_safely(
 def _meta_href(events: list[dict[str, Any]]) -> str | None:
     for event in events:
         if event.get("type") == META:
-            href = (event.get("data") or {}).get("href")
+            href = data_of(event).get("href")
             return href if isinstance(href, str) else None
     return None
 
@@ -310,6 +310,8 @@ def _page(view: PageView, index: int, events: list[dict[str, Any]], result: Anal
                 erring.clear()
         elif kind == INCREMENTAL:
             source = data.get("source")
+            if not isinstance(source, int):
+                continue
             if source == MUTATION:
                 dom.apply(data)
             elif source == VIEWPORT_RESIZE:
@@ -421,10 +423,16 @@ def _changes(data: dict[str, Any]) -> bool:
     return any(data.get(k) for k in ("adds", "removes", "texts", "attributes"))
 
 
+# Coordinates and sizes past this are not a page's (browsers lay out ~33 million pixels at
+# most): what a modified recorder sends there is read as missing, and sums of them stay
+# within the databases' 64-bit integers.
+MAX_PIXELS = 1_000_000_000
+
+
 def _num(value: Any, default: float) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return default
-    return float(value) if math.isfinite(value) else default
+    return float(value) if -MAX_PIXELS <= value <= MAX_PIXELS else default
 
 
 def _int(value: Any, default: int) -> int:

@@ -21,6 +21,7 @@ from footage.rrweb import (
     ERROR_TAG,
     EVENT_TAG,
     INACTIVE_AFTER_MS,
+    data_of,
     is_activity,
     is_click,
 )
@@ -67,11 +68,11 @@ class Summary:
 
 
 def is_error(event: dict[str, Any]) -> bool:
-    return event.get("type") == CUSTOM and (event.get("data") or {}).get("tag") == ERROR_TAG
+    return event.get("type") == CUSTOM and data_of(event).get("tag") == ERROR_TAG
 
 
 def is_site_event(event: dict[str, Any]) -> bool:
-    return event.get("type") == CUSTOM and (event.get("data") or {}).get("tag") == EVENT_TAG
+    return event.get("type") == CUSTOM and data_of(event).get("tag") == EVENT_TAG
 
 
 def active_time(input_times: list[int]) -> int:
@@ -149,8 +150,16 @@ def _props(value: Any) -> dict[str, str | int | float | bool]:
     return props
 
 
+def _coordinate(value: Any) -> float:
+    """A click's x or y; 0 for what is not a finite number."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0.0
+    number = float(value)
+    return number if math.isfinite(number) else 0.0
+
+
 def error_moment(event: dict[str, Any]) -> Moment:
-    payload = (event.get("data") or {}).get("payload")
+    payload = data_of(event).get("payload")
     message = payload.get("message") if isinstance(payload, dict) else None
     name = capped_name(message, MAX_ERROR_CHARS) if isinstance(message, str) else ""
     return Moment("error", int(event["timestamp"]), name or "Unknown error")
@@ -158,7 +167,7 @@ def error_moment(event: dict[str, Any]) -> Moment:
 
 def event_moment(event: dict[str, Any]) -> Moment | None:
     """footage('event', name, props) → its moment; None when it has no usable name."""
-    payload = (event.get("data") or {}).get("payload")
+    payload = data_of(event).get("payload")
     if not isinstance(payload, dict) or not isinstance(payload.get("name"), str):
         return None
     name = capped_name(payload["name"].strip(), MAX_EVENT_NAME_CHARS)
@@ -207,8 +216,8 @@ def summarize(events: list[dict[str, Any]], longest_ms: int | None = None) -> Su
         if is_activity(event) and ts >= s.started_at:
             inputs.append(ts)
         if is_click(event):
-            data = event["data"]
-            point = (ts, float(data.get("x") or 0), float(data.get("y") or 0))
+            data = data_of(event)
+            point = (ts, _coordinate(data.get("x")), _coordinate(data.get("y")))
             s.clicks.append(point)
             if data.get("type") == CLICK:
                 plain_clicks.append(point)
