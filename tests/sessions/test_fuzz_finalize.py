@@ -24,11 +24,21 @@ from footage.ingest.writer import Visit
 from footage.recordings.moments import moments_of
 from footage.recordings.pieces import piece_response, pieces_of, ready_recording
 from footage.recordings.queries import events_of, get_recording, iter_events_json
-from tests.conftest import batch, click, full_snapshot, meta, new_ids
+from tests.conftest import (
+    batch,
+    click,
+    full_snapshot,
+    login,
+    make_account,
+    meta,
+    new_ids,
+    wait_for,
+)
 from tests.ingest.fuzzing import Mutator
 
 SEED = int(os.environ.get("FOOTAGE_FUZZ_SEED", str(random.randrange(2**32))))
 BODIES = max(200, int(os.environ.get("FOOTAGE_FUZZ_EXAMPLES", "100000")) // 100)
+ORIGIN = {"Origin": "https://alice.example", "Content-Type": "text/plain"}
 VISIT = Visit(
     origin="https://alice.example",
     server_origin="http://127.0.0.1:8000",
@@ -127,3 +137,30 @@ def test_a_video_of_a_recording_with_an_odd_viewport_has_a_size():
     assert video_size(odd, 1280) == video_size([], 1280)
     sized = [*odd, {"type": 4, "data": {"width": 390, "height": 844}, "timestamp": 2}]
     assert video_size(sized, 1280)[1] > video_size([], 1280)[1]  # the phone's, taller
+
+
+def test_a_served_dashboard_shows_recordings_with_odd_events(live):
+    """The same events sent to a served process: each recording becomes ready and its player
+    page, its pieces, the list and the heatmaps answer 200."""
+    account = make_account(live.services, "Alice", site_url="https://alice.example")
+    db = live.services.db
+    t = live.services.clock.now_ms()
+    with live.client() as http:
+        for odd in ODD_EVENTS:
+            events = [meta(t), full_snapshot(t + 1), click(t + 100), {**odd, "timestamp": t + 200}]
+            body = batch(account.site_key, new_ids(), 0, events, left=True)
+            r = http.post("/api/v1/ingest", content=orjson.dumps(body), headers=ORIGIN)
+            assert r.status_code == 200, r.text
+        ready = "SELECT id FROM recordings WHERE status = 'ready'"
+        ids = wait_for(lambda: len(found := db.all(ready)) == len(ODD_EVENTS) and found)
+        login(http, "alice@example.com")
+        assert http.get("/recordings").status_code == 200
+        for row in ids:
+            page = http.get(f"/recordings/{row['id']}")
+            assert page.status_code == 200, page.text[:300]
+            index = http.get(f"/recordings/{row['id']}/pieces")
+            assert index.status_code == 200, index.text[:300]
+            for n in range(len(index.json()["pieces"])):
+                assert http.get(f"/recordings/{row['id']}/pieces/{n}").status_code == 200
+        heatmaps = http.get("/heatmaps", params={"url": "https://alice.example/"})
+        assert heatmaps.status_code == 200, heatmaps.text[:300]
