@@ -20,7 +20,6 @@ import pytest
 from footage.downloads.render import video_size
 from footage.errors import FootageError
 from footage.ingest.wire import decode_body, parse_batch
-from footage.ingest.writer import Visit
 from footage.recordings.moments import moments_of
 from footage.recordings.pieces import piece_response, pieces_of, ready_recording
 from footage.recordings.queries import events_of, get_recording, iter_events_json
@@ -35,16 +34,11 @@ from tests.conftest import (
     wait_for,
 )
 from tests.ingest.fuzzing import Mutator
+from tests.sessions.test_finalizer import VISIT
 
 SEED = int(os.environ.get("FOOTAGE_FUZZ_SEED", str(random.randrange(2**32))))
 BODIES = max(200, int(os.environ.get("FOOTAGE_FUZZ_EXAMPLES", "100000")) // 100)
 ORIGIN = {"Origin": "https://alice.example", "Content-Type": "text/plain"}
-VISIT = Visit(
-    origin="https://alice.example",
-    server_origin="http://127.0.0.1:8000",
-    ip="81.2.69.142",
-    user_agent="Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0 Safari/537.36",
-)
 
 
 def test_every_accepted_batch_becomes_a_recording_that_reads_back(svc, alice, clock):
