@@ -32,6 +32,11 @@ from footage.web.users import PageUser, ScriptUser, User
 router = APIRouter(include_in_schema=False)
 # More markers than this would cover the timeline, not explain it.
 MAX_SIGNAL_MARKERS = 500
+# The player lists a long visit's first pages and matching moments, and says how many more
+# there are: every page is on the timeline, and a list of hundreds would hold back the
+# player's first frame (bench/RESULTS.md, "Replay start").
+PAGES_LISTED = 50
+MOMENTS_LISTED = 50
 
 
 def visitors_on_site(request: Request, user: User, ctx: dict[str, Any]) -> None:
@@ -57,10 +62,11 @@ def recordings_page(request: Request, user: PageUser) -> Response:
             limit=50,
             cursor=query.get("cursor") or None,
             retention_days=svc.plans.of(user["plan"]).retention_days,
+            first_pages=1,  # the list shows where the visit entered
         )
     except BadRequest as exc:
         error, values, sort = exc.message, {}, "newest"
-        page = search(svc.db, user["account_id"], {}, limit=50)
+        page = search(svc.db, user["account_id"], {}, limit=50, first_pages=1)
     # Above the list, each message names its field; beside its field it needs no name.
     problems = ". ".join(field_errors.values())
     for name, message in field_errors.items():
@@ -116,7 +122,9 @@ def player_page(request: Request, user: PageUser, recording_id: str) -> Response
     svc = request.app.state.services
     try:
         days = svc.plans.of(user["plan"]).retention_days
-        recording = get_recording(svc.db, user["account_id"], recording_id, days)
+        recording = get_recording(
+            svc.db, user["account_id"], recording_id, days, first_pages=PAGES_LISTED
+        )
     except NotFound:
         response = render(
             request,
@@ -144,9 +152,8 @@ def player_page(request: Request, user: PageUser, recording_id: str) -> Response
             # the element's selector, shown as a tooltip: the name is what the visitor saw
             "selector": _selector(m["detail"]),
         }
-        for m in moments_of(svc.db, recording_id)
-        if m["kind"] in SIGNAL_KINDS
-    ][:MAX_SIGNAL_MARKERS]
+        for m in moments_of(svc.db, recording_id, SIGNAL_KINDS, MAX_SIGNAL_MARKERS)
+    ]
     # The list it was opened from (its filters and sort are in this page's address): the
     # recordings before and after this one there, for the Previous and Next links (P and N).
     kept = [(k, v) for k, v in request.query_params.multi_items() if k not in ("t", "cursor")]
@@ -168,7 +175,8 @@ def player_page(request: Request, user: PageUser, recording_id: str) -> Response
         list_query=urlencode(kept),
         neighbours=near,
         start_ms=max(0, start),
-        moments=moments,
+        moments=moments[:MOMENTS_LISTED],
+        moments_total=len(moments),
         signals=signals,
         kept_assets=kept_assets.for_recording(svc.db, recording_id),
     )

@@ -56,19 +56,37 @@ def decode_cursor(cursor: str) -> tuple[int, str]:
         ) from None
 
 
-def pages_of(db: Database, recording_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+def pages_of(
+    db: Database, recording_ids: list[str], first: int | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """Each recording's pages in the order they were visited. With `first`, only the first
+    that many of each: a long visit has hundreds, and a page that shows a few of them should
+    not read them all."""
     if not recording_ids:
         return {}
-    names = {f"r{i}": rid for i, rid in enumerate(recording_ids)}
-    rows = db.all(
-        "SELECT recording_id, url, title, started_at, first_seen_at FROM recording_pages "
-        f"WHERE recording_id IN ({', '.join(':' + n for n in names)})",
-        names,
-    )
+    names: dict[str, Any] = {f"r{i}": rid for i, rid in enumerate(recording_ids)}
+    columns = "recording_id, page_id, url, title, started_at, first_seen_at"
+    where = f"recording_id IN ({', '.join(':' + n for n in names)})"
+    if first is None:
+        sql = f"SELECT {columns} FROM recording_pages WHERE {where}"
+    else:
+        names["first"] = first
+        sql = (
+            f"SELECT {columns} FROM (SELECT {columns}, ROW_NUMBER() OVER (PARTITION BY "
+            "recording_id ORDER BY COALESCE(started_at, first_seen_at), first_seen_at, "
+            f"page_id) AS n FROM recording_pages WHERE {where}) p WHERE n <= :first"
+        )
+    rows = db.all(sql, names)
     out: dict[str, list[dict[str, Any]]] = {rid: [] for rid in recording_ids}
-    for row in sorted(rows, key=lambda r: r["started_at"] or r["first_seen_at"]):
+    for row in sorted(rows, key=_visited):
         out[row["recording_id"]].append(row)
     return out
+
+
+def _visited(page: dict[str, Any]) -> tuple[int, int, str]:
+    """A page's place in its recording: when it started, as pages_of's SQL orders them."""
+    started = page["started_at"] if page["started_at"] is not None else page["first_seen_at"]
+    return started, page["first_seen_at"], page["page_id"]
 
 
 DAY_MS = 86_400_000
@@ -182,16 +200,31 @@ def list_recordings(
 
 
 def get_recording(
-    db: Database, account_id: str, recording_id: str, retention_days: int | None = None
+    db: Database,
+    account_id: str,
+    recording_id: str,
+    retention_days: int | None = None,
+    *,
+    first_pages: int | None = None,
 ) -> dict[str, Any]:
-    """One ready recording of the account; NotFound for others' and unfinished ones alike."""
+    """One ready recording of the account; NotFound for others' and unfinished ones alike.
+
+    With `first_pages`, its first that many pages only, and `pages_total` says how many it
+    has (the player page lists a few; a 4-hour visit can have a thousand)."""
     rec = db.one(
         f"{_SELECT} WHERE r.id = :id AND r.account_id = :a AND r.status = 'ready'",
         {"id": recording_id, "a": account_id},
     )
     if rec is None:
         raise NotFound("no such recording", code="recording_not_found")
-    return as_item(rec, pages_of(db, [recording_id])[recording_id], retention_days)
+    item = as_item(rec, pages_of(db, [recording_id], first_pages)[recording_id], retention_days)
+    if first_pages is not None:
+        row = db.one(
+            "SELECT COUNT(*) AS n FROM recording_pages WHERE recording_id = :r",
+            {"r": recording_id},
+        )
+        item["pages_total"] = int(row["n"]) if row else 0
+    return item
 
 
 def live_count(db: Database, account_id: str) -> int:

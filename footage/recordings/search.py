@@ -101,13 +101,16 @@ def search(
     limit: int = 50,
     cursor: str | None = None,
     retention_days: int | None = None,
+    first_pages: int | None = None,
 ) -> dict[str, Any]:
-    """One page of ready recordings matching every filter, with the cursor for the next."""
+    """One page of ready recordings matching every filter, with the cursor for the next;
+    each with its pages, or with its first `first_pages` of them (the dashboard's list shows
+    the first only)."""
     sql, params = build_query(db, account_id, values, sort=sort, limit=limit, cursor=cursor)
     rows = _bounded_all(db, sql, params)
     more = len(rows) > limit
     rows = rows[:limit]
-    pages = pages_of(db, [r["id"] for r in rows])
+    pages = pages_of(db, [r["id"] for r in rows], first_pages)
     column = filters.SORTS[sort][0]
     return {
         "items": [as_item(r, pages[r["id"]], retention_days) for r in rows],

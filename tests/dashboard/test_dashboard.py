@@ -167,9 +167,16 @@ def test_a_visit_of_many_pages_lists_the_first_fifty(live, owner):
         log_in(http)
         rec_id = live.services.db.one("SELECT id FROM recordings")["id"]
         player = http.get(f"/recordings/{rec_id}")
+        # Opened from a list filtered by a page every view matches: 55 matching moments.
+        matching = http.get(f"/recordings/{rec_id}?url=alice.example/p0")
+        listed = http.get("/recordings").text
     assert "Pages visited (55)" in player.text
     assert "/p049" in player.text and "/p050" not in player.text
     assert "… and 5 more on the timeline." in player.text
+    assert "Matching moments (55)" in matching.text and "… and 5 more.</p>" in matching.text
+    assert matching.text.count('data-seek-ms="') == 50 + 50  # the moments, then the pages
+    # The list shows where the visit entered.
+    assert 'title="https://alice.example/p000"' in listed
 
 
 def test_durations_are_typed_as_people_write_them(live, owner):

@@ -187,3 +187,17 @@ def test_long_and_odd_names_are_stored_on_every_backend(
     assert rows["event"]["name"] == "oddname"
     assert json.loads(rows["event"]["detail"]) == {"note": "ab", "long": "ü" * 500}
     assert len(rows["error"]["name"].encode()) <= 2000
+
+
+def test_moments_of_reads_only_the_kinds_and_the_first_ones_asked_for(
+    svc: Services, alice: NewAccount, clock: FrozenClock
+) -> None:
+    """The player asks for the frustration signals only, and at most a few hundred: a
+    4-hour visit has thousands of moments, and reading them all delayed its page."""
+    rec = two_page_visit(svc, alice, clock, new_ids())
+    everything = moments_of(svc.db, rec)
+    assert [m["kind"] for m in moments_of(svc.db, rec, ("page",))] == ["page", "page"]
+    assert moments_of(svc.db, rec, ("error", "page"), 2) == [everything[0], everything[3]]
+    assert moments_of(svc.db, rec, None, 3) == everything[:3]
+    assert moments_of(svc.db, rec, ("rage_click",), 10) == [everything[1]]
+    assert moments_of(svc.db, rec, ()) == []
