@@ -57,7 +57,8 @@ class Settings:
     finalize_lease_seconds: float = setting(
         60.0,
         "A recording claimed by a finalizer that has not finished it after this long (the "
-        "process died) is finalized by another one.",
+        "process died) is finalized by another one. After each attempt that failed, the "
+        "next waits twice as long, up to 60 times this.",
     )
     blob_url: str = setting(
         "",

@@ -49,13 +49,28 @@ from footage.store.db import Database, q
 
 log = logging.getLogger(__name__)
 
-_DUE = """
+# After a claim that did not end in a ready recording (finalizing raised, or the process
+# died), the recording is claimed again once this many leases have passed: after the first
+# claim 1, after the second 2, … then 60 (with the default lease of a minute: 1, 2, 4, 8, 16
+# and 32 minutes, then every hour). A recording that cannot be finalized (its storage is
+# down, or an input nobody foresaw makes finalizing raise or kill the process) costs an
+# attempt an hour instead of one a minute, until the retention sweeper deletes it; one whose
+# storage comes back is finalized at the next attempt. A recording ended at its cap waits
+# for no lease (claimed_at 0, no claim yet).
+RETRY_LEASES = (0, 1, 2, 4, 8, 16, 32, 60)
+_RETRY_AFTER = (
+    "CASE r.finalize_attempts "
+    + " ".join(f"WHEN {n} THEN {leases}" for n, leases in enumerate(RETRY_LEASES[:-1]))
+    + f" ELSE {RETRY_LEASES[-1]} END"
+)
+
+_DUE = f"""
     (r.status = 'live' AND (
         r.last_seen_at <= :timeout_before
         OR (r.last_seen_at <= :grace_before AND NOT EXISTS (
             SELECT 1 FROM recording_pages p WHERE p.recording_id = r.id AND p.left_at IS NULL))
     ))
-    OR (r.status = 'finalizing' AND r.claimed_at <= :lease_before)
+    OR (r.status = 'finalizing' AND r.claimed_at <= :now - :lease * {_RETRY_AFTER})
 """
 
 
@@ -99,7 +114,8 @@ class Finalizer:
         return {
             "timeout_before": now - self.timings.heartbeat_timeout_ms,
             "grace_before": now - self.timings.leave_grace_ms,
-            "lease_before": now - self.timings.lease_ms,
+            "now": now,
+            "lease": self.timings.lease_ms,
         }
 
     def claim_due(self, limit: int = 20) -> list[tuple[str, int]]:
@@ -108,19 +124,19 @@ class Finalizer:
         Any number of finalizers may run at once: the conditional UPDATE (and, on PostgreSQL,
         SKIP LOCKED) gives each due recording to exactly one of them.
         """
-        now = self.clock.now_ms()
+        window = self._window()
         with self.db.write() as conn:
             rows = q(
                 conn,
-                "UPDATE recordings SET status = 'finalizing', claimed_at = :now "
+                "UPDATE recordings SET status = 'finalizing', claimed_at = :now, "
+                "finalize_attempts = finalize_attempts + 1 "
                 "WHERE id IN (SELECT r.id FROM recordings r "
                 f"WHERE {_DUE} ORDER BY r.last_seen_at LIMIT :n {self.db.skip_locked()}) "
                 "RETURNING id",
-                now=now,
                 n=limit,
-                **self._window(),
+                **window,
             )
-        return [(r["id"], now) for r in rows]
+        return [(r["id"], window["now"]) for r in rows]
 
     def run_once(self, should_stop: Callable[[], bool] = lambda: False) -> int:
         """Finalize every recording that is due; returns how many became ready.
@@ -138,11 +154,22 @@ class Finalizer:
                         done += 1
                 except Exception:
                     log.exception(
-                        "finalizing %s failed; it is retried after the lease", recording_id
+                        "finalizing %s failed; it is tried again in %s",
+                        recording_id,
+                        self._next_try(recording_id),
                     )
             if len(claimed) < 20:
                 break
         return done
+
+    def _next_try(self, recording_id: str) -> str:
+        """When a recording whose attempt failed is claimed again, for the log."""
+        row = self.db.one(
+            "SELECT finalize_attempts FROM recordings WHERE id = :id", {"id": recording_id}
+        )
+        attempts = int(row["finalize_attempts"]) if row else 0
+        leases = RETRY_LEASES[min(attempts, len(RETRY_LEASES) - 1)]
+        return f"{leases * self.timings.lease_ms / 60_000:g} minutes (attempt {attempts})"
 
     def finalize(self, recording_id: str, claimed_at: int) -> bool:
         """Merge the chunks of a claimed recording, summarize it and make it ready."""

@@ -739,4 +739,16 @@ MIGRATIONS: list[tuple[int, list[Step]]] = [
             "CREATE INDEX live_watches_expiry ON live_watches (expires_at)",
         ],
     ),
+    (
+        26,
+        [
+            # How many times finalizers have claimed a recording: after a failed or killed
+            # attempt the next waits longer and longer (sessions/finalizer.py RETRY_LEASES).
+            "ALTER TABLE recordings ADD COLUMN finalize_attempts INTEGER NOT NULL DEFAULT 0",
+            # A claim held while this migration ran counts as the first attempt: it keeps
+            # its lease (a claim of 0, a recording ended at its cap, needs none).
+            "UPDATE recordings SET finalize_attempts = 1 "
+            "WHERE status = 'finalizing' AND claimed_at > 0",
+        ],
+    ),
 ]

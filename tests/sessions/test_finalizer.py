@@ -209,6 +209,52 @@ def test_a_dead_finalizers_claim_is_taken_over_after_the_lease(svc, alice, clock
     assert ready_ids(svc, alice) == [rec.recording_id]
 
 
+def test_a_recording_that_cannot_be_finalized_is_tried_less_and_less_often(
+    svc, alice, clock, caplog
+):
+    """Its stored batches cannot be read (the storage is down): each failed attempt waits
+    longer for the next, 1, 2, 4 … 32 leases and then 60, instead of one lease each time. Once
+    the storage is back, the next attempt makes it ready with every event it had."""
+    ids, t = new_ids(), clock.now_ms()
+    rec = send(
+        svc, alice.site_key, ids, 0, [meta(t), full_snapshot(t + 1), click(t + 200)], left=True
+    )
+    clock.advance(11)
+    keys = [
+        r["blob_key"]
+        for r in svc.db.all(
+            "SELECT DISTINCT blob_key FROM chunks WHERE recording_id = :r",
+            {"r": rec.recording_id},
+        )
+    ]
+    away = {key: svc.blobs.root / f"{key}.away" for key in keys}
+    for key, place in away.items():
+        (svc.blobs.root / key).rename(place)
+
+    def attempts():
+        return svc.db.one(
+            "SELECT finalize_attempts FROM recordings WHERE id = :r", {"r": rec.recording_id}
+        )["finalize_attempts"]
+
+    lease_s = svc.finalizer.timings.lease_ms / 1000
+    assert svc.finalizer.run_once() == 0 and attempts() == 1
+    for n, leases in enumerate((1, 2, 4, 8, 16, 32, 60, 60), start=1):
+        clock.advance(leases * lease_s - 1)
+        assert svc.finalizer.run_once() == 0 and attempts() == n  # not yet
+        clock.advance(1)
+        assert svc.finalizer.run_once() == 0 and attempts() == n + 1
+    assert "it is tried again in 60 minutes (attempt 9)" in caplog.text
+    assert ready_ids(svc, alice) == []
+
+    for key, place in away.items():  # the storage is back
+        place.rename(svc.blobs.root / key)
+    clock.advance(60 * lease_s)
+    assert svc.finalizer.run_once() == 1
+    assert ready_ids(svc, alice) == [rec.recording_id]
+    events = events_of(svc.db, svc.blobs, rec.recording_id)
+    assert [e["timestamp"] for e in events] == [t, t + 1, t + 200]
+
+
 def test_a_long_recording_is_read_without_running_the_cycle_collector_over_it(
     svc, alice, clock, monkeypatch, collections
 ):
