@@ -126,7 +126,11 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
             clock,
             geo,
             plans,
-            RecordingCaps(settings.max_recording_bytes, int(settings.max_recording_seconds * 1000)),
+            RecordingCaps(
+                settings.max_recording_bytes,
+                int(settings.max_recording_seconds * 1000),
+                settings.max_recording_pages,
+            ),
             NewRecordingLimit(
                 settings.ingest_ip_new_recordings, settings.ingest_ip_new_recordings_window_seconds
             ),

@@ -126,6 +126,11 @@ class Settings:
         "Longest recording, from its first batch; a batch after that ends the recording and "
         "the recorder starts a new one.",
     )
+    max_recording_pages: int = setting(
+        1_000,
+        "Most page views in one recording; a new page view after that ends the recording and "
+        "the recorder starts a new one.",
+    )
     geoip_database: str = setting(
         "",
         "Optional MaxMind-format (.mmdb) country database. Default: the database bundled "

@@ -79,6 +79,9 @@ class RecordingCaps:
 
     max_bytes: int = 50_000_000  # its events as stored, before compression
     max_ms: int = 4 * 3600 * 1000  # from its first batch to the latest (server time)
+    # Its page views: each is a row the finalizer updates and a moment it writes, in the one
+    # transaction that makes the recording ready (on SQLite every writer waits for it).
+    max_pages: int = 1_000
 
 
 # How far a batch's event times (the browser's clock) may stray from its recording's window on
@@ -457,6 +460,8 @@ class Ingest:
             r=rec,
         )
         if not updated:
+            if live is not None and self._pages_of(conn, rec) >= self.caps.max_pages:
+                return self._end_at_cap(conn, live, raw, now, pages=True)
             self._new_page(conn, site["id"], rec, batch, now, left_at)
         if batch.visitor is not None:
             # Also when the page view existed already: identify() may come at any moment.
@@ -624,7 +629,19 @@ class Ingest:
         )
         return rows[0] if rows else None
 
-    def _end_at_cap(self, conn: Any, live: dict[str, Any], raw: int, now: int) -> Accepted:
+    @staticmethod
+    def _pages_of(conn: Any, recording_id: str) -> int:
+        """How many page views a recording has (asked before it gets one more)."""
+        rows = q(
+            conn,
+            "SELECT COUNT(*) AS n FROM recording_pages WHERE recording_id = :r",
+            r=recording_id,
+        )
+        return int(rows[0]["n"])
+
+    def _end_at_cap(
+        self, conn: Any, live: dict[str, Any], raw: int, now: int, pages: bool = False
+    ) -> Accepted:
         """The batch would take its recording past a cap: end the recording, store nothing.
 
         The recording becomes *finalizing* with a claim no finalizer holds (claimed_at 0), so
@@ -638,7 +655,9 @@ class Ingest:
             raw=raw,
             r=live["id"],
         )
-        if live["raw_bytes"] > self.caps.max_bytes:
+        if pages:
+            limit = f"its limit of {self.caps.max_pages:,} page views"
+        elif live["raw_bytes"] > self.caps.max_bytes:
             limit = f"its size limit of {self.caps.max_bytes:,} bytes"
         else:
             hours = self.caps.max_ms / 3_600_000

@@ -1,6 +1,6 @@
-"""The per-recording cap: size and duration. The batch that would pass it ends the recording
-cleanly (finalized like a visitor who left) and gets 409 recording_limit_reached; the
-recorder's next recording (a new session) is stored as usual."""
+"""The per-recording cap: size, duration and page views. The batch that would pass it ends
+the recording cleanly (finalized like a visitor who left) and gets 409
+recording_limit_reached; the recorder's next recording (a new session) is stored as usual."""
 
 from __future__ import annotations
 
@@ -47,6 +47,7 @@ def capped(tmp_path: Path, clock: FrozenClock, database_url: str) -> Iterator[Se
         database_url=database_url,
         max_recording_bytes=10_000,
         max_recording_seconds=3600.0,
+        max_recording_pages=5,
     )
     services = build_services(settings, clock)
     yield services
@@ -113,6 +114,34 @@ def test_the_batch_after_the_duration_cap_ends_the_recording(capped, clock):
     rec, chunks = rows(capped, rec_id)
     assert rec["status"] == "finalizing" and [c["seq"] for c in chunks] == [0, 1]
     assert capped.finalizer.run_once() == 1
+
+
+def test_the_page_view_past_the_cap_ends_the_recording(capped, clock):
+    """A visitor who opens page after page, or a script that starts a page view with every
+    batch: each page view is work in the transaction that makes the recording ready (10,000
+    of them held SQLite's writers for 0.8 s), so a recording has at most so many."""
+    key = make_account(capped, "Alice", site_url="https://alice.example").site_key
+    ids, t = new_ids(), START_MS
+    pages = [{**ids, "page_id": f"pag-{i}-{ids['page_id'][-12:]}"} for i in range(6)]
+    rec_ids = {
+        send(capped, key, page, 0, [meta(t + i * 100), full_snapshot(t + i * 100 + 1)]).recording_id
+        for i, page in enumerate(pages[:5])
+    }
+    [rec_id] = rec_ids
+    assert send(capped, key, pages[4], 1, [click(t + 600)]).recording_id == rec_id
+    with pytest.raises(RecordingLimitReached, match="its limit of 5 page views;"):
+        send(capped, key, pages[5], 0, [meta(t + 700), full_snapshot(t + 701)])
+    rec, chunks = rows(capped, rec_id)
+    assert rec["status"] == "finalizing" and [c["seq"] for c in chunks] == [0, 0, 0, 0, 0, 1]
+    assert capped.db.one(
+        "SELECT COUNT(*) AS n FROM recording_pages WHERE recording_id = :r", {"r": rec_id}
+    ) == {"n": 5}
+    assert capped.finalizer.run_once() == 1
+    assert rows(capped, rec_id)[0]["page_count"] == 5
+    # The recorder's new recording (new session, new page view) is stored as usual.
+    ids2 = {**new_ids(), "visitor_id": ids["visitor_id"]}
+    second = send(capped, key, ids2, 0, [meta(t + 900), full_snapshot(t + 901)])
+    assert second.recording_id != rec_id and not second.duplicate
 
 
 def test_a_first_batch_larger_than_the_cap_is_kept(capped):
