@@ -131,3 +131,37 @@ def test_openapi_is_served(live):
         docs = http.get("/api/docs")
     assert "/api/v1/recordings" in spec["paths"] and "/api/v1/ingest" in spec["paths"]
     assert docs.status_code == 200
+
+
+def test_the_list_carries_each_recordings_first_fifty_pages_and_the_item_all(live):
+    """A long visit has up to 1,000 page views: a list of 200 such recordings was 27 MB."""
+    alice = account(live, "Alice", "https://alice.example")
+    ids = new_ids()
+    with live.client() as http:
+        for i in range(55):
+            page = {**ids, "page_id": f"pag-{i}-{ids['page_id'][-12:]}"}
+            url = f"https://alice.example/p{i:02d}"
+            at = T0 + i * 1000
+            r = http.post(
+                "/api/v1/ingest",
+                content=gz(
+                    batch(alice.site_key, page, 0, [meta(at, url), full_snapshot(at + 1)], url=url)
+                ),
+                headers={"Origin": "https://alice.example", "Content-Type": "text/plain"},
+            )
+            assert r.status_code == 200, r.text
+        for i in range(55):  # every page view left
+            page = {**ids, "page_id": f"pag-{i}-{ids['page_id'][-12:]}"}
+            body = batch(alice.site_key, page, 1, [], url=f"https://alice.example/p{i:02d}")
+            r = http.post(
+                "/api/v1/ingest",
+                content=gz({**body, "left": True}),
+                headers={"Origin": "https://alice.example", "Content-Type": "text/plain"},
+            )
+            assert r.status_code == 200, r.text
+        auth = {"Authorization": f"Bearer {alice.api_token}"}
+        [item] = wait_for(lambda: http.get("/api/v1/recordings", headers=auth).json()["items"])
+        one = http.get(f"/api/v1/recordings/{item['id']}", headers=auth).json()
+    assert item["page_count"] == 55 == len(one["pages"])
+    assert [p["url"][-3:] for p in item["pages"]] == [f"p{i:02d}" for i in range(50)]
+    assert item["pages"] == one["pages"][:50]
