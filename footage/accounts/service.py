@@ -43,12 +43,17 @@ class NewAccount:
 
 def origin_of(url: str) -> str:
     """`https://shop.example:8443/x` → `https://shop.example:8443`; raises on a non-URL."""
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise AccountError(f"site URL must look like https://www.example.com, not {url!r}")
+    wrong = AccountError(f"site URL must look like https://www.example.com, not {url!r}")
+    try:  # an unclosed [IPv6] bracket, a port that is not a number from 0 to 65535
+        parts = urlsplit(url.strip())
+        hostname, port_number = parts.hostname, parts.port
+    except ValueError:
+        raise wrong from None
+    if parts.scheme not in ("http", "https") or not hostname:
+        raise wrong
     default_port = {"http": 80, "https": 443}[parts.scheme]
-    port = f":{parts.port}" if parts.port and parts.port != default_port else ""
-    return f"{parts.scheme}://{parts.hostname.lower()}{port}"
+    port = f":{port_number}" if port_number and port_number != default_port else ""
+    return f"{parts.scheme}://{hostname.lower()}{port}"
 
 
 def create_account(

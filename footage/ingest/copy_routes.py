@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
@@ -35,6 +34,7 @@ from footage.errors import (
 from footage.ingest.asgi import visit_of
 from footage.ingest.routes import cors, error
 from footage.ratelimit import TokenBuckets, TooManyRequests, retry_after
+from footage.urls import split_url
 
 router = APIRouter()
 
@@ -70,7 +70,7 @@ def _recording(svc: Any, site: dict[str, Any], page_id: str) -> dict[str, Any]:
 
 
 def _same_origin(url: str, page_url: str) -> bool:
-    a, b = urlsplit(url), urlsplit(page_url)
+    a, b = split_url(url), split_url(page_url)
     return a.scheme in ("http", "https") and (a.scheme, a.netloc) == (b.scheme, b.netloc)
 
 

@@ -12,9 +12,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
-from urllib.parse import urlsplit
 
 from footage.store.regex import PatternError, compile_pattern, escape
+from footage.urls import split_url
 
 MAX_PATTERNS = 200
 MAX_PATTERN_LENGTH = 500
@@ -49,7 +49,7 @@ class PagePattern:
 
     def matches(self, url: str) -> bool:
         if self.path_only:
-            parts = urlsplit(url)
+            parts = split_url(url)
             target = parts.path + (f"?{parts.query}" if parts.query else "")
             return self.regex.fullmatch(target or "/") is not None
         if self.source.startswith("re:"):

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from footage.accounts.service import AccountError, origin_of
 from footage.errors import BadRequest, NotFound
 from footage.privacy.rules import RuleError, clean_lines, parse_networks, parse_page_patterns
 from footage.store.db import Database, q
+from footage.urls import split_url
 
 
 @dataclass(frozen=True)
@@ -158,7 +158,7 @@ def normalize_origin(value: str) -> str:
     """`https://Shop.example.com/` → `https://shop.example.com`; keeps a `*.` wildcard."""
     wildcard = "://*." in value
     probe = value.replace("://*.", "://wildcard.", 1) if wildcard else value
-    if urlsplit(probe.strip()).path not in ("", "/"):
+    if split_url(probe.strip()).path not in ("", "/"):
         raise AccountError(f"an origin has no path: write {origin_of(probe)!r}, not {value!r}")
     origin = origin_of(probe)
     return origin.replace("://wildcard.", "://*.", 1) if wildcard else origin

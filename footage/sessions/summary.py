@@ -13,7 +13,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 from footage.rrweb import (
     CLICK,
@@ -25,6 +25,7 @@ from footage.rrweb import (
     is_activity,
     is_click,
 )
+from footage.urls import split_url
 
 RAGE_CLICKS, RAGE_WINDOW_MS, RAGE_RADIUS_PX = 3, 1_000, 30
 
@@ -240,7 +241,7 @@ def summarize(events: list[dict[str, Any]], longest_ms: int | None = None) -> Su
 
 
 def utm_params(url: str) -> dict[str, str | None]:
-    query = parse_qs(urlsplit(url).query)
+    query = parse_qs(split_url(url).query)
     names = ("source", "medium", "campaign", "term", "content")
     return {f"utm_{k}": query[f"utm_{k}"][0] if f"utm_{k}" in query else None for k in names}
 
@@ -249,5 +250,5 @@ def external_referrer(referrer: str, entry_url: str) -> str:
     """The referrer if it is another site (a link within the same site is no referrer)."""
     if not referrer:
         return ""
-    ref, entry = urlsplit(referrer), urlsplit(entry_url)
+    ref, entry = split_url(referrer), split_url(entry_url)
     return "" if ref.netloc and ref.netloc == entry.netloc else referrer

@@ -75,12 +75,18 @@ def test_a_hostile_visitor_gets_clear_refusals(served):
         huge = upload(http, alice.site_key, page, f"{SHOP}/a.png", b"x" * 6_000_000)
         empty = upload(http, alice.site_key, page, f"{SHOP}/a.png", b"")
         no_page = upload(http, alice.site_key, "pag-nobody", f"{SHOP}/a.png")
+        # An unclosed bracket in the host: urlsplit refuses it (it was a 500).
+        bracket = upload(http, alice.site_key, page, "https://[shop.example/a.png")
         bad = http.post("/api/v1/assets/offer", content=b"{", headers={"Origin": SHOP})
         ignored = offer(
             http,
             alice.site_key,
             page,
-            [{"url": f"{SHOP}/other.png", "sha256": HASH}, {"url": f"{SHOP}/a.png", "sha256": "x"}],
+            [
+                {"url": f"{SHOP}/other.png", "sha256": HASH},
+                {"url": f"{SHOP}/a.png", "sha256": "x"},
+                {"url": "https://[shop.example/a.png", "sha256": HASH},
+            ],
         )
     assert (not_used.status_code, not_used.json()["error"]["code"]) == (400, "not_recorded")
     assert other_origin.status_code == 400
@@ -89,6 +95,7 @@ def test_a_hostile_visitor_gets_clear_refusals(served):
     assert huge.status_code == 413 and "at most" in huge.json()["error"]["message"]
     assert empty.status_code == 400
     assert (no_page.status_code, no_page.json()["error"]["code"]) == (409, "no_live_page")
+    assert (bracket.status_code, bracket.json()["error"]["code"]) == (400, "not_recorded")
     assert bad.status_code == 400 and "JSON" in bad.json()["error"]["message"]
     assert ignored == {"missing": [], "wanted": []}
     assert store.bytes_of(served.services.db, alice.site_id)["copies"] == 0

@@ -123,6 +123,9 @@ def test_patch_changes_only_what_is_sent(live, accounts):
         ({"excluded_visitors": "10.0.0.0/8\nnot-an-ip"}, "line 2"),
         ({"allowed_origins": ["ftp://alice.example"]}, "https://www.example.com"),
         ({"allowed_origins": ["https://alice.example/shop"]}, "no path"),
+        # urlsplit refuses these two (a ValueError was a 500)
+        ({"allowed_origins": ["https://[alice.example"]}, "https://www.example.com"),
+        ({"allowed_origins": ["https://alice.example:99999"]}, "https://www.example.com"),
         ({"excluded_pages": 42}, "list of strings"),
         ({}, "send a JSON object"),
     ],
@@ -236,9 +239,11 @@ def test_excluded_pages_are_refused_even_from_an_outdated_recorder(live, account
                     full_snapshot(1_795_000_000_001),
                 ],
             ),
+            # An address urlsplit refuses: the path still tells (it was a 500).
+            send(http, alice.site_key, url="https://al[ice.example/account/orders"),
         ]
         kept = send(http, alice.site_key, url=f"{ORIGIN}/accounts-overview")
-    assert [r.status_code for r in refused] == [403, 403, 403]
+    assert [r.status_code for r in refused] == [403, 403, 403, 403]
     assert {r.json()["error"]["code"] for r in refused} == {"page_excluded"}
     assert kept.status_code == 200
 
@@ -369,6 +374,9 @@ def test_agents_cannot_open_the_settings(live, accounts):
         ("https://a.example/p/123/edit", "re:/p/\\d+/edit", True),
         ("https://a.example/p/x/edit", "re:/p/\\d+/edit", False),
         ("https://a.example/", "# a comment\n\n", False),
+        # an address urlsplit refuses (an unclosed bracket): a browser never sends one
+        ("https://a[.example/account/orders", "/account/*", True),
+        ("https://a[.example/shop#/account/x", "/account/*", False),
     ],
 )
 def test_page_patterns(url, patterns, excluded):

@@ -126,6 +126,22 @@ def test_an_odd_event_that_ingest_keeps_is_finalized_and_read_back(svc, alice, c
     assert len(stored) == len(events)  # kept as it came
 
 
+def test_a_page_address_urlsplit_refuses_is_finalized(svc, alice, clock):
+    """An unclosed `[` in the host (no browser sends one; the fuzz test did): reading the
+    campaign and the referrer from it raised ValueError('Invalid IPv6 URL') at finalize."""
+    t = clock.now_ms()
+    url = "https://al[ice.example/cart?utm_source=news&utm_medium=mail"
+    events = [meta(t, url), full_snapshot(t + 1), click(t + 100)]
+    body = batch(alice.site_key, new_ids(), 0, events, url=url, referrer="http://[::1/x", left=True)
+    rec = svc.ingest.accept(parse_batch(body, t), VISIT)
+    clock.advance(svc.settings.leave_grace_seconds + 1)
+    assert svc.finalizer.run_once() == 1
+    item = get_recording(svc.db, alice.account_id, rec.recording_id)
+    assert item["utm"] == {"source": "news", "medium": "mail"}
+    assert item["referrer"] == "http://[::1/x" and item["pages"][0]["url"] == url
+    assert len(events_of(svc.db, svc.blobs, rec.recording_id)) == 3
+
+
 def test_a_video_of_a_recording_with_an_odd_viewport_has_a_size():
     odd = [{"type": 4, "data": {"width": "wide", "height": 10**30}, "timestamp": 1}]
     assert video_size(odd, 1280) == video_size([], 1280)
