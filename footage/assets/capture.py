@@ -170,6 +170,14 @@ class AssetCapture:
         text = body.decode("utf-8", errors="replace")
         copies: dict[str, str | None] = {}
 
+        def joined(raw: str) -> str | None:
+            """The reference as an address; None for one urljoin refuses (an unclosed `[` in
+            its host): the browser could not load it either, so it stays as the site wrote it."""
+            try:
+                return urljoin(base, raw)
+            except ValueError:
+                return None
+
         def copy_of(address: str) -> str | None:
             if address not in copies:
                 copies[address] = None
@@ -179,13 +187,17 @@ class AssetCapture:
 
         def rewrite(match: re.Match[str]) -> str:
             if match.group(6):  # @import "…"
-                address = urljoin(base, match.group(8))
+                address = joined(match.group(8))
+                if address is None:
+                    return match.group(0)
                 digest = copy_of(address)
                 return f'{match.group(6)}"{digest or address}"'
             raw = match.group(2) or match.group(3) or match.group(4) or ""
             if raw.startswith(("data:", "#")) or not raw:
                 return match.group(0)
-            address = urljoin(base, raw)
+            address = joined(raw)
+            if address is None:
+                return match.group(0)
             digest = copy_of(address)
             return f'{match.group(1)}"{digest or address}"{match.group(5)}'
 

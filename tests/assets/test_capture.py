@@ -66,6 +66,27 @@ def test_a_stylesheet_and_its_images_are_copied_and_served_from_footage(served):
         assert "immutable" in answer.headers["cache-control"]
 
 
+def test_a_stylesheet_with_a_reference_no_browser_could_load_is_still_copied(served):
+    # An unclosed [ in a host: urljoin raises, and the whole stylesheet's copy used to fail.
+    sheet = (
+        b"body { background: url(/tile.png) } .a { background: url(http://[broken/a.png) }"
+        b' @import "//[broken/b.css";'
+    )
+    alice = make_account(served.services, "Alice")
+    files = {"/shop.css": ("text/css", sheet), "/tile.png": ("image/png", png(4, 4, (1, 2, 3)))}
+    with serve_site(files) as origin:
+        rec = visit_site(served, alice, origin, "/shop.css")
+        capture(served)
+    copies = store.for_recording(served.services.db, rec)
+    assert set(copies) == {f"{origin}/shop.css"}
+    with served.client() as http:
+        text = http.get(copies[f"{origin}/shop.css"]).text
+    tile = store.copy_of(served.services.db, alice.site_id, f"{origin}/tile.png")
+    assert tile is not None and f'url("{tile["hash"]}")' in text
+    # What cannot be an address stays as the site wrote it.
+    assert "url(http://[broken/a.png)" in text and '@import "//[broken/b.css"' in text
+
+
 def test_many_visits_keep_one_copy_asked_of_the_site_once(served):
     alice = make_account(served.services, "Alice")
     hits: list[str] = []
