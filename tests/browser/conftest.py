@@ -42,14 +42,19 @@ def artifacts() -> Path:
 
 def start_demo(tmp_path: Path, **overrides: Any) -> tuple[LiveServer, dict[str, str]]:
     """A server with the demo shop and quick timings (1 s leave grace); returns its login.
-    `overrides` are further settings."""
+    `overrides` are further settings.
+
+    The heartbeat timeout stays above the longest a quiet page goes without a word: the
+    recorder's heartbeat (every 20 s, skipped when a batch left within the last 20 s) can come
+    up to 40 s after its last batch. At 30 s, a visitor's page left open while a busy machine
+    ran the test's other visitors could be finished under it, and its leave refused (409)."""
     settings = settings_for(
         tmp_path,
         port=free_port(),
         background=True,
         demo=True,
         leave_grace_seconds=1.0,
-        heartbeat_timeout_seconds=30.0,
+        heartbeat_timeout_seconds=60.0,
         finalizer_interval_seconds=0.2,
         **overrides,
     )
