@@ -47,7 +47,7 @@ def demo_server(tmp_path: Path, database_url: str) -> Iterator[tuple[LiveServer,
         # second too short a wait on a busy machine, and the product page would begin a
         # recording of its own.
         leave_grace_seconds=4.0,
-        heartbeat_timeout_seconds=30.0,
+        heartbeat_timeout_seconds=60.0,  # above the recorder's longest silence (start_demo)
         finalizer_interval_seconds=0.2,
     )
     server = start_server(settings)

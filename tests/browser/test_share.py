@@ -65,7 +65,7 @@ def demo(
         background=True,
         demo=True,
         leave_grace_seconds=1.0,
-        heartbeat_timeout_seconds=30.0,
+        heartbeat_timeout_seconds=60.0,  # above the recorder's longest silence (start_demo)
         finalizer_interval_seconds=0.2,
     )
     clock = MovableClock()
