@@ -18,6 +18,8 @@ _SITE_KEY = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 _MAX_EVENTS = 100_000
 _MAX_URL = 4096
 GZIP_MAGIC = b"\x1f\x8b"
+# Gzip members one body may hold (the recorder sends one or two; see inflate).
+MAX_GZIP_MEMBERS = 4
 # Event times the server believes (when it is given its clock): from 2000 on, and at most a
 # day ahead of the server. A visitor's clock may be off by hours; one that says 1970 or next
 # year would place the recording where nobody looks for it, and spread over years breaks the
@@ -70,26 +72,39 @@ class Batch:
 
 
 def inflate(body: bytes, max_inflated: int) -> bytes:
-    """Gunzip, refusing to produce more than max_inflated bytes (zip bombs stop early)."""
-    inflater = zlib.decompressobj(wbits=31)
+    """Gunzip, refusing to produce more than max_inflated bytes (zip bombs stop early).
+
+    A body may be several gzip members one after the other (RFC 1952 §2.2): the recorder
+    compresses a large snapshot ahead, before it knows the batch's head, and sends the head's
+    member followed by that one. At most MAX_GZIP_MEMBERS; bytes after the last member that do
+    not start another one are ignored, as gzip tools do."""
     out = bytearray()
     data = body
     try:
-        while data:
-            out += inflater.decompress(data, max_inflated + 1 - len(out))
-            if len(out) > max_inflated:
-                raise PayloadTooLarge(
-                    f"the batch is larger than {max_inflated} bytes after decompression; "
-                    "send smaller batches"
-                )
-            data = inflater.unconsumed_tail
-            if inflater.eof:
-                break
-        if not inflater.eof:
-            raise BadRequest("the gzip body is truncated", code="bad_gzip")
+        for _ in range(MAX_GZIP_MEMBERS):
+            inflater = zlib.decompressobj(wbits=31)
+            while data:
+                out += inflater.decompress(data, max_inflated + 1 - len(out))
+                if len(out) > max_inflated:
+                    raise PayloadTooLarge(
+                        f"the batch is larger than {max_inflated} bytes after decompression; "
+                        "send smaller batches"
+                    )
+                data = inflater.unconsumed_tail
+                if inflater.eof:
+                    break
+            if not inflater.eof:
+                raise BadRequest("the gzip body is truncated", code="bad_gzip")
+            data = inflater.unused_data
+            if data[:2] != GZIP_MAGIC:
+                return bytes(out)
+        raise BadRequest(
+            f"the body has more than {MAX_GZIP_MEMBERS} gzip members; "
+            "send the batch as one gzip stream",
+            code="bad_gzip",
+        )
     except zlib.error as exc:
         raise BadRequest(f"the body is not valid gzip ({exc})", code="bad_gzip") from None
-    return bytes(out)
 
 
 def gzip_size_hint(body: bytes) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -58,12 +59,13 @@ def open_page(
     headers: dict[str, str],
     init: str = "",
     script: str = "",
+    items: int = 300,
 ) -> tuple[Any, Any, list[str]]:
-    """A fresh visitor on a page of 300 cards with the snippet (and the page's own `script`),
+    """A fresh visitor on a page of `items` cards with the snippet (and the page's own `script`),
     answered with `headers`, once the recorder has recorded it ahead; returns (context, page,
     the page's errors)."""
     site_key = server.services.db.one("SELECT site_key FROM sites WHERE is_demo = 1")["site_key"]
-    html = PAGE % {"key": site_key, "host": server.url, "items": 300, "script": script}
+    html = PAGE % {"key": site_key, "host": server.url, "items": items, "script": script}
     context = browser.new_context(viewport={"width": 1000, "height": 700})
     if init:
         context.add_init_script(init)
@@ -137,6 +139,69 @@ def test_a_page_whose_policy_refuses_workers_compresses_its_batches_itself(brows
     assert errors == []
     text = recorded(server, login, known, "/demo/strict")
     assert "Item 299" in text and "Catalogue, later" in text
+
+
+# Notes what the page posts to workers: when, how many characters, and whether it ends a body.
+POSTED = """
+window.posted = [];
+const post = Worker.prototype.postMessage;
+Worker.prototype.postMessage = function (message, transfer) {
+  if (Array.isArray(message)) {
+    window.posted.push([performance.now(), String(message[1]).length, message[2] === true]);
+  }
+  return post.call(this, message, transfer);
+};
+"""
+
+
+def test_a_large_snapshot_is_compressed_before_the_first_input(browser, demo):
+    """A snapshot larger than a batch (1,500 cards: ~600 K characters) is compressed while the
+    page waits for the visitor, not during the visitor's first input. The first batch is then
+    two gzip members: its head, made at the input, and the events compressed ahead."""
+    server, login = demo
+    known = known_recordings(server, login)
+    path = "/demo/compressed-ahead"
+    context, page, errors = open_page(browser, server, path, {}, init=POSTED, items=1500)
+    page.wait_for_function("window.posted.some((p) => p[2])")
+    ahead = page.evaluate("() => window.posted.reduce((n, p) => n + p[1], 0)")
+    assert ahead > 262_144  # the snapshot, before anyone acted
+    input_at = page.evaluate("() => performance.now()")
+    first, later = visit(page)
+    after = page.evaluate("(t) => window.posted.filter((p) => p[0] > t).map((p) => p[1])", input_at)
+    # From the first input on, only the batches' heads and the small later batches.
+    assert after and max(after) < 20_000, after
+    members = zlib.decompressobj(wbits=31)
+    head = members.decompress(first)
+    assert members.eof and head.endswith(b'"events":[')
+    assert members.unused_data[:2] == GZIP_MAGIC and b"Item 1499" in gzip.decompress(first)
+    assert later[:2] == GZIP_MAGIC
+    leave(page, server)
+    context.close()
+    assert errors == []
+    text = recorded(server, login, known, path)
+    assert "Item 1499" in text and "Catalogue, later" in text
+
+
+def test_a_large_page_whose_policy_refuses_workers_compresses_its_snapshot_ahead_itself(
+    browser, demo
+):
+    """No worker: the held snapshot is compressed by the page, still while it waits for the
+    visitor, and still sent as the head's member and its own."""
+    server, login = demo
+    known = known_recordings(server, login)
+    policy = {"Content-Security-Policy": "worker-src 'none'"}
+    path = "/demo/strict-large"
+    context, page, errors = open_page(browser, server, path, policy, items=1500)
+    first, later = visit(page)
+    assert page.workers == []
+    members = zlib.decompressobj(wbits=31)
+    assert members.decompress(first).endswith(b'"events":[') and members.eof
+    assert b"Item 1499" in gzip.decompress(first) and later[:2] == GZIP_MAGIC
+    leave(page, server)
+    context.close()
+    assert errors == []
+    text = recorded(server, login, known, path)
+    assert "Item 1499" in text and "Catalogue, later" in text
 
 
 # A paragraph of 150,001 UTF-16 units after the cards: the snapshot goes to the worker in

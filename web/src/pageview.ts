@@ -4,7 +4,7 @@
 // Events are kept as JSON strings, serialised once when rrweb emits them:
 // that gives their size for free and a batch body is a plain string join.
 
-import { gzip, pieces, postForAnswer, byteLength, sendOnLeave, sendPlain, utf8Length, KEEPALIVE_MAX_BYTES, KEEPALIVE_QUOTA_BYTES, type Answer } from './transport';
+import { gzip, pieces, postForAnswer, byteLength, sendOnLeave, sendPlain, utf8Length, KEEPALIVE_MAX_BYTES, KEEPALIVE_QUOTA_BYTES, type Answer, type Body } from './transport';
 
 /** Above this, the oldest batches waiting for the server are dropped. */
 const MAX_PENDING_BYTES = 5 * 1024 * 1024;
@@ -49,6 +49,11 @@ interface Batch {
   keepalive?: boolean;
   /** Who the visitor is, fixed when the batch is made: a retry must send the same body. */
   visitor?: PendingVisitor;
+  /**
+   * A held page view's batch: its events and the body's end (`]}`) compressed in idle time, a
+   * gzip member that follows the head's when the batch is sent (docs/wire.md §2).
+   */
+  ahead?: Promise<Body>;
 }
 
 export interface PageViewContext {
@@ -120,8 +125,6 @@ export class PageView {
    * page view that is left or ended is forgotten, since the visitor did nothing.
    */
   private holding: boolean;
-  /** Set while release() makes its batches: they are sent after the next paint. */
-  private pumpLater = false;
 
   constructor(id: string, private readonly ctx: PageViewContext) {
     this.id = id;
@@ -137,28 +140,29 @@ export class PageView {
     return this.holding;
   }
 
-  /** Bytes of events collected and not yet made into a batch. */
+  /** Bytes of events not yet sent (while held: all of them). */
   get pendingBytes(): number {
-    return this.bufferBytes;
+    let bytes = this.bufferBytes;
+    for (const batch of this.outbox) bytes += batch.bytes;
+    return bytes;
   }
 
   /**
-   * The visitor became active: the held events belong to `sessionId` and go out in batches.
-   * The batches are made here (cheap: the events are strings already) and sent after the next
-   * paint, so the visitor's first input does not wait for their compression; a visitor who
-   * leaves before that still sends them (leave()).
+   * The visitor became active: the held events belong to `sessionId` and go out in batches,
+   * sent after the next paint. A batch's worth held (a large page's snapshot) was compressed
+   * in idle time already (add()), so the visitor's first input waits for no compression; a
+   * visitor who leaves before they are sent still sends them (leave()).
    */
   release(sessionId: string): void {
     if (!this.holding || this.closed) return;
     this.holding = false;
     this.session = sessionId;
-    const held = this.buffer;
-    this.buffer = [];
-    this.bufferBytes = 0;
-    // The usual batch sizes: a long hold does not become one oversized batch.
-    this.pumpLater = true;
-    for (const event of held) this.add(event);
-    this.pumpLater = false;
+    const page = this.ctx.page();
+    const visitor = this.visitorToSend();
+    for (const batch of this.outbox) {
+      batch.page = page;
+      batch.visitor = visitor;
+    }
     afterNextPaint(() => this.pump());
   }
 
@@ -167,9 +171,16 @@ export class PageView {
     if (this.closed) return;
     this.buffer.push(eventJson);
     this.bufferBytes += eventJson.length;
-    if (this.holding) return; // the recorder bounds a hold by its size and age
-    if (this.bufferBytes >= this.ctx.batchMaxBytes) this.flush();
-    else this.enforceLimit();
+    if (this.bufferBytes < this.ctx.batchMaxBytes) this.enforceLimit();
+    else if (!this.holding) this.flush();
+    else {
+      // Held (the recorder bounds a hold by its size and age): a batch's worth, sent at the
+      // release, is compressed now, while the page waits for the visitor.
+      const events = this.buffer;
+      this.outbox.push({ events, bytes: this.bufferBytes, page: this.ctx.page(), left: false, ahead: gzip(pieces('', events, ']}')) });
+      this.buffer = [];
+      this.bufferBytes = 0;
+    }
   }
 
   /** Turns the events collected so far into a batch and sends it (in order). */
@@ -185,7 +196,7 @@ export class PageView {
       this.bufferBytes = 0;
       this.enforceLimit();
     }
-    if (!this.pumpLater) this.pump();
+    this.pump();
   }
 
   private visitorToSend(): PendingVisitor | undefined {
@@ -290,7 +301,7 @@ export class PageView {
   private async send(batch: Batch, seq: number): Promise<void> {
     let answer: Answer = { status: 0, code: '', retryAfterMs: 0 };
     try {
-      const body = await gzip(this.bodyPieces(batch, seq));
+      const body = await this.compressed(batch, seq);
       const size = byteLength(body);
       batch.keepalive = size < KEEPALIVE_MAX_BYTES;
       this.keepaliveBytes = batch.keepalive ? size : 0;
@@ -306,6 +317,21 @@ export class PageView {
     } catch {
       // never let a bug here reach the host page
     }
+  }
+
+  /** The batch's body, gzip-compressed (plain JSON where the browser cannot compress). */
+  private async compressed(batch: Batch, seq: number): Promise<Body> {
+    const events = await batch.ahead;
+    if (events && typeof events !== 'string') {
+      const head = await gzip([this.head(batch, seq)]);
+      if (typeof head !== 'string') {
+        const body = new Uint8Array(head.length + events.length);
+        body.set(head);
+        body.set(events, head.length);
+        return body;
+      }
+    }
+    return gzip(this.bodyPieces(batch, seq));
   }
 
   /** What to do with the server's answer, as in the table of docs/wire.md. */

@@ -31,13 +31,14 @@ const WORKER_WAIT_MS = 5000;
  */
 export const PIECE_CHARS = 65_536;
 
-/** The compression worker: undefined before the first batch, null where the page may not have one. */
+/** The compression worker: undefined before it is first needed, null where the page may not have one. */
 let worker: Worker | null | undefined;
 let nextJob = 0;
 const jobs = new Map<number, (bytes: ArrayBuffer | null) => void>();
 
 /**
- * The compression worker, started with the first batch. A page whose Content-Security-Policy
+ * The compression worker, started with the first batch (or a held page view's events
+ * compressed ahead). A page whose Content-Security-Policy
  * refuses workers from blob: addresses (or Trusted Types) gets none: it compresses itself.
  */
 function gzipWorker(): Worker | null {
@@ -95,7 +96,7 @@ function later(task: () => void): void {
 
 /**
  * The worker's gzip of the body made of `pieces`, or null when it cannot give one in time.
- * The worker is started (on the first batch) in one task and each piece posted in one more.
+ * The worker is started (when first needed) in one task and each piece posted in one more.
  */
 function gzipInWorker(pieces: string[]): Promise<ArrayBuffer | null> {
   const starting = worker === undefined;
