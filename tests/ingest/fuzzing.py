@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import gzip
+import itertools
 import json
 import random
 import uuid
@@ -361,9 +362,21 @@ class Mutator:
             return self.damaged(gzip.compress(raw, compresslevel=1))  # a broken stream
         if zipped < 0.48:
             return gzip.compress(raw)[: -rng.randint(1, 8)]  # trailer cut
-        if zipped < 0.5:
+        if zipped < 0.53:
+            # Several members, as the recorder sends a held snapshot (up to 6: more than the
+            # server takes), now and then one of them damaged.
+            cuts = sorted(rng.randint(0, len(raw)) for _ in range(rng.randint(1, 5)))
+            body = members(raw, cuts)
+            return self.damaged(body) if rng.random() < 0.2 else body
+        if zipped < 0.55:
             return zlib.compress(raw)  # zlib, not gzip
         return raw
+
+
+def members(raw: bytes, cuts: list[int]) -> bytes:
+    """`raw` as gzip members, one after the other, cut at `cuts` (in order)."""
+    edges = [0, *cuts, len(raw)]
+    return b"".join(gzip.compress(raw[a:b], compresslevel=1) for a, b in itertools.pairwise(edges))
 
 
 # --- the same as hypothesis strategies (they shrink a failure to a small body) ------------
@@ -418,7 +431,8 @@ def bodies(draw: st.DrawFn, site_key: str = "s_key", now_ms: int = NOW_MS) -> by
         at = draw(st.integers(0, len(raw)))
         raw = raw[:at] + draw(st.sampled_from(TOKENS) | st.binary(max_size=8)) + raw[at:]
     if draw(st.booleans()):
-        raw = gzip.compress(raw, compresslevel=1)
+        cuts = sorted(draw(st.lists(st.integers(0, len(raw)), max_size=5)))
+        raw = members(raw, cuts)
         if draw(st.integers(0, 4)) == 0:
             raw = raw[: draw(st.integers(0, len(raw)))]
     return raw
