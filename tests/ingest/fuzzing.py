@@ -374,7 +374,8 @@ class Mutator:
 
 
 def members(raw: bytes, cuts: list[int]) -> bytes:
-    """`raw` as gzip members, one after the other, cut at `cuts` (in order)."""
+    """`raw` as gzip members, one after the other, cut at `cuts` (in order): what the recorder
+    sends for a snapshot compressed ahead is the head's member, then the events'."""
     edges = [0, *cuts, len(raw)]
     return b"".join(gzip.compress(raw[a:b], compresslevel=1) for a, b in itertools.pairwise(edges))
 

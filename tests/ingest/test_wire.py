@@ -2,7 +2,6 @@
 
 import gc
 import gzip
-import itertools
 import json
 
 import pytest
@@ -11,6 +10,7 @@ from footage.errors import BadRequest, PayloadTooLarge
 from footage.ingest import asgi
 from footage.ingest.wire import VisitorInfo, decode_body, gzip_size_hint, parse_batch
 from tests.conftest import batch, click, full_snapshot, meta, new_ids
+from tests.ingest.fuzzing import members
 
 LIMIT = 20_000_000
 
@@ -79,31 +79,24 @@ def test_bytes_after_the_gzip_stream_are_ignored():
     assert decode_body(data, LIMIT)["seq"] == 0
 
 
-def members(text: bytes, *cuts: int) -> bytes:
-    """`text` as gzip members, one after the other, cut at `cuts` (what the recorder sends
-    for a snapshot compressed ahead: the head's member, then the events')."""
-    edges = [0, *cuts, len(text)]
-    return b"".join(gzip.compress(text[a:b], mtime=0) for a, b in itertools.pairwise(edges))
-
-
 def test_a_body_of_several_gzip_members_is_their_text_joined():
     body = good()
     text = json.dumps(body).encode()
     head = text.index(b'"events"') + len(b'"events": [')
-    assert decode_body(members(text, head), LIMIT) == body
-    assert decode_body(members(text, 5, head, len(text) - 2), LIMIT)["seq"] == 0
-    assert decode_body(members(text, head) + b"tail", LIMIT)["seq"] == 0
+    assert decode_body(members(text, [head]), LIMIT) == body
+    assert decode_body(members(text, [5, head, len(text) - 2]), LIMIT)["seq"] == 0
+    assert decode_body(members(text, [head]) + b"tail", LIMIT)["seq"] == 0
 
 
 def test_members_are_bounded_in_number_size_and_form():
     text = json.dumps(good()).encode()
     with pytest.raises(BadRequest, match="more than 4 gzip members"):
-        decode_body(members(text, 1, 2, 3, 4), LIMIT)
+        decode_body(members(text, [1, 2, 3, 4]), LIMIT)
     # The limit counts what every member inflates to, together.
-    bomb = members(b"{" + b" " * 30_000_000 + b"}", 15_000_000)
+    bomb = members(b"{" + b" " * 30_000_000 + b"}", [15_000_000])
     with pytest.raises(PayloadTooLarge, match="after decompression"):
         decode_body(bomb, LIMIT)
-    whole = members(text, 10)
+    whole = members(text, [10])
     with pytest.raises(BadRequest, match="truncated"):
         decode_body(whole[:-6], LIMIT)  # the second member cut short
     with pytest.raises(BadRequest, match="not valid gzip"):
